@@ -1,0 +1,36 @@
+# The two commands of the README. Each sets itself up on a fresh machine
+# (Python 3.11 and the package registries): a virtual environment in .venv.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 8
+
+.PHONY: demo test setup setup-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstalled only when the pinned requirements change.
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test
+	bash tests/setup_system.sh
+
+# Main job: the whole DAG on the embedded demo, then the Snakemake report.
+demo: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report results/report.html
+	@echo "Done: results/table/ holds the F1 table, results/report.html the report."
+
+test: setup-test
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -ra $(PYTEST_ARGS)

@@ -1,0 +1,5 @@
+import sys
+
+from dramaemo.cli import main
+
+sys.exit(main())
