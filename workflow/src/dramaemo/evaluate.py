@@ -1,0 +1,475 @@
+"""Evaluation of one model run, and paired scene-bootstrap comparisons to the baseline.
+
+``dramaemo evaluate`` turns one ``predictions.csv`` (item_id,true,pred,prob_*) into a
+``metrics.json``: per-class precision, recall and F1, macro and weighted F1, accuracy,
+the confusion matrix (scikit-learn), and macro-F1 on the *unseen-description* subset,
+the test items whose description text never occurs in the train part. Descriptions recur
+across scenes, so a text model can score on the test part by remembering sentences; the
+subset shows what it learned beyond that.
+
+``dramaemo compare-models`` computes, for every model, the paired bootstrap CI of its
+macro-F1 difference to the baseline on the same test items. Whole scenes are resampled,
+not items: adjacent seconds of one scene are near-duplicates, so resampling items would
+treat them as independent evidence and overstate certainty. With several seeds, each
+resample compares the seed-averaged macro-F1 of the model to that of the baseline.
+
+Macro-F1 averages the F1 of the classes that occur in the true labels of the items
+evaluated (a class absent from the test part has no recall and is left out, not scored 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from tqdm import tqdm
+
+from dramaemo import EMOTIONS
+from dramaemo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PROB_COLUMNS = tuple(f"prob_{emotion}" for emotion in EMOTIONS)
+PREDICTION_COLUMNS = ("item_id", "true", "pred") + PROB_COLUMNS
+# results/eval/{split}/{model}/seed{seed}/predictions.csv: the run is named by its path.
+RUN_DIR_PATTERN = re.compile(r"^seed(\d+)$")
+BASELINE = "baseline"
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_csv_checked(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV with at least `required` columns, or a UserError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        table = pd.read_csv(path, dtype={"item_id": str, "scene_id": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable CSV ({error})") from error
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(required)}"
+        )
+    return table
+
+
+def _check_labels(table: pd.DataFrame, column: str, path: Path) -> None:
+    bad = ~table[column].isin(EMOTIONS)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"{path}: row {row + 2}: {column} {table[column].iloc[row]!r} is not one of "
+            f"{', '.join(EMOTIONS)} ({int(bad.sum())} such row(s))"
+        )
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """One run's predictions.csv, checked: known labels, unique item ids."""
+    path = Path(path)
+    table = read_csv_checked(path, ("item_id", "true", "pred"))
+    for column in ("true", "pred"):
+        _check_labels(table, column, path)
+    duplicated = table["item_id"].duplicated()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise UserError(
+            f"{path}: row {row + 2}: item_id {table['item_id'].iloc[row]!r} appears twice"
+        )
+    return table
+
+
+def read_split(path: str | Path) -> pd.DataFrame:
+    """A split CSV (item_id,scene_id,part) with parts train|test."""
+    path = Path(path)
+    table = read_csv_checked(path, ("item_id", "scene_id", "part"))
+    bad = ~table["part"].isin(("train", "test"))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"{path}: row {row + 2}: part {table['part'].iloc[row]!r} is not train or test"
+        )
+    return table
+
+
+def run_of(path: str | Path) -> tuple[str, int]:
+    """(model, seed) of a run file laid out as .../{model}/seed{seed}/<file>."""
+    path = Path(path)
+    match = RUN_DIR_PATTERN.match(path.parent.name)
+    if match is None:
+        raise UserError(
+            f"{path}: not under a {{model}}/seed{{seed}}/ folder; cannot tell which run it is"
+        )
+    return path.parent.parent.name, int(match.group(1))
+
+
+def normalise_description(text: str) -> str:
+    """Casefolded, whitespace-collapsed description: the form compared for 'unseen'."""
+    return " ".join(str(text).split()).casefold()
+
+
+def unseen_description_mask(
+    test_item_ids: pd.Series, dataset: pd.DataFrame, split: pd.DataFrame
+) -> np.ndarray:
+    """True for test items whose (normalised) description never occurs in the train part."""
+    descriptions = dataset.set_index("item_id")["description"].map(normalise_description)
+    train_ids = split.loc[split["part"] == "train", "item_id"]
+    seen = set(descriptions.reindex(train_ids).dropna())
+    test_descriptions = descriptions.reindex(test_item_ids)
+    return ~test_descriptions.isin(seen).to_numpy()
+
+
+def align_to_test_part(
+    predictions: pd.DataFrame, split: pd.DataFrame, predictions_path: Path, split_path: Path
+) -> pd.DataFrame:
+    """Predictions joined to scene ids, checked to cover exactly the split's test part."""
+    test = split.loc[split["part"] == "test", ["item_id", "scene_id"]]
+    merged = predictions.merge(test, on="item_id", how="outer", indicator=True)
+    extra = merged.loc[merged["_merge"] == "left_only", "item_id"]
+    if len(extra):
+        raise UserError(
+            f"{predictions_path}: {len(extra)} item(s) not in the test part of {split_path} "
+            f"(first: {extra.iloc[0]!r}); were the predictions made on another split?"
+        )
+    lacking = merged.loc[merged["_merge"] == "right_only", "item_id"]
+    if len(lacking):
+        raise UserError(
+            f"{predictions_path}: lacks {len(lacking)} test item(s) of {split_path} "
+            f"(first: {lacking.iloc[0]!r}); rerun the model's predictions"
+        )
+    return merged.drop(columns="_merge")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _number(value: float) -> float | None:
+    """A float for JSON, None where undefined (NaN)."""
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def macro_f1(true, pred) -> float:
+    """Macro-F1 over the classes present in `true` (NaN for no items)."""
+    present = [emotion for emotion in EMOTIONS if emotion in set(true)]
+    if not present:
+        return float("nan")
+    return float(f1_score(true, pred, labels=present, average="macro", zero_division=0))
+
+
+def compute_metrics(true, pred) -> dict:
+    """Per-class precision/recall/F1/support, macro/weighted F1, accuracy, confusion matrix.
+
+    Precision is null for a class never predicted; recall and F1 are null for a class
+    absent from `true`. Confusion-matrix rows are true classes, columns predictions, both
+    in EMOTIONS order.
+    """
+    true = np.asarray(true, dtype=object)
+    pred = np.asarray(pred, dtype=object)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true, pred, labels=list(EMOTIONS), zero_division=np.nan
+    )
+    present = [emotion for emotion, count in zip(EMOTIONS, support) if count > 0]
+    per_class = {
+        emotion: {
+            "precision": _number(precision[index]),
+            "recall": _number(recall[index]) if support[index] else None,
+            "f1": _number(f1[index]) if support[index] else None,
+            "support": int(support[index]),
+        }
+        for index, emotion in enumerate(EMOTIONS)
+    }
+    if len(true) == 0:
+        weighted, accuracy = float("nan"), float("nan")
+    else:
+        weighted = f1_score(true, pred, labels=present, average="weighted", zero_division=0)
+        accuracy = accuracy_score(true, pred)
+    return {
+        "n_items": int(len(true)),
+        "labels": list(EMOTIONS),
+        "classes_in_macro": present,
+        "per_class": per_class,
+        "macro_f1": _number(macro_f1(true, pred)),
+        "weighted_f1": _number(weighted),
+        "accuracy": _number(accuracy),
+        "confusion_matrix": confusion_matrix(true, pred, labels=list(EMOTIONS)).tolist()
+        if len(true)
+        else [[0] * len(EMOTIONS) for _ in EMOTIONS],
+    }
+
+
+def evaluate_run(
+    predictions_path: str | Path, split_path: str | Path, dataset_path: str | Path
+) -> dict:
+    """metrics.json content of one run: test-part metrics + the unseen-description subset."""
+    predictions_path, split_path = Path(predictions_path), Path(split_path)
+    predictions = read_predictions(predictions_path)
+    split = read_split(split_path)
+    dataset = read_csv_checked(dataset_path, ("item_id", "description"))
+    merged = align_to_test_part(predictions, split, predictions_path, split_path)
+    metrics = compute_metrics(merged["true"], merged["pred"])
+    unseen = unseen_description_mask(merged["item_id"], dataset, split)
+    subset = merged.loc[unseen]
+    metrics["n_scenes"] = int(merged["scene_id"].nunique())
+    metrics["unseen_description"] = {
+        "n_items": int(len(subset)),
+        "n_scenes": int(subset["scene_id"].nunique()),
+        "macro_f1": _number(macro_f1(subset["true"], subset["pred"])),
+        "accuracy": _number(accuracy_score(subset["true"], subset["pred"]))
+        if len(subset)
+        else None,
+    }
+    try:
+        model, seed = run_of(predictions_path)
+        metrics = {"model": model, "seed": seed, **metrics}
+    except UserError:
+        pass  # a file outside the results layout: the metrics stand on their own
+    return metrics
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def macro_f1_from_confusions(confusions: np.ndarray) -> np.ndarray:
+    """Macro-F1 of each confusion matrix in a stack (..., K, K), over classes with support.
+
+    The same quantity as ``macro_f1`` (tested against scikit-learn), computed on counts so
+    that thousands of resamples cost one matrix product.
+    """
+    true_positives = np.diagonal(confusions, axis1=-2, axis2=-1)
+    support = confusions.sum(axis=-1)
+    predicted = confusions.sum(axis=-2)
+    denominator = support + predicted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * true_positives / denominator, 0.0)
+    present = support > 0
+    return np.where(
+        present.any(axis=-1),
+        (f1 * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1),
+        np.nan,
+    )
+
+
+def confusions_per_group(true, pred, groups, group_order) -> np.ndarray:
+    """One confusion matrix per group (scene): shape (n_groups, K, K)."""
+    index = {emotion: position for position, emotion in enumerate(EMOTIONS)}
+    group_index = pd.Index(group_order).get_indexer(groups)
+    stack = np.zeros((len(group_order), len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
+    np.add.at(
+        stack,
+        (group_index, [index[t] for t in true], [index[p] for p in pred]),
+        1,
+    )
+    return stack
+
+
+@dataclass
+class Difference:
+    model: str
+    n_seeds: int
+    macro_f1: float
+    baseline_macro_f1: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    share_above_zero: float
+
+
+def paired_bootstrap(
+    runs: dict[str, list[pd.DataFrame]],
+    groups_column: str = "scene_id",
+    baseline: str = BASELINE,
+    resamples: int = 2000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+    chunk: int = 500,
+) -> tuple[list[Difference], dict]:
+    """Paired bootstrap CI of each model's seed-averaged macro-F1 minus the baseline's.
+
+    `runs` maps a model to its runs (one table per seed) with columns item_id, true, pred
+    and `groups_column`; all runs cover the same items. Each resample draws whole groups
+    with replacement, the same draw for every model and seed (paired).
+    """
+    if baseline not in runs:
+        raise UserError(f"no {baseline} predictions to compare against")
+    reference = runs[baseline][0]
+    group_order = pd.unique(reference[groups_column])
+    item_groups = pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"])
+    stacks = {}
+    for model, tables in runs.items():
+        stacks[model] = []
+        for table in tables:
+            if set(table["item_id"]) != set(item_groups.index):
+                raise UserError(
+                    f"{model}: predictions cover other test items than the {baseline}'s; "
+                    "all models must be evaluated on the same split"
+                )
+            groups = item_groups.reindex(table["item_id"]).to_numpy()
+            stacks[model].append(
+                confusions_per_group(table["true"], table["pred"], groups, group_order)
+            )
+    n_groups = len(group_order)
+    flat = {
+        model: np.stack([s.reshape(n_groups, -1) for s in stack])  # (seeds, G, K*K)
+        for model, stack in stacks.items()
+    }
+    rng = np.random.default_rng(seed)
+    sampled = {model: [] for model in flat}
+    for start in tqdm(
+        range(0, resamples, chunk), desc="bootstrap", unit="chunk", mininterval=5
+    ):
+        size = min(chunk, resamples - start)
+        # drawing G groups with replacement = multinomial counts of each group
+        counts = rng.multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=size)
+        for model, per_group in flat.items():
+            confusions = np.einsum("bg,sgk->bsk", counts, per_group).reshape(
+                size, len(per_group), len(EMOTIONS), len(EMOTIONS)
+            )
+            sampled[model].append(macro_f1_from_confusions(confusions).mean(axis=1))
+    sampled = {model: np.concatenate(values) for model, values in sampled.items()}
+    point = {
+        model: float(macro_f1_from_confusions(stack.sum(axis=1)).mean())
+        for model, stack in (
+            (model, np.stack(values)) for model, values in stacks.items()
+        )
+    }
+    tail = (1 - ci_level) / 2 * 100
+    differences = []
+    for model in runs:
+        if model == baseline:
+            continue
+        delta = sampled[model] - sampled[baseline]
+        delta = delta[~np.isnan(delta)]
+        low, high = np.percentile(delta, [tail, 100 - tail])
+        differences.append(
+            Difference(
+                model=model,
+                n_seeds=len(runs[model]),
+                macro_f1=point[model],
+                baseline_macro_f1=point[baseline],
+                difference=point[model] - point[baseline],
+                ci_low=float(low),
+                ci_high=float(high),
+                share_above_zero=float((delta > 0).mean()),
+            )
+        )
+    info = {
+        "n_items": int(len(item_groups)),
+        "n_groups": int(n_groups),
+        "resamples": resamples,
+        "ci_level": ci_level,
+        "seed": seed,
+    }
+    return differences, info
+
+
+def compare_models(
+    prediction_paths: list[str | Path],
+    split_path: str | Path,
+    resamples: int,
+    seed: int,
+    ci_level: float,
+    resample_by: str = "scene",
+) -> pd.DataFrame:
+    """Bootstrap table (one row per non-baseline model) from the runs' predictions files."""
+    split_path = Path(split_path)
+    split = read_split(split_path)
+    runs: dict[str, list[pd.DataFrame]] = {}
+    for path in sorted(map(Path, prediction_paths), key=run_of):
+        model, _ = run_of(path)
+        merged = align_to_test_part(read_predictions(path), split, path, split_path)
+        runs.setdefault(model, []).append(merged)
+    groups_column = "scene_id" if resample_by == "scene" else "item_id"
+    differences, info = paired_bootstrap(
+        runs, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level
+    )
+    table = pd.DataFrame([vars(d) for d in differences])
+    if table.empty:
+        table = pd.DataFrame(columns=list(Difference.__dataclass_fields__))
+    for key, value in info.items():
+        table[key] = value
+    table["resample_by"] = resample_by
+    return table
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _run_evaluate(args: argparse.Namespace) -> None:
+    metrics = evaluate_run(args.predictions, args.split, args.dataset)
+    log.info(
+        "%s: macro-F1 %.3f, accuracy %.3f on %d test items (%d with unseen descriptions)",
+        args.predictions,
+        metrics["macro_f1"] if metrics["macro_f1"] is not None else float("nan"),
+        metrics["accuracy"] if metrics["accuracy"] is not None else float("nan"),
+        metrics["n_items"],
+        metrics["unseen_description"]["n_items"],
+    )
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def _run_compare(args: argparse.Namespace) -> None:
+    table = compare_models(
+        args.predictions,
+        args.split,
+        resamples=args.resamples,
+        seed=args.seed,
+        ci_level=args.ci_level,
+        resample_by=args.resample_by,
+    )
+    for row in table.itertuples():
+        log.info(
+            "%s - baseline: %+.3f [%.3f, %.3f]", row.model, row.difference, row.ci_low, row.ci_high
+        )
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.output, index=False)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="metrics.json of one run's predictions on the test part",
+    )
+    parser.add_argument("--predictions", required=True, help="predictions.csv of one run")
+    parser.add_argument("--split", required=True, help="results/split/{split}.csv")
+    parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
+    parser.add_argument("--output", required=True, help="metrics.json to write")
+    parser.set_defaults(func=_run_evaluate)
+
+    parser = subparsers.add_parser(
+        "compare-models",
+        help="paired scene-bootstrap CI of each model's macro-F1 difference to the baseline",
+    )
+    parser.add_argument(
+        "--predictions",
+        nargs="+",
+        required=True,
+        help="predictions.csv files laid out as .../{model}/seed{seed}/predictions.csv",
+    )
+    parser.add_argument("--split", required=True, help="results/split/{split}.csv")
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ci-level", type=float, default=0.95)
+    parser.add_argument(
+        "--resample-by",
+        choices=("scene", "item"),
+        default="scene",
+        help="resample whole scenes (default) or single items",
+    )
+    parser.add_argument("--output", required=True, help="CSV to write")
+    parser.set_defaults(func=_run_compare)
