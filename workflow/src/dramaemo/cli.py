@@ -25,6 +25,7 @@ STEP_MODULES = (
     "dramaemo.elmo",
     "dramaemo.train",
     "dramaemo.evaluate",
+    "dramaemo.fer",
     "dramaemo.report",
     "dramaemo.label",
 )
