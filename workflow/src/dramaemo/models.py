@@ -1,0 +1,289 @@
+"""Keras builders of the paper's models, and the one shared face preprocessing.
+
+Every builder takes its hyper-parameters as keywords (they come from config ``train``)
+and returns a named functional model with named inputs:
+
+- ``face``          (S, S, 1) float32 in [0, 1]            image models
+- ``tokens``        (T,) int32 GloVe vocabulary ids        GloVe branch
+- ``elmo_layers``   (3, T, D) cached ELMo layer outputs    ELMo branch
+- ``elmo_mask``     (T,) float32, 1 for a real token       ELMo branch
+
+Models (``MODEL_NAMES``): ``baseline`` (Arriaga et al.'s sequential fully-CNN, the
+paper's image-only baseline), ``glove`` and ``elmo`` (image + text fusion, Lee, Kim &
+Cheong) and ``text`` (the GloVe branch alone, an ablation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import layers, ops
+
+from dramaemo import EMOTIONS
+
+MODEL_NAMES = ("baseline", "glove", "elmo", "text")
+
+# How tables and plots name each model; the ELMo row says when its weights are the
+# offline stand-in rather than the real module (see dramaemo.elmo).
+MODEL_LABELS = {
+    "baseline": "Baseline CNN (image)",
+    "glove": "Multimodal GloVe",
+    "elmo": "Multimodal ELMo",
+    "text": "Text only (GloVe)",
+}
+
+
+def model_label(model: str, elmo_standin: bool = False) -> str:
+    """Display name of a model for tables and plots."""
+    label = MODEL_LABELS.get(model, model)
+    if model == "elmo" and elmo_standin:
+        label += " (stand-in weights)"
+    return label
+
+
+def preprocess_faces(images, image_size: int | None = None) -> np.ndarray:
+    """Face crops as every model expects them: float32 (N, S, S, 1) scaled to [0, 1].
+
+    ``images``: uint8 gray crops (N, S, S) or (N, S, S, 1), as in images.npz. With
+    ``image_size`` the crops are resized (area interpolation) to that side first, so a
+    model trained at one size can be fed crops stored at another.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(
+            f"face crops must be (N, S, S) or (N, S, S, 1) square gray images, got shape {images.shape}"
+        )
+    if images.dtype != np.uint8:
+        raise ValueError(f"face crops must be uint8 (0..255), got {images.dtype}")
+    if image_size is not None and images.shape[1] != image_size:
+        import cv2  # only needed when resizing
+
+        images = np.stack(
+            [cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA) for image in images]
+        ) if len(images) else np.zeros((0, image_size, image_size), np.uint8)
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def _conv_bn_relu(x, filters: int, kernel_size: int, name: str):
+    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _conv_trunk(face, *, filters, kernel_sizes, dropout: float, top_filters: int):
+    """Arriaga et al.'s sequential fully-CNN up to (and including) the 256-filter conv."""
+    if len(filters) != len(kernel_sizes):
+        raise ValueError(f"filters {filters} and kernel_sizes {kernel_sizes} differ in length")
+    x = face
+    for block, (block_filters, kernel_size) in enumerate(zip(filters, kernel_sizes), start=1):
+        x = _conv_bn_relu(x, block_filters, kernel_size, name=f"block{block}a")
+        x = _conv_bn_relu(x, block_filters, kernel_size, name=f"block{block}b")
+        x = layers.AveragePooling2D(pool_size=2, padding="same", name=f"block{block}_pool")(x)
+        x = layers.Dropout(dropout, name=f"block{block}_dropout")(x)
+    return _conv_bn_relu(x, top_filters, kernel_size=3, name="top")
+
+
+def build_baseline_model(
+    *,
+    image_size: int,
+    filters=(16, 32, 64, 128),
+    kernel_sizes=(7, 5, 3, 3),
+    dropout: float = 0.5,
+    top_filters: int = 256,
+    num_classes: int = len(EMOTIONS),
+    name: str = "baseline",
+) -> keras.Model:
+    """The image-only baseline: Arriaga et al.'s sequential fully-CNN.
+
+    Blocks of two convolutions (BatchNorm, ReLU), average pooling and dropout, then a
+    ``top_filters`` convolution and a convolution with one filter per class, global
+    average pooling and softmax; no dense layer.
+    """
+    face = keras.Input(shape=(image_size, image_size, 1), name="face")
+    x = _conv_trunk(face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters)
+    x = layers.Conv2D(num_classes, 3, padding="same", name="class_conv")(x)
+    x = layers.GlobalAveragePooling2D(name="class_pool")(x)
+    outputs = layers.Softmax(name="emotion")(x)
+    return keras.Model(face, outputs, name=name)
+
+
+def build_image_encoder(
+    *,
+    image_size: int,
+    filters=(16, 32, 64, 128),
+    kernel_sizes=(7, 5, 3, 3),
+    dropout: float = 0.5,
+    top_filters: int = 256,
+    feature_units: int = 64,
+    name: str = "image_encoder",
+) -> keras.Model:
+    """Image branch of the multimodal models: the baseline's conv trunk (through the
+    ``top_filters`` convolution), global average pooling, then Dense(``feature_units``)."""
+    face = keras.Input(shape=(image_size, image_size, 1), name="face")
+    x = _conv_trunk(face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters)
+    x = layers.GlobalAveragePooling2D(name="feature_pool")(x)
+    features = layers.Dense(feature_units, activation="relu", name="image_features")(x)
+    return keras.Model(face, features, name=name)
+
+
+def build_glove_text_encoder(
+    *,
+    embedding_matrix: np.ndarray,
+    max_tokens: int,
+    filter_sizes=(3, 4, 5),
+    num_filters: int = 100,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    trainable_embedding: bool = False,
+    name: str = "glove_encoder",
+) -> keras.Model:
+    """Text branch with GloVe: embedding (initialised from ``embedding_matrix``, row 0
+    padding, row 1 out-of-vocabulary), Kim's CNN (one Conv1D per filter size, ReLU,
+    max-over-time pooling), dropout, Dense(``feature_units``)."""
+    vocabulary_size, embedding_dim = embedding_matrix.shape
+    if max_tokens < max(filter_sizes):
+        raise ValueError(f"max_tokens {max_tokens} is shorter than the widest filter {max(filter_sizes)}")
+    tokens = keras.Input(shape=(max_tokens,), dtype="int32", name="tokens")
+    embedding = layers.Embedding(vocabulary_size, embedding_dim, trainable=trainable_embedding, name="glove_embedding")
+    embedding.build((None, max_tokens))
+    embedding.set_weights([np.asarray(embedding_matrix, dtype=np.float32)])
+    x = embedding(tokens)
+    pooled = []
+    for size in filter_sizes:
+        conv = layers.Conv1D(num_filters, size, activation="relu", name=f"kim_conv{size}")(x)
+        pooled.append(layers.GlobalMaxPooling1D(name=f"kim_maxpool{size}")(conv))
+    x = layers.Concatenate(name="kim_concat")(pooled) if len(pooled) > 1 else pooled[0]
+    x = layers.Dropout(dropout, name="kim_dropout")(x)
+    features = layers.Dense(feature_units, activation="relu", name="text_features")(x)
+    return keras.Model(tokens, features, name=name)
+
+
+@keras.saving.register_keras_serializable(package="dramaemo")
+class ScalarMix(layers.Layer):
+    """ELMo's task-specific scalar mix: gamma * sum_k softmax(s)_k * layer_k.
+
+    Input (batch, K, T, D); output (batch, T, D). ``s`` starts at zeros (equal weights)
+    and gamma at 1, as in Peters et al.; both are trained with the task.
+    """
+
+    def build(self, input_shape):
+        num_layers = input_shape[1]
+        self.layer_weights = self.add_weight(shape=(num_layers,), initializer="zeros", name="layer_weights")
+        self.gamma = self.add_weight(shape=(), initializer="ones", name="gamma")
+
+    def call(self, inputs):
+        weights = ops.softmax(self.layer_weights)
+        return self.gamma * ops.einsum("k,bktd->btd", weights, inputs)
+
+
+@keras.saving.register_keras_serializable(package="dramaemo")
+class MaskedMeanPool(layers.Layer):
+    """Mean over the real tokens (mask 1); an empty description pools to zeros."""
+
+    def call(self, inputs, mask_weights):
+        mask_weights = ops.cast(mask_weights, inputs.dtype)
+        total = ops.sum(inputs * mask_weights[:, :, None], axis=1)
+        count = ops.maximum(ops.sum(mask_weights, axis=1, keepdims=True), 1.0)
+        return total / count
+
+
+def build_elmo_text_encoder(
+    *,
+    num_layers: int = 3,
+    max_tokens: int,
+    layer_dim: int,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    name: str = "elmo_encoder",
+) -> keras.Model:
+    """Text branch with ELMo: cached layer outputs (``num_layers``, T, D) and the token
+    mask; a learned scalar mix (ELMo fine-tuning), masked mean pooling, dropout,
+    Dense(``feature_units``)."""
+    elmo_layers = keras.Input(shape=(num_layers, max_tokens, layer_dim), name="elmo_layers")
+    elmo_mask = keras.Input(shape=(max_tokens,), name="elmo_mask")
+    x = ScalarMix(name="elmo_scalar_mix")(elmo_layers)
+    x = MaskedMeanPool(name="elmo_mean_pool")(x, elmo_mask)
+    x = layers.Dropout(dropout, name="elmo_dropout")(x)
+    features = layers.Dense(feature_units, activation="relu", name="text_features")(x)
+    return keras.Model([elmo_layers, elmo_mask], features, name=name)
+
+
+def _call_on_fresh_inputs(encoder: keras.Model):
+    """New named inputs shaped like ``encoder``'s, and the encoder (a named sub-model)
+    called on them: {input name: input}, features."""
+    inputs = {
+        tensor.name: keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=tensor.name)
+        for tensor in encoder.inputs
+    }
+    arguments = list(inputs.values())
+    features = encoder(arguments[0] if len(arguments) == 1 else arguments)
+    return inputs, features
+
+
+def _classifier_head(x, *, hidden_units, dropout: float, num_classes: int):
+    for index, units in enumerate(hidden_units, start=1):
+        x = layers.Dense(units, activation="relu", name=f"fusion_dense{index}")(x)
+        x = layers.Dropout(dropout, name=f"fusion_dropout{index}")(x)
+    return layers.Dense(num_classes, activation="softmax", name="emotion")(x)
+
+
+def build_multimodal_model(
+    image_encoder: keras.Model,
+    text_encoder: keras.Model,
+    *,
+    hidden_units=(64,),
+    dropout: float = 0.5,
+    num_classes: int = len(EMOTIONS),
+    name: str = "multimodal",
+) -> keras.Model:
+    """Late fusion (Lee, Kim & Cheong): image features and text features concatenated
+    (64 + 64 = 128), dense layers, ``num_classes``-way softmax."""
+    image_inputs, image_features = _call_on_fresh_inputs(image_encoder)
+    text_inputs, text_features = _call_on_fresh_inputs(text_encoder)
+    x = layers.Concatenate(name="fusion")([image_features, text_features])
+    outputs = _classifier_head(x, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)
+    return keras.Model({**image_inputs, **text_inputs}, outputs, name=name)
+
+
+def build_text_model(
+    text_encoder: keras.Model,
+    *,
+    hidden_units=(64,),
+    dropout: float = 0.5,
+    num_classes: int = len(EMOTIONS),
+    name: str = "text_only",
+) -> keras.Model:
+    """Ablation: the text branch alone with the same head as the multimodal models."""
+    inputs, features = _call_on_fresh_inputs(text_encoder)
+    outputs = _classifier_head(features, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def load_model(path) -> keras.Model:
+    """A saved ``.keras`` model (custom layers included); a file that does not load
+    raises UserError naming it."""
+    from pathlib import Path
+
+    from dramaemo.errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file; train it first (rule train_model)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # zip, JSON, h5 and deserialisation errors alike
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"{path}: not a loadable Keras model ({first_line}); retrain it (delete the file and rerun)") from None
+
+
+def compile_model(model: keras.Model, *, learning_rate: float) -> keras.Model:
+    """Adam and sparse categorical cross-entropy on class indices (EMOTIONS order)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
