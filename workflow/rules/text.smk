@@ -1,0 +1,69 @@
+# Text inputs of the multimodal models: GloVe token ids and cached ELMo layers.
+
+
+rule prepare_glove:
+    input:
+        dataset="results/dataset/dataset.csv",
+        glove=glove_file_input(),
+    output:
+        npz="results/text/glove.npz",
+        oov="results/text/glove_oov.json",
+    log:
+        "logs/prepare_glove/prepare_glove.log",
+    benchmark:
+        "benchmarks/prepare_glove/prepare_glove.tsv"
+    params:
+        source=config["text"]["glove"]["source"],
+        max_tokens=config["text"]["max_tokens"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{DRAMAEMO} prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
+        "--max-tokens {params.max_tokens} --out {output.npz} --oov-report {output.oov} > {log} 2>&1"
+
+
+rule build_elmo_standin:
+    output:
+        directory(ELMO_STANDIN_DIR),
+    log:
+        "logs/build_elmo_standin/build_elmo_standin.log",
+    benchmark:
+        "benchmarks/build_elmo_standin/build_elmo_standin.tsv"
+    params:
+        word_dim=config["text"]["elmo"]["standin_word_dim"],
+        lstm_dim=config["text"]["elmo"]["standin_lstm_dim"],
+        seed=config["text"]["elmo"]["standin_seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{DRAMAEMO} build-elmo-standin --out {output} --word-dim {params.word_dim} "
+        "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log} 2>&1"
+
+
+rule embed_elmo:
+    input:
+        dataset="results/dataset/dataset.csv",
+        module=elmo_module_input(),
+    output:
+        npz="results/text/elmo_layers.npz",
+        meta="results/text/elmo_meta.json",
+    log:
+        "logs/embed_elmo/embed_elmo.log",
+    benchmark:
+        "benchmarks/embed_elmo/embed_elmo.tsv"
+    params:
+        handle=config["text"]["elmo"]["handle"],
+        max_tokens=config["text"]["max_tokens"],
+        batch_size=config["text"]["elmo"]["batch_size"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    shell:
+        "{DRAMAEMO} embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
+        "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "
+        "--out {output.npz} --meta {output.meta} > {log} 2>&1"
