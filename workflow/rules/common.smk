@@ -1,4 +1,5 @@
 # Helpers and input functions shared by every stage.
+import json
 import os
 from pathlib import Path
 
@@ -9,11 +10,32 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Where the package behind the rules lives, so a rule can run even when the package is
 # not installed (the CLI is preferred; this keeps `python -m dramaemo` working).
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
-DRAMAEMO = f"PYTHONPATH={PACKAGE_DIR}:$PYTHONPATH python -m dramaemo"
+# ${PYTHONPATH:-}: Snakemake runs shell commands with `set -u`.
+DRAMAEMO = f"PYTHONPATH={PACKAGE_DIR}:${{PYTHONPATH:-}} python -m dramaemo"
 
 
 def episodes_dir():
+    """Where the episode videos are (the demo's own folder when the demo is on)."""
+    if config["demo"]["activate"]:
+        return "resources/demo/episodes"
     return config["episodes_dir"]
+
+
+def annotations_file():
+    """The annotation CSV (the demo's own when the demo is on)."""
+    if config["demo"]["activate"]:
+        return "resources/demo/annotations.csv"
+    return config["annotations"]
+
+
+def frames_folder(path):
+    """The frame folder of an episode: temporary unless frames.keep is true."""
+    return directory(path) if config["frames"]["keep"] else temp(directory(path))
+
+
+def label_map_json():
+    """label_map as one JSON string: a rule parameter, so editing it reruns the join."""
+    return json.dumps(config["label_map"], sort_keys=True)
 
 
 def list_episodes():
@@ -43,7 +65,7 @@ def episode_video(wildcards):
     """The video file of one episode, whatever its suffix."""
     folder = Path(episodes_dir())
     if config["demo"]["activate"]:
-        return str(folder / f"{wildcards.episode}.mp4")
+        return f"resources/demo/episodes/{wildcards.episode}.mp4"
     for suffix in config["video_suffixes"]:
         for candidate in (suffix, suffix.upper()):
             path = folder / f"{wildcards.episode}{candidate}"
@@ -53,6 +75,22 @@ def episode_video(wildcards):
 
 
 EPISODES = list_episodes()
+
+wildcard_constraints:
+    episode="[^/]+",
+    split="|".join(["scene", "episode", "random", "stratified"]),
+
+
+def get_final_output():
+    """Inputs of rule all; each stage appends its final outputs here."""
+    final = [
+        "results/dataset/dataset.csv",
+        "results/dataset/join_report.csv",
+        "results/dataset/join_report.md",
+        "results/dataset/images.npz",
+    ]
+    final += expand("results/split/{split}.csv", split=config["split"]["strategies"])
+    return final
 
 
 # ---- Training side (workflow/rules/text.smk, train.smk): models, seeds, text inputs.

@@ -31,10 +31,17 @@ STEP_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """All sub-commands, or only up to the module that registers ``command``.
+
+    Stopping early keeps light steps (ffmpeg, OpenCV) from importing TensorFlow through
+    the modules listed after them.
+    """
     parser = argparse.ArgumentParser(prog="dramaemo", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in STEP_MODULES:
+        if command is not None and command in subparsers.choices:
+            break
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -49,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    args = build_parser(command).parse_args(argv)
     try:
         args.func(args)
     except UserError as error:

@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny real workflow (tests/data/tiny.yaml) in a temporary folder.
+
+``tiny_workdir`` is an empty work folder holding ``config/config.yaml`` (the repository's
+default) and ``config/tiny.yaml``; ``run_snakemake(workdir, *targets_and_options)`` runs
+the real Snakefile there with ``--configfile config/tiny.yaml --cores 2``.
+``tiny_front`` is a work folder (built once per session) where the DAG has run up to
+the dataset, the packed images and the splits; ``tiny_front_copy`` is a private copy of
+it for tests that change or rerun things.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
+FRONT_TARGETS = (
+    "results/dataset/dataset.csv",
+    "results/dataset/join_report.md",
+    "results/dataset/images.npz",
+    "results/split/scene.csv",
+)
+
+
+def snakemake_env() -> dict[str, str]:
+    """The environment of a workflow run: this venv's python first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def make_workdir(path: Path) -> Path:
+    (path / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / "config.yaml", path / "config" / "config.yaml")
+    shutil.copy(TINY_CONFIG, path / "config" / "tiny.yaml")
+    return path
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True,
+                  configfile: str = "config/tiny.yaml") -> subprocess.CompletedProcess:
+    """Run the real Snakefile in ``workdir``; on failure, show its output and logs."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", configfile, "--cores", "2",
+               *args]
+    result = subprocess.run(command, cwd=workdir, env=snakemake_env(), capture_output=True,
+                            text=True)
+    if check and result.returncode != 0:
+        logs = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}"
+                         for log in sorted((workdir / "logs").rglob("*.log")))
+        pytest.fail(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+                    f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}\n{logs}")
+    return result
+
+
+@pytest.fixture
+def tiny_workdir(tmp_path: Path) -> Path:
+    return make_workdir(tmp_path / "work")
+
+
+@pytest.fixture(scope="session")
+def tiny_front(tmp_path_factory) -> Path:
+    workdir = make_workdir(tmp_path_factory.mktemp("tiny_front"))
+    run_snakemake(workdir, *FRONT_TARGETS)
+    return workdir
+
+
+@pytest.fixture
+def tiny_front_copy(tiny_front: Path, tmp_path: Path) -> Path:
+    """A private copy (timestamps kept, so nothing looks outdated)."""
+    copy = tmp_path / "front"
+    shutil.copytree(tiny_front, copy, symlinks=True)
+    return copy

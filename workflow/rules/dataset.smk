@@ -1,0 +1,92 @@
+# The labelled face dataset: crops joined with the annotation CSV (+ join report), the
+# crops packed for training, and one train/test split per strategy.
+
+
+rule join_annotations:
+    input:
+        annotations=annotations_file(),
+        manifests=expand("results/crops/{episode}.manifest.csv", episode=EPISODES),
+        infos=expand("results/frames/{episode}.info.json", episode=EPISODES),
+    output:
+        dataset="results/dataset/dataset.csv",
+        report_csv=report(
+            "results/dataset/join_report.csv",
+            caption="../report/join_report.rst",
+            category="Dataset",
+        ),
+        report_md="results/dataset/join_report.md",
+        plot=report(
+            "results/dataset/join_report.png",
+            caption="../report/join_report.rst",
+            category="Dataset",
+        ),
+    log:
+        "logs/join_annotations/join_annotations.log",
+    benchmark:
+        "benchmarks/join_annotations/join_annotations.tsv"
+    params:
+        label_map=label_map_json(),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/dataset.yaml"
+    shell:
+        "{DRAMAEMO} join-annotations --annotations {input.annotations:q}"
+        " --manifests {input.manifests} --infos {input.infos}"
+        " --label-map {params.label_map:q} --output {output.dataset}"
+        " --report-csv {output.report_csv} --report-md {output.report_md}"
+        " --plot {output.plot} > {log} 2>&1"
+
+
+rule pack_images:
+    input:
+        dataset="results/dataset/dataset.csv",
+    output:
+        "results/dataset/images.npz",
+    log:
+        "logs/pack_images/pack_images.log",
+    benchmark:
+        "benchmarks/pack_images/pack_images.tsv"
+    params:
+        image_size=config["crops"]["image_size"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/dataset.yaml"
+    shell:
+        "{DRAMAEMO} pack-images --dataset {input.dataset} --image-size {params.image_size}"
+        " --output {output} > {log} 2>&1"
+
+
+rule split:
+    input:
+        dataset="results/dataset/dataset.csv",
+    output:
+        table="results/split/{split}.csv",
+        plot=report(
+            "results/split/{split}.png",
+            caption="../report/split.rst",
+            category="Dataset",
+            subcategory="Splits",
+        ),
+    log:
+        "logs/split/{split}.log",
+    benchmark:
+        "benchmarks/split/{split}.tsv"
+    params:
+        test_fraction=config["split"]["test_fraction"],
+        seed=config["split"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/dataset.yaml"
+    shell:
+        "{DRAMAEMO} split --dataset {input.dataset} --strategy {wildcards.split}"
+        " --test-fraction {params.test_fraction} --seed {params.seed}"
+        " --output {output.table} --plot {output.plot} > {log} 2>&1"

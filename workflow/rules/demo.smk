@@ -1,0 +1,30 @@
+# The embedded demo: episodes built from real photographs shipped in installed packages
+# (matplotlib's grace_hopper.jpg, scikit-image's astronaut) and their annotation CSV.
+
+
+rule build_demo:
+    output:
+        episodes=expand("resources/demo/episodes/{episode}.mp4", episode=EPISODES),
+        annotations="resources/demo/annotations.csv",
+    log:
+        "logs/build_demo/build_demo.log",
+    benchmark:
+        "benchmarks/build_demo/build_demo.tsv"
+    params:
+        episodes=config["demo"]["episodes"],
+        seconds=config["demo"]["seconds"],
+        seed=config["demo"]["seed"],
+        width=config["demo"]["width"],
+        height=config["demo"]["height"],
+        fps=config["demo"]["fps"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/video.yaml"
+    shell:
+        "{DRAMAEMO} build-demo --outdir resources/demo/episodes"
+        " --annotations {output.annotations} --episodes {params.episodes}"
+        " --seconds {params.seconds} --seed {params.seed} --width {params.width}"
+        " --height {params.height} --fps {params.fps} > {log} 2>&1"

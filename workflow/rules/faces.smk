@@ -1,0 +1,56 @@
+# Haar face detection on every frame of an episode, then grayscale square crops.
+
+
+rule detect_faces:
+    input:
+        frames="results/frames/{episode}",
+    output:
+        "results/faces/{episode}.detections.csv",
+    log:
+        "logs/detect_faces/{episode}.log",
+    benchmark:
+        "benchmarks/detect_faces/{episode}.tsv"
+    params:
+        cascade=config["faces"]["cascade"],
+        scale_factor=config["faces"]["scale_factor"],
+        min_neighbors=config["faces"]["min_neighbors"],
+        min_size=config["faces"]["min_size"],
+        detection_scale=config["faces"]["detection_scale"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    conda:
+        "../../envs/video.yaml"
+    shell:
+        "{DRAMAEMO} detect-faces --frames {input.frames} --episode {wildcards.episode}"
+        " --output {output} --cascade {params.cascade:q}"
+        " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
+        " --min-size {params.min_size} --detection-scale {params.detection_scale}"
+        " > {log} 2>&1"
+
+
+rule crop_faces:
+    input:
+        frames="results/frames/{episode}",
+        detections="results/faces/{episode}.detections.csv",
+    output:
+        crops=directory("results/crops/{episode}"),
+        manifest="results/crops/{episode}.manifest.csv",
+    log:
+        "logs/crop_faces/{episode}.log",
+    benchmark:
+        "benchmarks/crop_faces/{episode}.tsv"
+    params:
+        margin=config["crops"]["margin"],
+        image_size=config["crops"]["image_size"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../../envs/video.yaml"
+    shell:
+        "{DRAMAEMO} crop-faces --frames {input.frames} --detections {input.detections}"
+        " --outdir {output.crops} --manifest {output.manifest} --margin {params.margin}"
+        " --image-size {params.image_size} > {log} 2>&1"

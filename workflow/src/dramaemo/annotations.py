@@ -1,0 +1,481 @@
+"""The annotation CSV: read, validate, join with the face crops; pack the crops.
+
+Input format (UTF-8, header row): ``episode,second,x,y,w,h,emotion,description``.
+``episode`` is the video's file name without extension, ``second`` a whole second from
+the start, ``x,y,w,h`` the face box in original pixels (empty when the frame has exactly
+one face), ``emotion`` one of the seven classes in any case (or a key of the config's
+``label_map``), ``description`` free text.
+
+A detection belongs to a row when its box centre lies inside the row's box (same episode
+and second); a detection inside several rows' boxes goes to the row it overlaps most, and
+of several detections inside one row's box the one overlapping most is kept. Every row and
+every detection ends in exactly one category of the join report, so nothing is dropped
+without being counted. Row numbers count the header as row 1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dramaemo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+COLUMNS = ["episode", "second", "x", "y", "w", "h", "emotion", "description"]
+BOX = ["x", "y", "w", "h"]
+DATASET_COLUMNS = ["item_id", "episode", "second", "face_index", "x", "y", "w", "h",
+                   "crop_path", "emotion", "description", "scene_id"]
+REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail"]
+
+# Join report categories, in report order, with what they mean. Rows are checked in this
+# order and land in the first category that applies.
+CATEGORIES = {
+    "matched": "annotated face matched to a detection (in the dataset)",
+    "no_detection": "annotated face with no detection at its place",
+    "ambiguous": "annotation without a box in a frame with several faces",
+    "non_utf8_description": "row whose text is not valid UTF-8",
+    "episode_without_video": "row of an episode that has no video",
+    "non_integer_second": "row whose second is not a whole number >= 0",
+    "second_beyond_video": "row whose second lies after the end of the video",
+    "unknown_label": "row whose emotion is not a class (nor in label_map)",
+    "empty_description": "row with an empty description",
+    "bad_box": "row whose box is partial, not numeric, negative or out of the frame",
+    "duplicate": "row repeating an earlier row's episode, second and box",
+    "tie_resolved": "match chosen among several candidates by the larger overlap",
+    "unannotated_detection": "detection with no annotation row (background face, false alarm)",
+    "extra_detection": "second detection inside an annotated box (not used)",
+    "video_without_annotations": "episode with a video but no annotation row",
+}
+ROW_CATEGORIES = [
+    "matched", "no_detection", "ambiguous", "non_utf8_description",
+    "episode_without_video", "non_integer_second", "second_beyond_video",
+    "unknown_label", "empty_description", "bad_box", "duplicate",
+]
+EXAMPLES_IN_MARKDOWN = 15  # per category; the CSV lists everything
+
+
+def read_annotations(path: str | Path) -> pd.DataFrame:
+    """The annotation CSV as strings, with a ``row`` column (header = row 1).
+
+    Bytes that are not UTF-8 are kept as surrogate escapes so that the rows holding them
+    can be counted, not lost. Raises UserError for an unreadable file or missing columns.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the annotation CSV ({error.strerror})") from None
+    text = raw.decode("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8",
+                      errors="surrogateescape")
+    if not text.strip():
+        raise UserError(f"{path}: empty annotation CSV; header must be {','.join(COLUMNS)}")
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise UserError(f"{path}: not a readable CSV ({error})") from None
+    table.columns = [str(column).strip().lower() for column in table.columns]
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise UserError(
+            f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must be "
+            f"{','.join(COLUMNS)}"
+        )
+    table = table[COLUMNS].copy()
+    table.insert(0, "row", np.arange(2, len(table) + 2))
+    return table
+
+
+def normalise_label(value: str, label_map: dict[str, str]) -> str | None:
+    """The class name of an emotion label, case-insensitive, or None when unknown."""
+    key = value.strip().lower()
+    mapped = {k.strip().lower(): v for k, v in label_map.items()}
+    if key in mapped:
+        return mapped[key]
+    return {emotion.lower(): emotion for emotion in EMOTIONS}.get(key)
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _whole_number(value: str) -> int | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not np.isfinite(number) or not number.is_integer() or number < 0:
+        return None
+    return int(number)
+
+
+def _check_box(record, width: int, height: int) -> tuple[tuple | None, str | None]:
+    """(box or None for no box, problem or None)."""
+    values = [record[name].strip() for name in BOX]
+    if not any(values):
+        return None, None
+    if not all(values):
+        return None, "partial box (give all of x,y,w,h or none)"
+    try:
+        x, y, w, h = (float(value) for value in values)
+    except ValueError:
+        return None, f"box is not numeric ({','.join(values)})"
+    if min(x, y) < 0 or w <= 0 or h <= 0:
+        return None, f"negative or empty box ({','.join(values)})"
+    if x + w > width or y + h > height:
+        return None, f"box {','.join(values)} leaves the {width}x{height} frame"
+    return (x, y, w, h), None
+
+
+def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
+                  label_map: dict[str, str]) -> pd.DataFrame:
+    """Adds ``category``/``detail`` (first problem of each row, "" when valid), the
+    parsed ``sec``, ``box`` and ``label``."""
+    categories, details, seconds, boxes, labels = [], [], [], [], []
+    first_seen: dict[tuple, int] = {}
+    for record in table.to_dict("records"):
+        category, detail, second, box, label = "", "", None, None, None
+        if any(_has_surrogates(record[c]) for c in COLUMNS):
+            category = "non_utf8_description"
+            detail = "bytes that are not UTF-8; save the CSV as UTF-8"
+        elif record["episode"] not in infos:
+            category = "episode_without_video"
+            detail = f"no video for episode '{record['episode']}' in episodes_dir"
+        elif (second := _whole_number(record["second"])) is None:
+            category = "non_integer_second"
+            detail = f"second '{record['second']}' is not a whole number >= 0"
+        elif second >= infos[record["episode"]]["frames"]:
+            category = "second_beyond_video"
+            detail = (f"second {second}, but the video has "
+                      f"{infos[record['episode']]['frames']} seconds")
+        elif (label := normalise_label(record["emotion"], label_map)) is None:
+            category = "unknown_label"
+            detail = (f"emotion '{record['emotion']}' is not one of {', '.join(EMOTIONS)}; "
+                      "add it to label_map")
+        elif not record["description"].strip():
+            category = "empty_description"
+            detail = "description is empty"
+        else:
+            info = infos[record["episode"]]
+            box, problem = _check_box(record, info["width"], info["height"])
+            if problem:
+                category, detail = "bad_box", problem
+            else:
+                key = (record["episode"], second, box)
+                if key in first_seen:
+                    category = "duplicate"
+                    detail = f"same episode, second and box as row {first_seen[key]}"
+                else:
+                    first_seen[key] = record["row"]
+        categories.append(category)
+        details.append(detail)
+        seconds.append(second)
+        boxes.append(box)
+        labels.append(label)
+    table = table.copy()
+    table["category"], table["detail"] = categories, details
+    table["sec"], table["box"], table["label"] = seconds, boxes, labels
+    return table
+
+
+def _overlap(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def _contains_centre(row_box, det_box) -> bool:
+    cx, cy = det_box[0] + det_box[2] / 2, det_box[1] + det_box[3] / 2
+    x, y, w, h = row_box
+    return x <= cx <= x + w and y <= cy <= y + h
+
+
+def match_frame(rows: pd.DataFrame, detections: pd.DataFrame):
+    """Match the valid rows and the detections of one frame.
+
+    Returns ({row number: face_index}, {row number: category/detail}, {face_index:
+    category/detail}) where unlisted rows are unmatched and unlisted faces unannotated.
+    """
+    matches, row_notes, face_notes = {}, {}, {}
+    faces = {int(d.face_index): (d.x, d.y, d.w, d.h) for d in detections.itertuples()}
+    boxed = rows[rows["box"].notna()]
+    boxless = rows[rows["box"].isna()]
+    # Each detection to the boxed row whose box holds its centre; ties: larger overlap.
+    claims: dict[int, list[tuple[float, int]]] = {}
+    for face_index, face in faces.items():
+        candidates = [(_overlap(r.box, face), r.row) for r in boxed.itertuples()
+                      if _contains_centre(r.box, face)]
+        if not candidates:
+            continue
+        candidates.sort(reverse=True)
+        overlap, row = candidates[0]
+        claims.setdefault(row, []).append((overlap, face_index))
+        if len(candidates) > 1:
+            face_notes[face_index] = ("tie_resolved", f"centre inside the boxes of rows "
+                                      f"{', '.join(str(c[1]) for c in candidates)}; "
+                                      f"given to row {row} (larger overlap)")
+    for row, claimed in claims.items():
+        claimed.sort(reverse=True)
+        matches[row] = claimed[0][1]
+        for _, extra in claimed[1:]:
+            face_notes[extra] = ("extra_detection", f"also inside the box of row {row}, "
+                                 "which overlaps more with face "
+                                 f"{claimed[0][1]}")
+        if len(claimed) > 1:
+            row_notes[row] = ("tie_resolved", f"{len(claimed)} detections inside the box; "
+                              f"kept face {claimed[0][1]} (larger overlap)")
+    for r in boxless.itertuples():
+        if len(faces) == 1 and len(rows) == 1:
+            matches[r.row] = next(iter(faces))
+        elif len(faces) > 1 or len(rows) > 1:
+            row_notes[r.row] = ("ambiguous", f"no box, but the frame has {len(faces)} "
+                                f"faces and {len(rows)} rows; give the box")
+    return matches, row_notes, face_notes
+
+
+def scene_ids(rows: pd.DataFrame) -> pd.Series:
+    """Scenes: runs of consecutive seconds with the same description in one episode.
+
+    Rows of one second may belong to different scenes (two characters, two texts).
+    """
+    ordered = rows.sort_values(["episode", "description", "sec"])
+    same_run = (
+        (ordered["episode"] == ordered["episode"].shift())
+        & (ordered["description"] == ordered["description"].shift())
+        & (ordered["sec"] - ordered["sec"].shift() <= 1)
+    )
+    run = (~same_run).cumsum()
+    runs = pd.DataFrame({"episode": ordered["episode"], "run": run,
+                         "start": ordered.groupby(run)["sec"].transform("min")})
+    # Number the scenes in time order inside each episode.
+    firsts = runs.drop_duplicates("run").sort_values(["episode", "start", "run"])
+    firsts["name"] = (firsts["episode"] + "-s"
+                      + firsts.groupby("episode").cumcount().map("{:04d}".format))
+    return run.map(dict(zip(firsts["run"], firsts["name"]))).reindex(rows.index)
+
+
+def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
+         infos: dict[str, dict], label_map: dict[str, str] | None = None):
+    """(dataset table, report table, summary dict)."""
+    label_map = label_map or {}
+    table = validate_rows(read_annotations(annotations), infos, label_map)
+    valid = table[table["category"] == ""].copy()
+    detections = (pd.concat(list(manifests.values()), ignore_index=True)
+                  if manifests else pd.DataFrame(columns=["episode", "second"]))
+    report, items = [], []
+    used_faces: dict[tuple, tuple[str, str]] = {}
+    by_frame = dict(tuple(detections.groupby(["episode", "second"]))) if len(detections) else {}
+    empty = detections.iloc[0:0]
+    valid["scene_id"] = scene_ids(valid) if len(valid) else pd.Series(dtype=str)
+    for (episode, second), rows in valid.groupby(["episode", "sec"], sort=True):
+        frame_faces = by_frame.get((episode, second), empty)
+        matches, row_notes, face_notes = match_frame(rows, frame_faces)
+        for r in rows.itertuples():
+            if r.row in matches:
+                face = frame_faces[frame_faces["face_index"] == matches[r.row]].iloc[0]
+                items.append({
+                    "item_id": f"{episode}_{second:06d}_{face.face_index}",
+                    "episode": episode, "second": second, "face_index": face.face_index,
+                    "x": face.x, "y": face.y, "w": face.w, "h": face.h,
+                    "crop_path": face.crop_path, "emotion": r.label,
+                    "description": r.description.strip(), "scene_id": r.scene_id,
+                })
+                used_faces[(episode, second, face.face_index)] = ("matched", f"row {r.row}")
+                report.append(("matched", "row", r.row, episode, second, face.face_index,
+                               f"{r.label}: {r.description.strip()[:80]}"))
+                if r.row in row_notes:
+                    report.append((*row_notes[r.row][:1], "row", r.row, episode, second,
+                                   face.face_index, row_notes[r.row][1]))
+            elif r.row in row_notes:
+                category, detail = row_notes[r.row]
+                report.append((category, "row", r.row, episode, second, "", detail))
+            else:
+                where = "at its box" if r.box is not None else "in the frame"
+                report.append(("no_detection", "row", r.row, episode, second, "",
+                               f"no face detected {where}"))
+        for face_index, (category, detail) in face_notes.items():
+            if category == "extra_detection":
+                used_faces[(episode, second, face_index)] = (category, detail)
+            else:
+                report.append((category, "detection", "", episode, second, face_index,
+                               detail))
+    for r in table[table["category"] != ""].itertuples():
+        report.append((r.category, "row", r.row, r.episode,
+                       r.sec if r.sec is not None else r.second, "", r.detail))
+    for d in detections.itertuples():
+        category, detail = used_faces.get((d.episode, d.second, d.face_index),
+                                          ("unannotated_detection", "no annotation row"))
+        if category != "matched":
+            report.append((category, "detection", "", d.episode, d.second, d.face_index,
+                           f"{detail}; box {d.x},{d.y},{d.w},{d.h}"))
+    annotated = set(table["episode"])
+    for episode in sorted(set(infos) - annotated):
+        report.append(("video_without_annotations", "episode", "", episode, "", "",
+                       "the episode has a video but no annotation row"))
+    dataset = pd.DataFrame(items, columns=DATASET_COLUMNS)
+    report = pd.DataFrame(report, columns=REPORT_COLUMNS)
+    report["order"] = report["category"].map(list(CATEGORIES).index)
+    report = report.sort_values(["order", "episode", "second", "row"], kind="stable",
+                                key=lambda c: c.astype(str)).drop(columns="order")
+    counts = report["category"].value_counts()
+    assessed = int(sum(counts.get(c, 0) for c in ("matched", "no_detection", "ambiguous")))
+    summary = {
+        "annotation_rows": len(table),
+        "valid_rows": len(valid),
+        "annotated_faces_matched": int(counts.get("matched", 0)),
+        "matched_share": counts.get("matched", 0) / assessed if assessed else 0.0,
+        "detections": len(detections),
+        "counts": {c: int(counts.get(c, 0)) for c in CATEGORIES},
+    }
+    row_total = sum(summary["counts"][c] for c in ROW_CATEGORIES)
+    assert row_total == len(table), "every annotation row must be in exactly one category"
+    return dataset, report, summary
+
+
+def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> str:
+    """The join report for people: counts, the matched share, examples of each problem."""
+    share = summary["matched_share"]
+    lines = [
+        "# Join report",
+        "",
+        f"Annotation CSV: `{annotations}`: {summary['annotation_rows']} rows, "
+        f"{summary['valid_rows']} valid. Detections: {summary['detections']}.",
+        "",
+        f"**{summary['annotated_faces_matched']} of "
+        f"{summary['counts']['matched'] + summary['counts']['no_detection'] + summary['counts']['ambiguous']}"
+        f" valid annotated faces matched ({share:.1%})**.",
+        "",
+        "| category | count | meaning |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| {c} | {n} | {CATEGORIES[c]} |" for c, n in summary["counts"].items()]
+    lines += ["", "Row numbers count the header as row 1. The full list is in the CSV "
+              "report next to this file.", ""]
+    for category in CATEGORIES:
+        if category == "matched":
+            continue
+        entries = report[report["category"] == category]
+        if entries.empty:
+            continue
+        lines += [f"## {category} ({len(entries)})", ""]
+        for e in entries.head(EXAMPLES_IN_MARKDOWN).itertuples():
+            where = " ".join(part for part in (
+                f"row {e.row}" if e.row != "" else "", f"{e.episode}",
+                f"second {e.second}" if e.second != "" else "",
+                f"face {e.face_index}" if e.face_index != "" else "") if part)
+            lines.append(f"- {where}: {e.detail}")
+        if len(entries) > EXAMPLES_IN_MARKDOWN:
+            lines.append(f"- ... and {len(entries) - EXAMPLES_IN_MARKDOWN} more (see CSV)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_join(summary: dict, path: str | Path) -> None:
+    """Bar chart of the join report's counts (rows, detections, episodes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = {c: n for c, n in summary["counts"].items() if n}
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(counts) + 1.2))
+    colours = ["tab:green" if c == "matched" else "tab:gray" if c in (
+        "unannotated_detection", "extra_detection", "tie_resolved") else "tab:red"
+        for c in counts]
+    axes.barh(list(counts), list(counts.values()), color=colours)
+    axes.invert_yaxis()
+    axes.bar_label(axes.containers[0], padding=2)
+    axes.set_xlabel("count")
+    axes.set_title(f"Join report: {summary['matched_share']:.1%} of annotated faces matched")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _episode_name(path: str, suffix: str) -> str:
+    name = Path(path).name
+    if not name.endswith(suffix):
+        raise UserError(f"{path}: expected a file named <episode>{suffix}")
+    return name[: -len(suffix)]
+
+
+def _run_join(args) -> None:
+    manifests = {_episode_name(p, ".manifest.csv"): pd.read_csv(p) for p in args.manifests}
+    infos = {_episode_name(p, ".info.json"): json.loads(Path(p).read_text())
+             for p in args.infos}
+    if set(manifests) != set(infos):
+        raise UserError("join-annotations: --manifests and --infos name different episodes")
+    label_map = json.loads(args.label_map) if args.label_map else {}
+    dataset, report, summary = join(args.annotations, manifests, infos, label_map)
+    for path in (args.output, args.report_csv, args.report_md):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    dataset.to_csv(args.output, index=False)
+    report.to_csv(args.report_csv, index=False)
+    Path(args.report_md).write_text(report_markdown(report, summary, args.annotations))
+    if args.plot:
+        plot_join(summary, args.plot)
+    log.info("%d of %d annotation rows matched (%.1f%% of valid annotated faces); "
+             "%d detections; counts %s", summary["annotated_faces_matched"],
+             summary["annotation_rows"], 100 * summary["matched_share"],
+             summary["detections"], {k: v for k, v in summary["counts"].items() if v})
+    if dataset.empty:
+        raise UserError(f"{args.annotations}: no annotation row matched a detected face; "
+                        f"see {args.report_md}")
+
+
+def pack_images(dataset: pd.DataFrame, image_size: int) -> np.ndarray:
+    """The crops of the dataset, in its order, as uint8 (N, S, S)."""
+    import cv2
+
+    images = np.zeros((len(dataset), image_size, image_size), dtype=np.uint8)
+    for i, path in enumerate(dataset["crop_path"]):
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise UserError(f"{path}: crop missing or unreadable; rerun crop_faces")
+        if image.shape != (image_size, image_size):
+            raise UserError(f"{path}: crop is {image.shape[1]}x{image.shape[0]}, expected "
+                            f"{image_size}x{image_size}; rerun crop_faces")
+        images[i] = image
+        if (i + 1) % 1000 == 0:
+            log.info("%d/%d crops packed", i + 1, len(dataset))
+    return images
+
+
+def _run_pack(args) -> None:
+    dataset = pd.read_csv(args.dataset)
+    images = pack_images(dataset, args.image_size)
+    np.savez(args.output, images=images, item_id=dataset["item_id"].to_numpy(dtype=str))
+    log.info("%d crops of %dx%d packed into %s", len(images), args.image_size,
+             args.image_size, args.output)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "join-annotations", help="match crops with the annotation CSV; dataset + report"
+    )
+    parser.add_argument("--annotations", required=True, help="annotation CSV")
+    parser.add_argument("--manifests", nargs="+", required=True,
+                        help="crop manifests, <episode>.manifest.csv")
+    parser.add_argument("--infos", nargs="+", required=True,
+                        help="frame infos, <episode>.info.json (size, seconds)")
+    parser.add_argument("--label-map", default="{}", help="JSON object: label -> class")
+    parser.add_argument("--output", required=True, help="dataset CSV")
+    parser.add_argument("--report-csv", required=True)
+    parser.add_argument("--report-md", required=True)
+    parser.add_argument("--plot", help="PNG bar chart of the report's counts")
+    parser.set_defaults(func=_run_join)
+
+    pack = subparsers.add_parser("pack-images", help="crops in dataset order into one .npz")
+    pack.add_argument("--dataset", required=True, help="dataset CSV")
+    pack.add_argument("--image-size", type=int, required=True)
+    pack.add_argument("--output", required=True, help=".npz with images and item_id")
+    pack.set_defaults(func=_run_pack)
