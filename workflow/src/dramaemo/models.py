@@ -107,7 +107,8 @@ def build_baseline_model(
     x = layers.Conv2D(num_classes, 3, padding="same", name="class_conv")(x)
     x = layers.GlobalAveragePooling2D(name="class_pool")(x)
     outputs = layers.Softmax(name="emotion")(x)
-    return keras.Model(face, outputs, name=name)
+    # Inputs as a dict, like the multimodal models: every model takes {"face": ..., ...}.
+    return keras.Model({"face": face}, outputs, name=name)
 
 
 def build_image_encoder(

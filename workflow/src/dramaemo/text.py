@@ -65,31 +65,32 @@ def read_glove_text(path, words: set[str] | None = None, progress: bool = True) 
         raise UserError(f"{path}: GloVe file not found; set text.glove.source to a GloVe text file or to {KUMO_SOURCE}")
     vectors: dict[str, np.ndarray] = {}
     dimension = None
-    line_number = 0
-    with path.open(encoding="utf-8", errors="strict") as handle:
+    # Binary lines decoded one by one, so that a decoding error names its own line.
+    with path.open("rb") as handle:
         lines = tqdm(handle, desc=f"reading {path.name}", unit=" lines", mininterval=5, disable=not progress)
-        try:
-            for line_number, line in enumerate(lines, start=1):
-                fields = line.rstrip("\n").rstrip(" ").split(" ")
-                if dimension is None:
-                    dimension = len(fields) - 1
-                    if dimension < 1:
-                        raise UserError(f"{path}: line 1: expected 'word v1 ... vD', got {line[:60]!r}; is it a GloVe text file?")
-                if len(fields) < dimension + 1:
-                    raise UserError(
-                        f"{path}: line {line_number}: {len(fields) - 1} values where line 1 has {dimension}; "
-                        "the file is truncated or not in GloVe text format"
-                    )
-                # Some GloVe releases have words containing spaces: the vector is the last D fields.
-                word = " ".join(fields[: len(fields) - dimension])
-                if words is not None and word not in words:
-                    continue
-                try:
-                    vectors[word] = np.asarray(fields[-dimension:], dtype=np.float32)
-                except ValueError:
-                    raise UserError(f"{path}: line {line_number}: non-numeric value in the vector of {word!r}") from None
-        except UnicodeDecodeError as error:
-            raise UserError(f"{path}: line {line_number + 1}: not UTF-8 text ({error.reason}); is it a GloVe text file?") from None
+        for line_number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise UserError(f"{path}: line {line_number}: not UTF-8 text ({error.reason}); is it a GloVe text file?") from None
+            fields = line.rstrip("\r\n").rstrip(" ").split(" ")
+            if dimension is None:
+                dimension = len(fields) - 1
+                if dimension < 1:
+                    raise UserError(f"{path}: line 1: expected 'word v1 ... vD', got {line[:60]!r}; is it a GloVe text file?")
+            if len(fields) < dimension + 1:
+                raise UserError(
+                    f"{path}: line {line_number}: {len(fields) - 1} values where line 1 has {dimension}; "
+                    "the file is truncated or not in GloVe text format"
+                )
+            # Some GloVe releases have words containing spaces: the vector is the last D fields.
+            word = " ".join(fields[: len(fields) - dimension])
+            if words is not None and word not in words:
+                continue
+            try:
+                vectors[word] = np.asarray(fields[-dimension:], dtype=np.float32)
+            except ValueError:
+                raise UserError(f"{path}: line {line_number}: non-numeric value in the vector of {word!r}") from None
     if dimension is None:
         raise UserError(f"{path}: empty GloVe file")
     return vectors
@@ -224,7 +225,7 @@ def _source_dimension(source: str) -> int:
     if source == KUMO_SOURCE:
         return 50
     with open(source, encoding="utf-8") as handle:
-        return len(handle.readline().rstrip("\n").rstrip(" ").split(" ")) - 1
+        return len(handle.readline().rstrip("\r\n").rstrip(" ").split(" ")) - 1
 
 
 def load_glove_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:

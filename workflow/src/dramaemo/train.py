@@ -223,8 +223,11 @@ def train(args) -> dict:
         raise UserError("--early-stopping-patience needs a validation part: set --validation-fraction > 0 "
                         "(config train.validation_fraction)")
     if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
+        except RuntimeError:  # TensorFlow already running in this process (tests): keep its threads
+            log.info("TensorFlow already initialised; --threads %d not applied", args.threads)
     keras.utils.set_random_seed(args.seed)  # the one place seeds are set (python, numpy, TF)
     devices = [d.name for d in tf.config.list_logical_devices()]
     log.info("model %s, seed %d, devices: %s", args.model, args.seed, ", ".join(devices))
