@@ -199,7 +199,7 @@ def test_skip_and_undo_are_durable(workdir):
     # Skipped crops come back after all the others.
     post(client, "/api/skip", {"item_id": "ep01:0:0"})
     for second, episode in ((1, "ep01"), (2, "ep01"), (5, "ep02"), (6, "ep02")):
-        state = post(client, "/api/label", {"item_id": f"{episode}:{second}:0", "emotion": "Neutral"}).get_json()
+        state = post(client, "/api/label", {"item_id": f"{episode}:{second}:0", "emotion": "Neutral", "description": "x"}).get_json()
     assert state["item"]["item_id"] == "ep01:0:0" and state["item"]["skipped_before"]
     post(client, "/api/undo")  # takes back ep02:6:0
     store.close()
@@ -215,7 +215,7 @@ def test_restart_resumes_where_the_annotator_stopped(workdir):
     app, store = make_app(workdir)
     client = app.test_client()
     for item_id, emotion in (("ep01:0:0", "Happy"), ("ep01:1:0", "Surprise")):
-        assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion}).status_code == 200
+        assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
     store.close()
     (workdir / "labels/alice.csv").unlink()  # even the CSV is rebuilt from the log
     app, store = make_app(workdir)
@@ -282,7 +282,7 @@ def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     assert f"dropping {len(torn)} bytes of a line cut by a crash" in caplog.text
     client = app.test_client()
     assert client.get("/api/state").get_json()["progress"]["done"] == 1
-    assert post(client, "/api/label", {"item_id": "ep01:1:0", "emotion": "Sad"}).status_code == 200
+    assert post(client, "/api/label", {"item_id": "ep01:1:0", "emotion": "Sad", "description": "x"}).status_code == 200
     lines = (workdir / "labels/alice.csv.log.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
 
@@ -300,8 +300,21 @@ def _request(url: str, body: dict | None = None) -> dict:
         return json.load(response)
 
 
+# The real CLI entry point with only the label sub-commands: the others import
+# TensorFlow, which takes tens of seconds on a loaded 2-core machine.
+ONLY_LABEL_CLI = ("import sys; from dramaemo import cli; cli.STEP_MODULES = ('dramaemo.label',); "
+                  "sys.exit(cli.main(sys.argv[1:]))")
+
+
+@pytest.fixture
+def label_cli(monkeypatch):
+    """cli.main with only the label sub-commands (see ONLY_LABEL_CLI)."""
+    monkeypatch.setattr(cli, "STEP_MODULES", ("dramaemo.label",))
+    return cli.main
+
+
 def _start_server(workdir: Path, port: int, log_file) -> subprocess.Popen:
-    command = [sys.executable, "-m", "dramaemo", "label", "--manifest", *map(str, _manifests(workdir)),
+    command = [sys.executable, "-c", ONLY_LABEL_CLI, "label", "--manifest", *map(str, _manifests(workdir)),
                "--crops-root", "results/crops", "--out", "labels/alice.csv", "--annotator", "alice",
                "--port", str(port)]
     server = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
@@ -356,7 +369,7 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
 def test_paths_outside_the_crops_are_refused(workdir, path):
     app, _ = make_app(workdir)
     client = app.test_client()
-    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy"})
+    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
     response = client.get(path, follow_redirects=True)
     assert response.status_code in (403, 404), (path, response.status_code)
     assert b"root:" not in response.data and b"episode," not in response.data
@@ -382,7 +395,8 @@ def test_crops_and_frames_of_the_manifest_are_served(workdir):
     ({"item_id": "ep01:0:0", "emotion": "Happy", "description": "x" * 501}, 400,
      "description has 501 characters; at most 500 are allowed"),
     ({"item_id": "ep01:0:0", "emotion": "Happy", "description": ["a"]}, 400, "description must be text"),
-    ({"item_id": "../ep01:0:0", "emotion": "Happy"}, 404, "unknown item '../ep01:0:0'"),
+    ({"item_id": "ep01:0:0", "emotion": "Happy", "description": " \n "}, 400, "description is empty"),
+    ({"item_id": "../ep01:0:0", "emotion": "Happy", "description": "x"}, 404, "unknown item '../ep01:0:0'"),
 ])
 def test_bad_labels_are_refused_with_a_clear_message(workdir, body, status, message):
     app, _ = make_app(workdir)
@@ -405,7 +419,7 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
     app, _ = make_app(workdir)
     client = app.test_client()
     # A cross-site HTML form can post only form data: not JSON, so refused.
-    response = client.post("/api/label", data={"item_id": "ep01:0:0", "emotion": "Happy"})
+    response = client.post("/api/label", data={"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
     assert response.status_code == 400 and "application/json" in response.get_json()["error"]
     # DNS rebinding: a page of another host name resolving to 127.0.0.1.
     assert client.get("/api/state", headers={"Host": "evil.example:8000"}).status_code == 400
@@ -415,7 +429,7 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
 
 def test_a_file_of_another_annotator_or_not_ours_is_refused(workdir):
     app, store = make_app(workdir)
-    post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy"})
+    post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
     store.close()
     with pytest.raises(UserError, match=r"alice.csv.log.jsonl: line 1: labels of annotator 'alice', not 'bob'"):
         make_app(workdir, annotator="bob")
@@ -429,17 +443,17 @@ def _label_all(root: Path, annotator: str, emotions: list[str], **options):
     client = app.test_client()
     for item_id, emotion in zip(["ep01:0:0", "ep01:1:0", "ep01:2:0", "ep02:5:0", "ep02:6:0"], emotions):
         if emotion:
-            assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion}).status_code == 200
+            assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
     return client, store
 
 
-def test_agreement_command_reports_cohens_kappa_over_shared_items(workdir, capsys):
+def test_agreement_command_reports_cohens_kappa_over_shared_items(workdir, capsys, label_cli):
     # alice labels 4 crops, bob 5; 4 shared. By hand: observed 3/4 = 0.75; alice
     # Happy .5 Sad .25 Angry .25, bob Happy .25 Sad .5 Angry .25, chance .3125;
     # kappa = (0.75 - 0.3125) / (1 - 0.3125) = 0.636.
     _label_all(workdir, "alice", ["Happy", "Happy", "Sad", "Angry", None])
     _label_all(workdir, "bob", ["Happy", "Sad", "Sad", "Angry", "Fear"])
-    assert cli.main(["label-agreement", "labels/alice.csv", "labels/bob.csv", "--json", "kappa.json"]) == 0
+    assert label_cli(["label-agreement", "labels/alice.csv", "labels/bob.csv", "--json", "kappa.json"]) == 0
     out = capsys.readouterr().out
     assert "labels/alice.csv (4 labels) vs labels/bob.csv (5 labels): 4 shared items" in out
     assert "observed agreement 0.750, Cohen's kappa 0.636" in out
@@ -453,16 +467,16 @@ def test_agreement_command_reports_cohens_kappa_over_shared_items(workdir, capsy
     assert [(entry["shared"], entry["kappa"]) for entry in agreement] == [(3, 1.0), (3, pytest.approx(0.4))]
 
 
-def test_agreement_command_errors_name_the_file_and_row(workdir, capsys):
+def test_agreement_command_errors_name_the_file_and_row(workdir, capsys, label_cli):
     (workdir / "a.csv").write_text("episode,second,x,y,w,h,emotion,description\nep01,0,1,2,3,4,Happy,x\n")
     (workdir / "b.csv").write_text("episode,second,x,y,w,h,emotion,description\n"
                                    "ep01,0,1,2,3,4,happy,x\nep01,1,1,2,3,4,Joy,y\n")
-    assert cli.main(["label-agreement", "a.csv", "b.csv"]) == 2
+    assert label_cli(["label-agreement", "a.csv", "b.csv"]) == 2
     assert "b.csv: row 2: unknown emotion 'Joy'" in capsys.readouterr().err
     (workdir / "b.csv").write_text("episode,second,x,y,w,h,emotion,description\nep01,0,1,2,3,4,happy,x\n")
-    assert cli.main(["label-agreement", "a.csv", "b.csv"]) == 0
+    assert label_cli(["label-agreement", "a.csv", "b.csv"]) == 0
     assert "Cohen's kappa undefined (a single emotion in all shared items)" in capsys.readouterr().out
-    assert cli.main(["label-agreement", "a.csv"]) == 2
+    assert label_cli(["label-agreement", "a.csv"]) == 2
 
 
 # ---------------------------------------------------------------------------- browser

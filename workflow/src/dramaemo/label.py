@@ -39,8 +39,6 @@ from pathlib import Path
 
 import pandas as pd
 from flask import Flask, abort, jsonify, render_template, request, send_file, send_from_directory, url_for
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import cohen_kappa_score
 from werkzeug.exceptions import HTTPException
 
 from dramaemo import EMOTIONS
@@ -438,6 +436,10 @@ def read_annotation_csv(path: str | Path) -> pd.DataFrame:
 
 def agreement(first: pd.DataFrame, second: pd.DataFrame) -> dict:
     """Cohen's kappa and raw agreement over the items both tables label."""
+    # Imported here: scikit-learn takes seconds to load and only agreement needs it.
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import cohen_kappa_score
+
     shared = first.merge(second, on=list(ITEM_KEY), suffixes=("_a", "_b"))
     result = {"shared": len(shared), "observed": None, "kappa": None, "shared_table": shared}
     if len(shared):
@@ -604,6 +606,9 @@ def create_app(
         if not isinstance(description, str):
             abort(400, "description must be text")
         description = " ".join(description.split())  # one line, as the CSV wants
+        if not description:
+            abort(400, "description is empty; type what is happening (the pipeline drops rows "
+                  "without one: join report, empty_description)")
         if len(description) > max_description:
             abort(400, f"description has {len(description)} characters; at most {max_description} are allowed")
         event = store.label(item_id, canonical[emotion.strip().lower()], description)
