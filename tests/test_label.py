@@ -614,3 +614,53 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
     press("1")
     wait.until(lambda driver: "at most 500" in driver.find_element(By.ID, "message").text)
     assert len(pd.read_csv(workdir / "labels/alice.csv")) == 4
+
+
+# ---------------------------------------------------------------------------- workflow
+
+
+@pytest.mark.slow
+def test_snakemake_label_target_serves_the_crops_and_its_csv_feeds_the_pipeline(tiny_front_copy):
+    """`snakemake label` on the tiny demo, labels posted to it, then the join reads them."""
+    from conftest import run_snakemake, snakemake_env
+
+    workdir = tiny_front_copy
+    (workdir / "config/label.yaml").write_text("label:\n  annotator: ci\n  port: 0\n")
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "label",
+               "--directory", str(workdir), "--configfile", "config/tiny.yaml", "config/label.yaml",
+               "--cores", "1"]
+    # Its own session, so that stopping it stops the server it started too.
+    workflow = subprocess.Popen(command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    log = workdir / "logs/label/label.log"
+    try:
+        deadline = time.monotonic() + 180
+        base = None
+        while base is None and time.monotonic() < deadline and workflow.poll() is None:
+            time.sleep(0.5)
+            found = [line for line in (log.read_text().splitlines() if log.exists() else [])
+                     if "labelling page at " in line]
+            if found:
+                base = found[0].split("labelling page at ")[1].split("/ ")[0]
+        assert base, f"no page within 180 s; snakemake said:\n{workflow.stdout.read().decode()[-3000:]}"
+        state = _request(f"{base}/api/state")
+        manifests = sorted((workdir / "results/crops").glob("*.manifest.csv"))
+        assert state["progress"]["total"] == sum(len(pd.read_csv(path)) for path in manifests) > 2
+        for emotion in ("Happy", "Sad"):
+            state = _request(f"{base}/api/label", {"item_id": state["item"]["item_id"], "emotion": emotion,
+                                                  "description": "She looks at the camera"})
+    finally:
+        os.killpg(workflow.pid, signal.SIGTERM)
+        workflow.wait(timeout=60)
+    labels = pd.read_csv(workdir / "resources/labels/ci.csv")
+    assert list(labels["emotion"]) == ["Happy", "Sad"]
+
+    # The label file is the pipeline's annotation CSV: the join matches both rows.
+    (workdir / "config/labelled.yaml").write_text(
+        "demo:\n  activate: false\nepisodes_dir: resources/demo/episodes\n"
+        "annotations: resources/labels/ci.csv\n")
+    run_snakemake(workdir, "results/dataset/dataset.csv", "--configfile", "config/tiny.yaml",
+                  "config/labelled.yaml")
+    dataset = pd.read_csv(workdir / "results/dataset/dataset.csv")
+    assert sorted(dataset["emotion"]) == ["Happy", "Sad"]
+    assert set(dataset["description"]) == {"She looks at the camera"}
