@@ -510,7 +510,7 @@ def chrome(tmp_path, monkeypatch):
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,900", f"--user-data-dir={tmp_path / 'chrome'}"):
+                 "--disable-dev-shm-usage", "--window-size=1400,720", f"--user-data-dir={tmp_path / 'chrome'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
