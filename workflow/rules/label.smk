@@ -18,7 +18,8 @@ rule label:
     log:
         "logs/label/label.log",
     params:
-        crops_root="results/crops",
+        # the folder of the manifests: nothing outside it is served
+        crops_root=lambda wildcards, input: os.path.dirname(input.manifests[0]),
         out_dir=config["label"]["out_dir"],
         annotator=config["label"]["annotator"],
         host=config["label"]["host"],
