@@ -18,6 +18,7 @@ include: "workflow/rules/faces.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/label.smk"
 

