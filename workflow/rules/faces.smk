@@ -16,7 +16,7 @@ rule detect_faces:
         min_neighbors=config["faces"]["min_neighbors"],
         min_size=config["faces"]["min_size"],
         detection_scale=config["faces"]["detection_scale"],
-    threads: 1
+    threads: 2
     resources:
         mem_mb=1000,
         runtime=60,
@@ -27,7 +27,7 @@ rule detect_faces:
         " --output {output} --cascade {params.cascade:q}"
         " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
         " --min-size {params.min_size} --detection-scale {params.detection_scale}"
-        " > {log} 2>&1"
+        " --threads {threads} > {log} 2>&1"
 
 
 rule crop_faces:

@@ -10,11 +10,12 @@ A detection belongs to a row when its box centre lies inside the row's box (same
 and second); a detection inside several rows' boxes goes to the row it overlaps most, and
 of several detections inside one row's box the one overlapping most is kept. Every row and
 every detection ends in exactly one category of the join report, so nothing is dropped
-without being counted. Row numbers count the header as row 1.
+without being counted. Row numbers are the file's line numbers (the header is row 1).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dramaemo.errors import UserError
+from dramaemo.faces import MANIFEST_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ CATEGORIES = {
     "matched": "annotated face matched to a detection (in the dataset)",
     "no_detection": "annotated face with no detection at its place",
     "ambiguous": "annotation without a box in a frame with several faces",
+    "malformed_row": "row with more or fewer fields than the header",
     "non_utf8_description": "row whose text is not valid UTF-8",
     "episode_without_video": "row of an episode that has no video",
     "non_integer_second": "row whose second is not a whole number >= 0",
@@ -54,7 +57,7 @@ CATEGORIES = {
     "video_without_annotations": "episode with a video but no annotation row",
 }
 ROW_CATEGORIES = [
-    "matched", "no_detection", "ambiguous", "non_utf8_description",
+    "matched", "no_detection", "ambiguous", "malformed_row", "non_utf8_description",
     "episode_without_video", "non_integer_second", "second_beyond_video",
     "unknown_label", "empty_description", "bad_box", "duplicate",
 ]
@@ -62,7 +65,7 @@ EXAMPLES_IN_MARKDOWN = 15  # per category; the CSV lists everything
 
 
 def read_annotations(path: str | Path) -> pd.DataFrame:
-    """The annotation CSV as strings, with a ``row`` column (header = row 1).
+    """The annotation CSV as strings, with ``row`` (its line in the file; header = 1).
 
     Bytes that are not UTF-8 are kept as surrogate escapes so that the rows holding them
     can be counted, not lost. Raises UserError for an unreadable file or missing columns.
@@ -76,20 +79,34 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
                       errors="surrogateescape")
     if not text.strip():
         raise UserError(f"{path}: empty annotation CSV; header must be {','.join(COLUMNS)}")
+    # csv, not pandas: pandas re-encodes the text and fails on the surrogate escapes.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as error:
-        raise UserError(f"{path}: not a readable CSV ({error})") from None
-    table.columns = [str(column).strip().lower() for column in table.columns]
-    missing = [column for column in COLUMNS if column not in table.columns]
-    if missing:
-        raise UserError(
-            f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must be "
-            f"{','.join(COLUMNS)}"
-        )
-    table = table[COLUMNS].copy()
-    table.insert(0, "row", np.arange(2, len(table) + 2))
+        header = [column.strip().lower() for column in next(reader)]
+        missing = [column for column in COLUMNS if column not in header]
+        if missing:
+            raise UserError(
+                f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must "
+                f"be {','.join(COLUMNS)}"
+            )
+        positions = [header.index(column) for column in COLUMNS]
+        records, start = [], reader.line_num + 1
+        for fields in reader:
+            if any(field.strip() for field in fields):  # blank lines are no rows
+                malformed = len(fields) != len(header)
+                fields = fields + [""] * (len(header) - len(fields))
+                values = [fields[i] for i in positions]
+                # Flag undecodable bytes, then show them as U+FFFD (pandas' Arrow strings
+                # refuse surrogate escapes).
+                non_utf8 = [c for c, v in zip(COLUMNS, values) if _has_surrogates(v)]
+                values = [v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                          for v in values]
+                records.append([start, malformed, ",".join(non_utf8), *values])
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise UserError(f"{path}: row {reader.line_num}: not a readable CSV ({error})") from None
+    table = pd.DataFrame(records, columns=["row", "malformed", "non_utf8", *COLUMNS])
+    table["fields"] = [len(header)] * len(table)
     return table
 
 
@@ -142,9 +159,13 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
     first_seen: dict[tuple, int] = {}
     for record in table.to_dict("records"):
         category, detail, second, box, label = "", "", None, None, None
-        if any(_has_surrogates(record[c]) for c in COLUMNS):
+        if record["malformed"]:
+            category = "malformed_row"
+            detail = f"not {record['fields']} fields like the header (a quote not closed?)"
+        elif record["non_utf8"]:
             category = "non_utf8_description"
-            detail = "bytes that are not UTF-8; save the CSV as UTF-8"
+            detail = (f"bytes that are not UTF-8 in {record['non_utf8']}; save the CSV as "
+                      "UTF-8")
         elif record["episode"] not in infos:
             category = "episode_without_video"
             detail = f"no video for episode '{record['episode']}' in episodes_dir"
@@ -199,24 +220,21 @@ def _contains_centre(row_box, det_box) -> bool:
     return x <= cx <= x + w and y <= cy <= y + h
 
 
-def match_frame(rows: pd.DataFrame, detections: pd.DataFrame):
-    """Match the valid rows and the detections of one frame.
+def match_frame(rows: list[dict], faces: dict[int, tuple]):
+    """Match the valid rows and the detections (face_index -> box) of one frame.
 
     Returns ({row number: face_index}, {row number: category/detail}, {face_index:
     category/detail}) where unlisted rows are unmatched and unlisted faces unannotated.
     """
     matches, row_notes, face_notes = {}, {}, {}
-    faces = {int(d.face_index): (d.x, d.y, d.w, d.h) for d in detections.itertuples()}
-    boxed = rows[rows["box"].notna()]
-    boxless = rows[rows["box"].isna()]
+    boxed = [r for r in rows if r["box"] is not None]
     # Each detection to the boxed row whose box holds its centre; ties: larger overlap.
     claims: dict[int, list[tuple[float, int]]] = {}
     for face_index, face in faces.items():
-        candidates = [(_overlap(r.box, face), r.row) for r in boxed.itertuples()
-                      if _contains_centre(r.box, face)]
+        candidates = sorted(((_overlap(r["box"], face), r["row"]) for r in boxed
+                             if _contains_centre(r["box"], face)), reverse=True)
         if not candidates:
             continue
-        candidates.sort(reverse=True)
         overlap, row = candidates[0]
         claims.setdefault(row, []).append((overlap, face_index))
         if len(candidates) > 1:
@@ -228,17 +246,18 @@ def match_frame(rows: pd.DataFrame, detections: pd.DataFrame):
         matches[row] = claimed[0][1]
         for _, extra in claimed[1:]:
             face_notes[extra] = ("extra_detection", f"also inside the box of row {row}, "
-                                 "which overlaps more with face "
-                                 f"{claimed[0][1]}")
+                                 f"which overlaps more with face {claimed[0][1]}")
         if len(claimed) > 1:
             row_notes[row] = ("tie_resolved", f"{len(claimed)} detections inside the box; "
                               f"kept face {claimed[0][1]} (larger overlap)")
-    for r in boxless.itertuples():
+    for r in rows:
+        if r["box"] is not None:
+            continue
         if len(faces) == 1 and len(rows) == 1:
-            matches[r.row] = next(iter(faces))
+            matches[r["row"]] = next(iter(faces))
         elif len(faces) > 1 or len(rows) > 1:
-            row_notes[r.row] = ("ambiguous", f"no box, but the frame has {len(faces)} "
-                                f"faces and {len(rows)} rows; give the box")
+            row_notes[r["row"]] = ("ambiguous", f"no box, but the frame has {len(faces)} "
+                                   f"faces and {len(rows)} rows; give the box")
     return matches, row_notes, face_notes
 
 
@@ -269,38 +288,47 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
     label_map = label_map or {}
     table = validate_rows(read_annotations(annotations), infos, label_map)
     valid = table[table["category"] == ""].copy()
+    valid["sec"] = valid["sec"].astype(int)
     detections = (pd.concat(list(manifests.values()), ignore_index=True)
-                  if manifests else pd.DataFrame(columns=["episode", "second"]))
+                  if manifests else pd.DataFrame(columns=MANIFEST_COLUMNS))
+    valid["scene_id"] = scene_ids(valid) if len(valid) else pd.Series(dtype=str)
+    # Plain dicts from here on: pandas row access per frame is ~100x slower.
+    faces_by_frame: dict[tuple, dict[int, dict]] = {}
+    for d in detections.to_dict("records"):
+        faces_by_frame.setdefault((d["episode"], int(d["second"])), {})[
+            int(d["face_index"])] = d
+    rows_by_frame: dict[tuple, list[dict]] = {}
+    for r in valid.to_dict("records"):
+        rows_by_frame.setdefault((r["episode"], r["sec"]), []).append(r)
     report, items = [], []
     used_faces: dict[tuple, tuple[str, str]] = {}
-    by_frame = dict(tuple(detections.groupby(["episode", "second"]))) if len(detections) else {}
-    empty = detections.iloc[0:0]
-    valid["scene_id"] = scene_ids(valid) if len(valid) else pd.Series(dtype=str)
-    for (episode, second), rows in valid.groupby(["episode", "sec"], sort=True):
-        frame_faces = by_frame.get((episode, second), empty)
-        matches, row_notes, face_notes = match_frame(rows, frame_faces)
-        for r in rows.itertuples():
-            if r.row in matches:
-                face = frame_faces[frame_faces["face_index"] == matches[r.row]].iloc[0]
+    for (episode, second), rows in sorted(rows_by_frame.items()):
+        faces = faces_by_frame.get((episode, second), {})
+        boxes = {i: (f["x"], f["y"], f["w"], f["h"]) for i, f in faces.items()}
+        matches, row_notes, face_notes = match_frame(rows, boxes)
+        for r in rows:
+            description = r["description"].strip()
+            if r["row"] in matches:
+                face = faces[matches[r["row"]]]
                 items.append({
-                    "item_id": f"{episode}_{second:06d}_{face.face_index}",
-                    "episode": episode, "second": second, "face_index": face.face_index,
-                    "x": face.x, "y": face.y, "w": face.w, "h": face.h,
-                    "crop_path": face.crop_path, "emotion": r.label,
-                    "description": r.description.strip(), "scene_id": r.scene_id,
+                    "item_id": f"{episode}_{second:06d}_{face['face_index']}",
+                    "episode": episode, "second": second, "face_index": face["face_index"],
+                    "x": face["x"], "y": face["y"], "w": face["w"], "h": face["h"],
+                    "crop_path": face["crop_path"], "emotion": r["label"],
+                    "description": description, "scene_id": r["scene_id"],
                 })
-                used_faces[(episode, second, face.face_index)] = ("matched", f"row {r.row}")
-                report.append(("matched", "row", r.row, episode, second, face.face_index,
-                               f"{r.label}: {r.description.strip()[:80]}"))
-                if r.row in row_notes:
-                    report.append((*row_notes[r.row][:1], "row", r.row, episode, second,
-                                   face.face_index, row_notes[r.row][1]))
-            elif r.row in row_notes:
-                category, detail = row_notes[r.row]
-                report.append((category, "row", r.row, episode, second, "", detail))
+                used_faces[(episode, second, face["face_index"])] = ("matched", "")
+                report.append(("matched", "row", r["row"], episode, second,
+                               face["face_index"], f"{r['label']}: {description[:80]}"))
+                if r["row"] in row_notes:
+                    report.append((row_notes[r["row"]][0], "row", r["row"], episode, second,
+                                   face["face_index"], row_notes[r["row"]][1]))
+            elif r["row"] in row_notes:
+                category, detail = row_notes[r["row"]]
+                report.append((category, "row", r["row"], episode, second, "", detail))
             else:
-                where = "at its box" if r.box is not None else "in the frame"
-                report.append(("no_detection", "row", r.row, episode, second, "",
+                where = "at its box" if r["box"] is not None else "in the frame"
+                report.append(("no_detection", "row", r["row"], episode, second, "",
                                f"no face detected {where}"))
         for face_index, (category, detail) in face_notes.items():
             if category == "extra_detection":
@@ -308,24 +336,27 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
             else:
                 report.append((category, "detection", "", episode, second, face_index,
                                detail))
-    for r in table[table["category"] != ""].itertuples():
-        report.append((r.category, "row", r.row, r.episode,
-                       r.sec if r.sec is not None else r.second, "", r.detail))
-    for d in detections.itertuples():
-        category, detail = used_faces.get((d.episode, d.second, d.face_index),
-                                          ("unannotated_detection", "no annotation row"))
-        if category != "matched":
-            report.append((category, "detection", "", d.episode, d.second, d.face_index,
-                           f"{detail}; box {d.x},{d.y},{d.w},{d.h}"))
+    for r in table[table["category"] != ""].to_dict("records"):
+        report.append((r["category"], "row", r["row"], r["episode"],
+                       r["sec"] if r["sec"] is not None else r["second"], "", r["detail"]))
+    for frame, faces in faces_by_frame.items():
+        for face_index, d in faces.items():
+            category, detail = used_faces.get((*frame, face_index),
+                                              ("unannotated_detection", "no annotation row"))
+            if category != "matched":
+                report.append((category, "detection", "", *frame, face_index,
+                               f"{detail}; box {d['x']},{d['y']},{d['w']},{d['h']}"))
     annotated = set(table["episode"])
     for episode in sorted(set(infos) - annotated):
         report.append(("video_without_annotations", "episode", "", episode, "", "",
                        "the episode has a video but no annotation row"))
+    order = list(CATEGORIES)
+    report.sort(key=lambda e: (order.index(e[0]), str(e[3]),
+                               e[4] if isinstance(e[4], int) else -1,
+                               e[2] if isinstance(e[2], int) else 0,
+                               e[5] if isinstance(e[5], int) else -1))
     dataset = pd.DataFrame(items, columns=DATASET_COLUMNS)
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
-    report["order"] = report["category"].map(list(CATEGORIES).index)
-    report = report.sort_values(["order", "episode", "second", "row"], kind="stable",
-                                key=lambda c: c.astype(str)).drop(columns="order")
     counts = report["category"].value_counts()
     assessed = int(sum(counts.get(c, 0) for c in ("matched", "no_detection", "ambiguous")))
     summary = {
@@ -358,8 +389,8 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> st
         "|---|---:|---|",
     ]
     lines += [f"| {c} | {n} | {CATEGORIES[c]} |" for c, n in summary["counts"].items()]
-    lines += ["", "Row numbers count the header as row 1. The full list is in the CSV "
-              "report next to this file.", ""]
+    lines += ["", "Row numbers are line numbers in the annotation CSV (header = 1). The "
+              "full list is in the CSV report next to this file.", ""]
     for category in CATEGORIES:
         if category == "matched":
             continue

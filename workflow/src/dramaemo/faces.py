@@ -166,6 +166,7 @@ def crop_faces(
 
 
 def _run_detect(args) -> None:
+    cv2.setNumThreads(args.threads)  # detectMultiScale's threads: the rule's share
     table = detect_faces(
         args.frames, args.episode, args.cascade, args.scale_factor, args.min_neighbors,
         args.min_size, args.detection_scale,
@@ -190,6 +191,7 @@ def add_parser(subparsers) -> None:
     detect.add_argument("--min-neighbors", type=int, default=5)
     detect.add_argument("--min-size", type=int, default=40, help="original pixels")
     detect.add_argument("--detection-scale", type=float, default=1.0)
+    detect.add_argument("--threads", type=int, default=1, help="OpenCV threads")
     detect.set_defaults(func=_run_detect)
 
     crop = subparsers.add_parser("crop-faces", help="grayscale square crops + manifest")

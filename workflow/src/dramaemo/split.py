@@ -5,8 +5,10 @@
 - ``stratified``: like random, with each emotion's share kept in both parts.
 - ``scene``: whole scenes (runs of consecutive seconds with the same description in one
   episode) go to one part, stratified by emotion as far as the scenes allow
-  (StratifiedGroupKFold; the first fold is the test part). Leakage-safe; the default.
-- ``episode``: whole episodes go to one part (GroupShuffleSplit).
+  (StratifiedGroupKFold; the test part is the first fold that leaves every class in
+  train). Leakage-safe; the default.
+- ``episode``: whole episodes go to one part (GroupShuffleSplit; the first of the seeded
+  candidates that leaves every class in train).
 
 Every emotion present in the dataset must appear in the train part; otherwise the split
 fails with a message saying which class and what to do.
@@ -27,6 +29,24 @@ log = logging.getLogger(__name__)
 
 STRATEGIES = ("scene", "episode", "random", "stratified")
 SPLIT_COLUMNS = ["item_id", "scene_id", "part"]
+GROUP_CANDIDATES = 20  # seeded episode splits tried until one keeps every class in train
+
+
+def _first_keeping_all_classes(candidates, labels: np.ndarray) -> np.ndarray:
+    """The test indices of the first candidate split whose train part has every class.
+
+    Group splits cannot always stratify (a rare class may live in one scene); trying the
+    seeded candidates in order keeps the split deterministic. When none fits, the first
+    is returned and the caller's check names the missing class.
+    """
+    first = None
+    for _, test in candidates:
+        first = test if first is None else first
+        train = np.ones(len(labels), dtype=bool)
+        train[test] = False
+        if set(labels[train]) == set(labels):
+            return test
+    return first
 
 
 def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0.2,
@@ -56,14 +76,15 @@ def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0
             raise UserError(f"split scene: {len(set(groups))} scenes, fewer than the "
                             f"{folds} groups a test fraction of {test_fraction} needs")
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        _, test = next(splitter.split(indices, labels, groups))
+        test = _first_keeping_all_classes(splitter.split(indices, labels, groups), labels)
     else:  # episode
         groups = dataset["episode"].to_numpy()
         if len(set(groups)) < 2:
             raise UserError("split episode: the dataset has one episode; the episode split "
                             "needs at least two (use the scene split)")
-        splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-        _, test = next(splitter.split(indices, labels, groups))
+        splitter = GroupShuffleSplit(n_splits=GROUP_CANDIDATES, test_size=test_fraction,
+                                     random_state=seed)
+        test = _first_keeping_all_classes(splitter.split(indices, labels, groups), labels)
     part = np.full(len(dataset), "train", dtype=object)
     part[test] = "test"
     table = pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"],

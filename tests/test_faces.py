@@ -1,0 +1,133 @@
+"""detect_faces / crop_faces on frames of a real encoded demo episode."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from dramaemo import cli
+from dramaemo.demo import build_demo
+from dramaemo.errors import UserError
+from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces, detect_faces,
+                            load_cascade)
+from dramaemo.video import extract_frames
+from front_helpers import blank_video
+
+
+@pytest.fixture(scope="module")
+def demo_episode(tmp_path_factory):
+    """(frames folder, annotation table) of one 12-second demo episode."""
+    root = tmp_path_factory.mktemp("demo")
+    annotations = build_demo(root / "episodes", root / "annotations.csv", episodes=1,
+                             seconds=12, seed=3, width=240, height=180, fps=5)
+    extract_frames(root / "episodes" / "demo01.mp4", root / "frames")
+    return root / "frames", annotations
+
+
+def iou(a, b):
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode):
+    frames, annotations = demo_episode
+    found = detect_faces(frames, "demo01")
+    assert list(found.columns) == DETECTION_COLUMNS
+    boxed = annotations.dropna(subset=["x"])
+    assert len(boxed) > 0
+    for row in boxed.itertuples():
+        faces = found[found["second"] == row.second]
+        best = max((iou((f.x, f.y, f.w, f.h), (row.x, row.y, row.w, row.h))
+                    for f in faces.itertuples()), default=0)
+        assert best > 0.5, f"second {row.second}: no detection near the annotated box"
+
+
+def test_faces_are_numbered_left_to_right(demo_episode):
+    found = detect_faces(demo_episode[0], "demo01")
+    for _, faces in found.groupby("second"):
+        assert list(faces["face_index"]) == list(range(len(faces)))
+        assert faces["x"].is_monotonic_increasing
+
+
+def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
+    full = detect_faces(demo_episode[0], "demo01")
+    half = detect_faces(demo_episode[0], "demo01", detection_scale=0.6, min_size=40)
+    assert len(half) > 0
+    for face in half.itertuples():
+        same_second = full[full["second"] == face.second]
+        best = max(iou((f.x, f.y, f.w, f.h), (face.x, face.y, face.w, face.h))
+                   for f in same_second.itertuples())
+        assert best > 0.6
+
+
+def test_min_neighbors_is_honoured(demo_episode):
+    strict = detect_faces(demo_episode[0], "demo01", min_neighbors=50)
+    loose = detect_faces(demo_episode[0], "demo01", min_neighbors=3)
+    assert len(strict) < len(loose)
+
+
+def test_byte_identical_frame_reuses_boxes(demo_episode, tmp_path, caplog):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    first = sorted(demo_episode[0].glob("*.jpg"))[0]
+    for second in range(3):
+        shutil.copy(first, frames / f"{second:06d}.jpg")
+    with caplog.at_level(logging.INFO, logger="dramaemo.faces"):
+        found = detect_faces(frames, "ep")
+    assert "2 still frames reused" in caplog.text
+    per_second = [g[["x", "y", "w", "h"]].to_numpy() for _, g in found.groupby("second")]
+    assert len(per_second) == 3 and all(np.array_equal(per_second[0], p) for p in per_second)
+
+
+def test_video_without_faces_gives_empty_outputs_with_header(tmp_path):
+    video = blank_video(tmp_path / "empty.mp4")
+    extract_frames(video, tmp_path / "frames")
+    detections = tmp_path / "empty.detections.csv"
+    assert cli.main(["detect-faces", "--frames", str(tmp_path / "frames"), "--episode",
+                     "empty", "--output", str(detections)]) == 0
+    assert detections.read_text().strip() == ",".join(DETECTION_COLUMNS)
+    manifest = tmp_path / "empty.manifest.csv"
+    assert cli.main(["crop-faces", "--frames", str(tmp_path / "frames"), "--detections",
+                     str(detections), "--outdir", str(tmp_path / "crops"), "--manifest",
+                     str(manifest)]) == 0
+    assert manifest.read_text().strip() == ",".join(MANIFEST_COLUMNS)
+    assert (tmp_path / "crops").is_dir() and not list((tmp_path / "crops").iterdir())
+
+
+def test_unknown_cascade_is_named():
+    with pytest.raises(UserError, match="no_such_cascade.xml: not a Haar cascade"):
+        load_cascade("no_such_cascade.xml")
+
+
+def test_crops_are_gray_squares_of_the_box_plus_margin(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[20:60, 30:70] = (0, 0, 255)  # a red 40x40 square: the "face"
+    cv2.imwrite(str(frames / "000004.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    boxes = pd.DataFrame([("ep", 4, 0, 30, 20, 40, 40), ("ep", 4, 1, 180, 80, 20, 20)],
+                         columns=DETECTION_COLUMNS)
+    manifest = crop_faces(frames, boxes, tmp_path / "crops", margin=0.25, image_size=32)
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert list(manifest["frame_path"]) == [str(frames / "000004.jpg")] * 2
+    inner = cv2.imread(manifest["crop_path"][0], cv2.IMREAD_UNCHANGED)
+    assert inner.shape == (32, 32)  # grayscale, image_size
+    # margin 0.25 of 40 px = 10 px of black on each side around the square
+    assert inner[16, 16] > 50 and inner[1, 1] < 20 and inner[16, 1] < 20
+    # the second box touches the frame's corner: clipped, still a full-size crop
+    corner = cv2.imread(manifest["crop_path"][1], cv2.IMREAD_UNCHANGED)
+    assert corner.shape == (32, 32)
+
+
+def test_missing_frame_is_named(tmp_path):
+    boxes = pd.DataFrame([("ep", 7, 0, 0, 0, 10, 10)], columns=DETECTION_COLUMNS)
+    with pytest.raises(UserError, match=r"000007\.jpg: frame missing"):
+        crop_faces(tmp_path, boxes, tmp_path / "crops")

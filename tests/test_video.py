@@ -1,0 +1,112 @@
+"""extract_frames: real ffmpeg on real encoded video, and the bad videos it must name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import pytest
+
+from dramaemo import cli
+from dramaemo.errors import UserError
+from dramaemo.video import extract_frames, ffmpeg_exe, probe_video
+from front_helpers import blank_video, frame_number, numbered_video
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory) -> Path:
+    return numbered_video(tmp_path_factory.mktemp("video") / "numbered.mp4", fps=25, seconds=6)
+
+
+def test_ffmpeg_exe_runs():
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and "ffmpeg version" in result.stdout
+
+
+def test_probe_reads_size_duration_and_rate(numbered):
+    info = probe_video(numbered)
+    assert (info.width, info.height) == (64, 64)
+    assert info.duration == pytest.approx(6.0, abs=0.05)
+    assert info.fps == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.3, 0.5, 0.9])
+def test_second_k_is_the_frame_nearest_to_k_plus_offset(numbered, tmp_path, offset):
+    extract_frames(numbered, tmp_path, offset=offset)
+    frames = sorted(tmp_path.glob("*.jpg"))
+    assert [p.name for p in frames[:2]] == ["000000.jpg", "000001.jpg"]
+    assert len(frames) == 6
+    for second, path in enumerate(frames):
+        shown = frame_number(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        # nearest frame: at most half a frame (1/50 s) from k + offset
+        assert abs(shown / 25 - (second + offset)) <= 0.5 / 25 + 1e-9, (second, shown)
+
+
+def test_cli_writes_frames_and_info(numbered, tmp_path):
+    info = tmp_path / "ep.info.json"
+    code = cli.main(["extract-frames", "--video", str(numbered), "--outdir",
+                     str(tmp_path / "ep"), "--info", str(info), "--offset", "0.5"])
+    assert code == 0
+    record = json.loads(info.read_text())
+    assert record["frames"] == 6 and record["width"] == 64 and record["offset"] == 0.5
+
+
+def test_rerun_removes_frames_of_an_older_video(numbered, tmp_path):
+    (tmp_path / "000099.jpg").write_bytes(b"stale")
+    extract_frames(numbered, tmp_path)
+    assert not (tmp_path / "000099.jpg").exists()
+
+
+def test_missing_video_is_named(tmp_path, capsys):
+    missing = tmp_path / "ep07.mp4"
+    assert cli.main(["extract-frames", "--video", str(missing), "--outdir",
+                     str(tmp_path / "f")]) == 2
+    message = capsys.readouterr().err
+    assert "ep07.mp4" in message and "no such video" in message
+    assert len(message.strip().splitlines()) == 1
+
+
+def test_zero_byte_video_is_named(tmp_path):
+    empty = tmp_path / "ep08.mp4"
+    empty.touch()
+    with pytest.raises(UserError, match=r"ep08\.mp4: empty \(zero-byte\)"):
+        extract_frames(empty, tmp_path / "f")
+
+
+def test_truncated_video_is_named(numbered, tmp_path):
+    truncated = tmp_path / "ep09.mp4"
+    data = numbered.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"ep09\.mp4: .*(corrupt|truncated)"):
+        extract_frames(truncated, tmp_path / "f")
+
+
+def test_truncated_faststart_video_is_named(tmp_path):
+    # moov atom at the start: the header survives, the frame data does not
+    video = blank_video(tmp_path / "whole.mp4", seconds=20, width=320, height=240)
+    faststart = tmp_path / "fast.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-c", "copy", "-movflags",
+                    "+faststart", str(faststart)], check=True)
+    truncated = tmp_path / "ep10.mp4"
+    data = faststart.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(UserError, match=r"ep10\.mp4: .*(corrupt|truncated)"):
+        extract_frames(truncated, tmp_path / "f")
+
+
+def test_garbage_file_is_named(tmp_path):
+    garbage = tmp_path / "ep11.mp4"
+    garbage.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(UserError, match=r"ep11\.mp4"):
+        extract_frames(garbage, tmp_path / "f")
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+    audio = tmp_path / "ep12.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=2",
+                    str(audio)], check=True)
+    with pytest.raises(UserError, match=r"ep12\.m4a: no video stream"):
+        extract_frames(audio, tmp_path / "f")

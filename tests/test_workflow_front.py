@@ -1,0 +1,131 @@
+"""The front half as a real Snakemake run on the tiny demo (tests/data/tiny.yaml)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_front_outputs(tiny_front):
+    dataset = pd.read_csv(tiny_front / "results/dataset/dataset.csv")
+    assert len(dataset) > 20
+    assert dataset.columns.tolist() == [
+        "item_id", "episode", "second", "face_index", "x", "y", "w", "h", "crop_path",
+        "emotion", "description", "scene_id"]
+    assert set(dataset["episode"]) == {"demo01", "demo02"}
+    assert dataset["item_id"].is_unique
+    # the demo's faces are all found: the join matched every annotated face
+    report = (tiny_front / "results/dataset/join_report.md").read_text()
+    annotations = pd.read_csv(tiny_front / "resources/demo/annotations.csv")
+    assert f"{len(annotations)} of {len(annotations)} valid annotated faces matched" in report
+    packed = np.load(tiny_front / "results/dataset/images.npz")
+    assert packed["images"].dtype == np.uint8 and packed["images"].shape == (len(dataset), 32, 32)
+    assert packed["item_id"].tolist() == dataset["item_id"].tolist()
+    split = pd.read_csv(tiny_front / "results/split/scene.csv")
+    assert split.columns.tolist() == ["item_id", "scene_id", "part"]
+    assert split["item_id"].tolist() == dataset["item_id"].tolist()
+    assert (split.groupby("scene_id")["part"].nunique() == 1).all()
+    frames = sorted((tiny_front / "results/frames/demo01").glob("*.jpg"))
+    assert [f.name for f in frames] == [f"{s:06d}.jpg" for s in range(20)]
+    for rule in ("extract_frames", "detect_faces", "crop_faces", "join_annotations",
+                 "split"):
+        assert list((tiny_front / "benchmarks" / rule).glob("*.tsv")), rule
+        assert list((tiny_front / "logs" / rule).glob("*.log")), rule
+    assert "frames/s" in (tiny_front / "logs/detect_faces/demo01.log").read_text()
+
+
+def dry_run_rules(workdir, *targets) -> set[str]:
+    result = run_snakemake(workdir, "--dry-run", *targets)
+    return set(re.findall(r"^rule (\w+):", result.stdout, flags=re.M))
+
+
+def test_editing_min_neighbors_reruns_detection_not_frames(tiny_front_copy):
+    work = tiny_front_copy
+    targets = ("results/dataset/images.npz", "results/split/scene.csv")
+    assert dry_run_rules(work, *targets) == set()  # up to date
+    config = yaml.safe_load((work / "config/tiny.yaml").read_text())
+    config["faces"] = {"min_neighbors": 4}
+    (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    assert dry_run_rules(work, *targets) == {
+        "detect_faces", "crop_faces", "join_annotations", "pack_images", "split"}
+    frame = work / "results/frames/demo01/000003.jpg"
+    detections = work / "results/faces/demo01.detections.csv"
+    before = frame.stat().st_mtime_ns, detections.stat().st_mtime_ns
+    run_snakemake(work, *targets)
+    assert frame.stat().st_mtime_ns == before[0]
+    assert detections.stat().st_mtime_ns > before[1]
+
+
+def test_editing_the_split_seed_reruns_only_the_split(tiny_front_copy):
+    work = tiny_front_copy
+    config = yaml.safe_load((work / "config/tiny.yaml").read_text())
+    config["split"]["seed"] = 7
+    (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    assert dry_run_rules(work, "results/dataset/images.npz", "results/split/scene.csv") \
+        == {"split"}
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("min_neighbors", "five", "'five' is not of type 'integer'"),
+    ("scale_factor", 0.5, "0.5 is less than or equal to the minimum of 1"),
+])
+def test_config_value_of_wrong_type_or_range_is_a_schema_error(tiny_workdir, key, value,
+                                                              message):
+    config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
+    config["faces"] = {key: value}
+    (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(tiny_workdir, "--dry-run", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert message in output and key in output
+
+
+def test_zero_byte_episode_fails_naming_the_file(tiny_workdir):
+    episodes = tiny_workdir / "episodes"
+    episodes.mkdir()
+    (episodes / "ep01.mp4").touch()
+    (tiny_workdir / "labels.csv").write_text(
+        "episode,second,x,y,w,h,emotion,description\nep01,1,,,,,Happy,A.\n")
+    config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
+    config["demo"]["activate"] = False
+    config.update(episodes_dir="episodes", annotations="labels.csv")
+    (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(tiny_workdir, "results/frames/ep01.info.json", check=False)
+    assert result.returncode != 0
+    log = (tiny_workdir / "logs/extract_frames/ep01.log").read_text()
+    assert "episodes/ep01.mp4: empty (zero-byte) video file" in log
+
+
+def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):
+    """Non-demo layout: a user's folder of videos (one without faces) and CSV."""
+    episodes = tiny_workdir / "episodes"
+    episodes.mkdir()
+    shutil.copy(tiny_front / "resources/demo/episodes/demo01.mp4", episodes / "ep01.mp4")
+    from front_helpers import blank_video
+
+    blank_video(episodes / "ep02.mkv", seconds=4)
+    annotations = pd.read_csv(tiny_front / "resources/demo/annotations.csv")
+    annotations = annotations[annotations["episode"] == "demo01"].replace("demo01", "ep01")
+    annotations.to_csv(tiny_workdir / "labels.csv", index=False)
+    config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
+    config["demo"]["activate"] = False
+    config.update(episodes_dir="episodes", annotations="labels.csv",
+                  label_map={"glad": "Happy"})
+    config["split"]["strategies"] = ["scene", "random"]
+    (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    run_snakemake(tiny_workdir, "results/split/scene.csv", "results/split/random.csv")
+    assert (tiny_workdir / "results/faces/ep02.detections.csv").read_text().strip() == \
+        "episode,second,face_index,x,y,w,h"
+    report = pd.read_csv(tiny_workdir / "results/dataset/join_report.csv")
+    assert report.loc[report["category"] == "video_without_annotations",
+                      "episode"].tolist() == ["ep02"]
+    assert (report["category"] == "matched").sum() == len(annotations)
