@@ -211,6 +211,22 @@ def test_skip_and_undo_are_durable(workdir):
     assert list(pd.read_csv(workdir / "labels/alice.csv")["second"]) == [1, 2, 5]
 
 
+def test_relabelling_replaces_the_row_and_undo_restores_the_earlier_label(workdir):
+    app, store = make_app(workdir)
+    client = app.test_client()
+    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "He smiles"})
+    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Sad", "description": 'He says "no", sadly'})
+    rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
+    assert [(row["emotion"], row["description"]) for row in rows] == [("Sad", 'He says "no", sadly')]
+    state = post(client, "/api/undo").get_json()
+    assert state["item"]["item_id"] == "ep01:0:0" and state["item"]["description"] == 'He says "no", sadly'
+    store.close()
+    app, store = make_app(workdir)
+    rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
+    assert [(row["emotion"], row["description"]) for row in rows] == [("Happy", "He smiles")]
+    assert app.test_client().get("/api/state").get_json()["progress"]["per_emotion"]["Happy"] == 1
+
+
 def test_restart_resumes_where_the_annotator_stopped(workdir):
     app, store = make_app(workdir)
     client = app.test_client()

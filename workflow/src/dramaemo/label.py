@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import fcntl
 import getpass
+import io
 import itertools
 import json
 import logging
@@ -101,7 +103,7 @@ def _whole_number(manifest: Path, row_number: int, column: str, value: str, mini
     except ValueError:
         raise UserError(
             f"{manifest}: row {row_number}: {column} {value!r} is not a whole number; "
-            "rewrite the manifest with `dramaemo` crop step or fix the row"
+            "fix the row, or rerun the crop step that wrote the manifest"
         ) from None
     if number < minimum:
         raise UserError(f"{manifest}: row {row_number}: {column} {number} is below {minimum}")
@@ -204,6 +206,7 @@ class LabelStore:
         self.annotator = annotator
         self.crops = {crop.item_id: crop for crop in crops}
         self.order = [crop.item_id for crop in crops]
+        self.position = {item_id: index for index, item_id in enumerate(self.order, start=1)}
         if self.out.exists() and not self.log_path.exists():
             raise UserError(
                 f"{self.out}: exists but has no label log {self.log_path.name}, so it was not "
@@ -215,8 +218,10 @@ class LabelStore:
         self._offset = 0  # bytes of the log already applied
         self._line_number = 0
         self._events: list[dict] = []  # every event, in log order
-        self._effective: dict[int, dict] = {}  # seq -> label/skip event not undone
+        self._effective: dict[int, dict] = {}  # seq -> label/skip event not undone, by seq
+        self._item_seqs: dict[str, list[int]] = {}  # item_id -> its effective events' seqs
         self._state: dict[str, dict] = {}  # item_id -> its latest effective event
+        self._csv_rows: dict[str, tuple[tuple, str]] = {}  # item_id -> (sort key, CSV line)
         with self._locked():
             self._catch_up()
             self._write_csv()
@@ -266,20 +271,31 @@ class LabelStore:
                 )
             self._apply(event)
         self._offset += complete
-        self._rebuild_state()
 
     def _apply(self, event: dict) -> None:
+        """Update the state by one event (incrementally: thousands of labels stay fast)."""
         self._events.append(event)
         if event["action"] == "undo":
-            self._effective.pop(event["undoes"], None)
+            target = self._effective.pop(event["undoes"], None)
+            if target is None:
+                return
+            item_id = target["item_id"]
+            self._item_seqs[item_id].remove(target["seq"])
         else:
+            item_id = event["item_id"]
             self._effective[event["seq"]] = event
-
-    def _rebuild_state(self) -> None:
-        state: dict[str, dict] = {}
-        for event in self._effective.values():
-            state[event["item_id"]] = event
-        self._state = state
+            self._item_seqs.setdefault(item_id, []).append(event["seq"])
+        seqs = self._item_seqs.get(item_id)
+        latest = self._effective[seqs[-1]] if seqs else None
+        self._state.pop(item_id, None)
+        self._csv_rows.pop(item_id, None)
+        if latest is not None:
+            self._state[item_id] = latest
+            if latest["action"] == "label":
+                line = io.StringIO()
+                csv.writer(line, lineterminator="\n").writerow([latest[column] for column in ANNOTATION_COLUMNS])
+                key = (latest["episode"], latest["second"], latest["face_index"])
+                self._csv_rows[item_id] = (key, line.getvalue())
 
     def _append(self, event: dict) -> dict:
         """Write one event durably (caller holds the lock and has caught up)."""
@@ -298,23 +314,16 @@ class LabelStore:
         self._offset += len(line)
         self._line_number += 1
         self._apply(event)
-        self._rebuild_state()
         self._write_csv()
         return event
 
     def _write_csv(self) -> None:
-        rows = [
-            {column: event[column] for column in ANNOTATION_COLUMNS}
-            for event in sorted(
-                (event for event in self._state.values() if event["action"] == "label"),
-                key=lambda event: (event["episode"], event["second"], event["face_index"]),
-            )
-        ]
-        table = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
+        """Replace the CSV by the labels in effect, atomically (sorted by episode, second)."""
+        text = ",".join(ANNOTATION_COLUMNS) + "\n" + "".join(line for _, line in sorted(self._csv_rows.values()))
         descriptor, temporary = tempfile.mkstemp(dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-                table.to_csv(handle, index=False)
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.out)
@@ -351,7 +360,7 @@ class LabelStore:
             self._catch_up()
             if not self._effective:
                 raise NothingToUndo
-            target = self._effective[max(self._effective)]
+            target = self._effective[next(reversed(self._effective))]  # the latest seq
             self._append(
                 {"action": "undo", "undoes": target["seq"], "item_id": target["item_id"],
                  "episode": target["episode"], "second": target["second"], "face_index": target["face_index"]}
@@ -523,7 +532,7 @@ def create_app(
             # the second the description was pre-filled from, if it was
             "prefilled_from": source_second if description is None else None,
             "skipped_before": state.get(item_id, {}).get("action") == "skip",
-            "position": store.order.index(item_id) + 1,
+            "position": store.position[item_id],
         }
 
     def progress(state: dict) -> dict:
@@ -612,8 +621,10 @@ def create_app(
         if len(description) > max_description:
             abort(400, f"description has {len(description)} characters; at most {max_description} are allowed")
         event = store.label(item_id, canonical[emotion.strip().lower()], description)
-        log.info("%s: %s %s (%s)", store.annotator, item_id, event["emotion"], event["description"][:60])
-        return jsonify(state_payload())
+        payload = state_payload()
+        log.info("%s: %s %s (%s); %d done, %d left", store.annotator, item_id, event["emotion"],
+                 event["description"][:60], payload["progress"]["done"], payload["progress"]["left"])
+        return jsonify(payload)
 
     @app.post("/api/skip")
     def api_skip():
