@@ -30,8 +30,8 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 import re
+import tempfile
 import threading
 import warnings
 from collections import Counter
@@ -53,7 +53,6 @@ ANNOTATION_COLUMNS = ("episode", "second", "x", "y", "w", "h", "emotion", "descr
 MANIFEST_COLUMNS = (
     "episode", "second", "face_index", "x", "y", "w", "h", "crop_path", "frame_path",
 )
-BOX_COLUMNS = ("x", "y", "w", "h")
 # Two annotation rows are the same item when episode, second and box agree.
 ITEM_KEY = ("episode", "second", "x", "y", "w", "h")
 LOG_SUFFIX = ".log.jsonl"
@@ -207,6 +206,9 @@ class LabelStore:
         self.crops = {crop.item_id: crop for crop in crops}
         self.order = [crop.item_id for crop in crops]
         self.position = {item_id: index for index, item_id in enumerate(self.order, start=1)}
+        self.at_second: dict[tuple[str, int], list[str]] = {}  # faces of each episode second
+        for crop in crops:
+            self.at_second.setdefault((crop.episode, crop.second), []).append(crop.item_id)
         if self.out.exists() and not self.log_path.exists():
             raise UserError(
                 f"{self.out}: exists but has no label log {self.log_path.name}, so it was not "
@@ -375,13 +377,6 @@ class LabelStore:
             self._catch_up()
             return dict(self._state)
 
-    def labels(self) -> pd.DataFrame:
-        """The annotation rows, as the CSV holds them."""
-        state = self.snapshot()
-        rows = [{column: event[column] for column in ANNOTATION_COLUMNS}
-                for event in state.values() if event["action"] == "label"]
-        return pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
-
 
 def next_item(store: LabelStore, state: dict[str, dict]) -> str | None:
     """The first crop neither labelled nor skipped; then the skipped ones, in order."""
@@ -399,9 +394,8 @@ def prefill(store: LabelStore, state: dict[str, dict], item_id: str) -> tuple[st
     """Description of the previous second of the same episode (same face first)."""
     crop = store.crops[item_id]
     candidates = sorted(
-        (event for event in state.values()
-         if event["action"] == "label" and event["episode"] == crop.episode
-         and event["second"] == crop.second - 1),
+        (state[other] for other in store.at_second.get((crop.episode, crop.second - 1), [])
+         if state.get(other, {}).get("action") == "label"),
         key=lambda event: (event["face_index"] != crop.face_index, event["face_index"]),
     )
     if not candidates:
