@@ -120,9 +120,10 @@ def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):
     config["demo"]["activate"] = False
     config.update(episodes_dir="episodes", annotations="labels.csv",
                   label_map={"glad": "Happy"})
-    config["split"]["strategies"] = ["scene", "random"]
+    # one 20-second episode has too few scenes per class for a 5-fold scene split
+    config["split"]["strategies"] = ["random"]
     (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(tiny_workdir, "results/split/scene.csv", "results/split/random.csv")
+    run_snakemake(tiny_workdir, "results/split/random.csv", "results/dataset/images.npz")
     assert (tiny_workdir / "results/faces/ep02.detections.csv").read_text().strip() == \
         "episode,second,face_index,x,y,w,h"
     report = pd.read_csv(tiny_workdir / "results/dataset/join_report.csv")
