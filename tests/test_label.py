@@ -287,6 +287,30 @@ def test_concurrent_posts_from_threads_and_two_servers_lose_nothing(tmp_path, mo
         assert app.test_client().get("/api/state").get_json()["progress"]["done"] == 80
 
 
+def test_two_stores_on_one_file_hammered_from_threads_lose_nothing(tmp_path, monkeypatch):
+    """Without the file lock two servers interleave: the same seq twice, rows missing."""
+    monkeypatch.chdir(tmp_path)
+    crops, _ = read_manifests([_many_crops(tmp_path, 400)], "results/crops")
+    stores = [LabelStore(tmp_path / "alice.csv", "alice", crops) for _ in range(2)]
+    barrier = threading.Barrier(8)
+
+    def writer(number: int):
+        barrier.wait()
+        for crop in crops[number::8]:
+            stores[number % 2].label(crop.item_id, "Fear", f"writer {number}")
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = (tmp_path / "alice.csv.log.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["seq"] for line in lines) == list(range(1, 401))
+    assert len(pd.read_csv(tmp_path / "alice.csv")) == 400
+    for store in stores:
+        assert len(store.snapshot()) == 400
+
+
 def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     app, store = make_app(workdir)
     post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Angry", "description": "shouts"})
