@@ -10,45 +10,53 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from dramaemo.errors import UserError
 
-# Modules that contribute sub-commands, in the order they appear in --help.
-STEP_MODULES = (
-    "dramaemo.demo",
-    "dramaemo.video",
-    "dramaemo.faces",
-    "dramaemo.annotations",
-    "dramaemo.split",
-    "dramaemo.text",
-    "dramaemo.elmo",
-    "dramaemo.train",
-    "dramaemo.evaluate",
-    "dramaemo.fer",
-    "dramaemo.report",
-    "dramaemo.label",
-)
+# Which module registers each sub-command, in the order of --help. A command imports
+# only its own module, so light steps (ffmpeg, OpenCV, the labelling page) start in a
+# second instead of importing TensorFlow through the training modules.
+COMMANDS = {
+    "build-demo": "dramaemo.demo",
+    "extract-frames": "dramaemo.video",
+    "detect-faces": "dramaemo.faces",
+    "crop-faces": "dramaemo.faces",
+    "join-annotations": "dramaemo.annotations",
+    "pack-images": "dramaemo.annotations",
+    "split": "dramaemo.split",
+    "prepare-glove": "dramaemo.text",
+    "build-elmo-standin": "dramaemo.elmo",
+    "embed-elmo": "dramaemo.elmo",
+    "train": "dramaemo.train",
+    "evaluate": "dramaemo.evaluate",
+    "compare-models": "dramaemo.evaluate",
+    "fetch-fer": "dramaemo.fer",
+    "predict-fer": "dramaemo.fer",
+    "f1-table": "dramaemo.report",
+    "summary-table": "dramaemo.report",
+    "plot-training": "dramaemo.report",
+    "plot-differences": "dramaemo.report",
+    "plot-f1": "dramaemo.report",
+    "plot-confusion": "dramaemo.report",
+    "contact-sheet": "dramaemo.report",
+    "label": "dramaemo.label",
+    "label-agreement": "dramaemo.label",
+}
+
+
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) buries the steps' own logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """All sub-commands, or only up to the module that registers ``command``.
-
-    Stopping early keeps light steps (ffmpeg, OpenCV) from importing TensorFlow through
-    the modules listed after them.
-    """
+    """The parser of ``command`` alone when it is known, else of every sub-command."""
     parser = argparse.ArgumentParser(prog="dramaemo", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in STEP_MODULES:
-        if command is not None and command in subparsers.choices:
-            break
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name == name:  # step not written yet
-                continue
-            raise
-        module.add_parser(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):  # each module once, in order
+        importlib.import_module(name).add_parser(subparsers)
     return parser
 
 
