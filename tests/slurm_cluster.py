@@ -152,6 +152,12 @@ class SlurmCluster:
     partition: str = PARTITION
     daemons: dict[str, subprocess.Popen] = field(default_factory=dict)
 
+    def environ(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` plus what this cluster's clients and jobs need (its SLURM_CONF, the
+        srun wrapper first on PATH, the sbin directories last)."""
+        return {**base, "SLURM_CONF": str(self.conf),
+                "PATH": f"{self.root / 'bin'}:{base.get('PATH', '')}:{SYSTEM_PATH}"}
+
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a SLURM client command (sbatch, squeue, ...) against this cluster."""
         return subprocess.run(
@@ -241,13 +247,8 @@ def start_cluster(root: Path) -> SlurmCluster:
     srun.write_text(SRUN_WRAPPER.format(conf=conf, srun=_which("srun")))
     srun.chmod(0o755)
 
-    env = {
-        **os.environ,
-        "SLURM_CONF": str(conf),
-        "PATH": f"{root / 'bin'}:{os.environ.get('PATH', '')}:{SYSTEM_PATH}",
-    }
-    cluster = SlurmCluster(root=root, conf=conf, env=env, cpus=cpus,
-                           memory_mb=memory_mb)
+    cluster = SlurmCluster(root=root, conf=conf, env={}, cpus=cpus, memory_mb=memory_mb)
+    cluster.env = cluster.environ(dict(os.environ))
     socket_path = root / "munge" / "munge.socket"
     try:
         _start_daemon(
