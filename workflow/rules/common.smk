@@ -220,3 +220,83 @@ def train_options(wildcards):
             f"--fusion-dropout {fusion['dropout']}",
         ]
     return " ".join(options)
+
+
+# ---- Evaluation and report side (workflow/rules/evaluate.smk, report.smk).
+FER_MODEL = "fer"  # results/eval/{split}/fer/seed0/: the FER2013 zero-shot run
+
+
+def fer_active():
+    return config["fer"]["activate"]
+
+
+def evaluated_runs(split, filename):
+    """A file of every run evaluated on a split: trained models x seeds, then FER."""
+    runs = [
+        f"results/eval/{split}/{model}/seed{seed}/{filename}"
+        for model in trained_models()
+        for seed in train_seeds()
+    ]
+    if fer_active():
+        runs.append(f"results/eval/{split}/{FER_MODEL}/seed0/{filename}")
+    return runs
+
+
+def model_labels_json():
+    """Display names of the trained models (common.smk's model_label) for the report's
+    --labels: a parameter, so renaming a model redraws the tables and plots."""
+    return json.dumps({model: model_label(model) for model in trained_models()})
+
+
+def has_baseline():
+    """Differences to the baseline need a baseline (and at least one other model)."""
+    compared = len(trained_models()) + int(fer_active())
+    return "baseline" in trained_models() and compared > 1
+
+
+def elmo_standin_flag():
+    """--elmo-standin when the ELMo handle is the offline stand-in (labels say so)."""
+    return "--elmo-standin" if config["text"]["elmo"]["standin"] else ""
+
+
+def history_files(wildcards):
+    return [
+        f"results/models/{wildcards.split}/{model}/seed{seed}/history.csv"
+        for model in trained_models()
+        for seed in train_seeds()
+    ]
+
+
+def report_final_output():
+    """The tables and plots that rule all asks for (appended in get_final_output)."""
+    strategies = config["split"]["strategies"]
+    final = expand(
+        "results/table/{split}/{name}",
+        split=strategies,
+        name=[
+            "f1_table.md",
+            "f1_table.csv",
+            "f1_table.tex",
+            "f1_table.html",
+            "confusion_matrices.png",
+            "f1_per_class.png",
+        ],
+    )
+    if trained_models():
+        final += expand("results/table/{split}/training_curves.png", split=strategies)
+    final += [f"results/table/summary.{kind}" for kind in ("md", "csv", "tex", "html")]
+    if has_baseline():
+        final += ["results/table/differences.png"]
+    final += ["results/table/contact_sheet.png"]
+    return final
+
+
+def table_report(path, name, split=True):
+    """A table file marked for the report under "F1 table" (per split or "all splits")."""
+    return report(
+        path,
+        caption="../report/f1_table.rst" if split else "../report/f1_summary.rst",
+        category="F1 table",
+        subcategory="{split}" if split else "all splits",
+        labels={"split": "{split}" if split else "all", "file": name},
+    )

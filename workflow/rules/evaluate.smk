@@ -1,35 +1,6 @@
 # Evaluation: metrics of every run on the test part, the FER2013 zero-shot model, and the
 # paired scene-bootstrap comparison of each model to the baseline (dramaemo.evaluate,
-# dramaemo.fer). Input functions of this stage and of report.smk are at the top;
-# trained_models() and train_seeds() come from common.smk.
-
-
-def fer_active():
-    return config["fer"]["activate"]
-
-
-def evaluated_runs(split, filename):
-    """A file of every run evaluated on a split: trained models x seeds, then FER."""
-    runs = [
-        f"results/eval/{split}/{model}/seed{seed}/{filename}"
-        for model in trained_models()
-        for seed in train_seeds()
-    ]
-    if fer_active():
-        runs.append(f"results/eval/{split}/fer/seed0/{filename}")
-    return runs
-
-
-def model_labels_json():
-    """Display names of the trained models (common.smk's model_label) for the report's
-    --labels: a parameter, so renaming a model redraws the tables and plots."""
-    return json.dumps({model: model_label(model) for model in trained_models()})
-
-
-def has_baseline():
-    """Differences to the baseline need a baseline (and at least one other model)."""
-    compared = len(trained_models()) + int(fer_active())
-    return "baseline" in trained_models() and compared > 1
+# dramaemo.fer). Input functions: workflow/rules/common.smk.
 
 
 wildcard_constraints:

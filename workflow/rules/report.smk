@@ -1,53 +1,6 @@
 # The F1 comparison table (the paper's Table II) per split, the cross-split summary with
-# bootstrap CIs, and the report's plots (dramaemo.report). Input functions: evaluate.smk.
-
-
-def elmo_standin_flag():
-    """--elmo-standin when the ELMo handle is the offline stand-in (labels say so)."""
-    return "--elmo-standin" if config["text"]["elmo"]["standin"] else ""
-
-
-def history_files(wildcards):
-    return [
-        f"results/models/{wildcards.split}/{model}/seed{seed}/history.csv"
-        for model in trained_models()
-        for seed in train_seeds()
-    ]
-
-
-def report_final_output():
-    """The tables and plots that rule all asks for (appended in get_final_output)."""
-    strategies = config["split"]["strategies"]
-    final = expand(
-        "results/table/{split}/{name}",
-        split=strategies,
-        name=[
-            "f1_table.md",
-            "f1_table.csv",
-            "f1_table.tex",
-            "f1_table.html",
-            "confusion_matrices.png",
-            "f1_per_class.png",
-        ],
-    )
-    if trained_models():
-        final += expand("results/table/{split}/training_curves.png", split=strategies)
-    final += [f"results/table/summary.{kind}" for kind in ("md", "csv", "tex", "html")]
-    if has_baseline():
-        final += ["results/table/differences.png"]
-    final += ["results/table/contact_sheet.png"]
-    return final
-
-
-def table_report(path, name, split=True):
-    """A table file marked for the report under "F1 table" (per split or "all splits")."""
-    return report(
-        path,
-        caption="../report/f1_table.rst" if split else "../report/f1_summary.rst",
-        category="F1 table",
-        subcategory="{split}" if split else "all splits",
-        labels={"split": "{split}" if split else "all", "file": name},
-    )
+# bootstrap CIs, and the report's plots (dramaemo.report). Input functions:
+# workflow/rules/common.smk.
 
 
 rule f1_table:
