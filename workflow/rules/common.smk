@@ -300,3 +300,32 @@ def table_report(path, name, split=True):
         subcategory="{split}" if split else "all splits",
         labels={"split": "{split}" if split else "all", "file": name},
     )
+
+
+def rule_resources(rule):
+    """Config `resources` of one rule (threads, mem_mb, runtime; config/config.yaml)."""
+    try:
+        return config["resources"][rule]
+    except KeyError:
+        raise WorkflowError(
+            f"config resources: no entry for rule {rule}; add "
+            f"`{rule}: {{threads: 1, mem_mb: 1000, runtime: 10}}` under `resources`"
+        )
+
+
+def rule_threads(rule):
+    return rule_resources(rule)["threads"]
+
+
+def per_attempt(amount):
+    """A resource that grows with each try (attempt 1, 2, ...): a job killed for
+    memory or time gets more when Snakemake resubmits it (profiles/slurm: retries)."""
+    return lambda wildcards, attempt: amount * attempt
+
+
+def rule_mem_mb(rule):
+    return per_attempt(rule_resources(rule)["mem_mb"])
+
+
+def rule_runtime(rule):
+    return per_attempt(rule_resources(rule)["runtime"])

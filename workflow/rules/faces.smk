@@ -16,10 +16,10 @@ rule detect_faces:
         min_neighbors=config["faces"]["min_neighbors"],
         min_size=config["faces"]["min_size"],
         detection_scale=config["faces"]["detection_scale"],
-    threads: 2
+    threads: rule_threads("detect_faces")
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=rule_mem_mb("detect_faces"),
+        runtime=rule_runtime("detect_faces"),
     conda:
         "../../envs/video.yaml"
     shell:
@@ -44,10 +44,10 @@ rule crop_faces:
     params:
         margin=config["crops"]["margin"],
         image_size=config["crops"]["image_size"],
-    threads: 1
+    threads: rule_threads("crop_faces")
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=rule_mem_mb("crop_faces"),
+        runtime=rule_runtime("crop_faces"),
     conda:
         "../../envs/video.yaml"
     shell:

@@ -15,10 +15,10 @@ rule extract_frames:
     params:
         offset=config["frames"]["offset"],
         jpeg_quality=config["frames"]["jpeg_quality"],
-    threads: 2
+    threads: rule_threads("extract_frames")
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=rule_mem_mb("extract_frames"),
+        runtime=rule_runtime("extract_frames"),
     conda:
         "../../envs/video.yaml"
     shell:

@@ -19,10 +19,10 @@ rule f1_table:
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
         decimals=config["evaluation"]["decimals"],
-    threads: 1
+    threads: rule_threads("f1_table")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("f1_table"),
+        runtime=rule_runtime("f1_table"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -57,10 +57,10 @@ rule summary_table:
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
         decimals=config["evaluation"]["decimals"],
-    threads: 1
+    threads: rule_threads("summary_table")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("summary_table"),
+        runtime=rule_runtime("summary_table"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -89,10 +89,10 @@ rule plot_differences:
         strategies=config["split"]["strategies"],
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
-    threads: 1
+    threads: rule_threads("plot_differences")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("plot_differences"),
+        runtime=rule_runtime("plot_differences"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -118,10 +118,10 @@ rule plot_confusion:
     params:
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
-    threads: 1
+    threads: rule_threads("plot_confusion")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("plot_confusion"),
+        runtime=rule_runtime("plot_confusion"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -148,10 +148,10 @@ rule plot_f1:
     params:
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
-    threads: 1
+    threads: rule_threads("plot_f1")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("plot_f1"),
+        runtime=rule_runtime("plot_f1"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -178,10 +178,10 @@ rule plot_training:
     params:
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
-    threads: 1
+    threads: rule_threads("plot_training")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("plot_training"),
+        runtime=rule_runtime("plot_training"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:
@@ -207,10 +207,10 @@ rule contact_sheet:
     params:
         per_class=config["evaluation"]["contact_sheet"]["per_class"],
         seed=config["evaluation"]["contact_sheet"]["seed"],
-    threads: 1
+    threads: rule_threads("contact_sheet")
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=rule_mem_mb("contact_sheet"),
+        runtime=rule_runtime("contact_sheet"),
     conda:
         "../../envs/tensorflow.yaml"
     shell:

@@ -15,10 +15,10 @@ rule prepare_glove:
     params:
         source=config["text"]["glove"]["source"],
         max_tokens=config["text"]["max_tokens"],
-    threads: 1
+    threads: rule_threads("prepare_glove")
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=rule_mem_mb("prepare_glove"),
+        runtime=rule_runtime("prepare_glove"),
     shell:
         "{DRAMAEMO} prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
         "--max-tokens {params.max_tokens} --out {output.npz} --oov-report {output.oov} > {log} 2>&1"
@@ -35,10 +35,10 @@ rule build_elmo_standin:
         word_dim=config["text"]["elmo"]["standin_word_dim"],
         lstm_dim=config["text"]["elmo"]["standin_lstm_dim"],
         seed=config["text"]["elmo"]["standin_seed"],
-    threads: 1
+    threads: rule_threads("build_elmo_standin")
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=rule_mem_mb("build_elmo_standin"),
+        runtime=rule_runtime("build_elmo_standin"),
     shell:
         "{DRAMAEMO} build-elmo-standin --out {output} --word-dim {params.word_dim} "
         "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log} 2>&1"
@@ -59,10 +59,10 @@ rule embed_elmo:
         handle=config["text"]["elmo"]["handle"],
         max_tokens=config["text"]["max_tokens"],
         batch_size=config["text"]["elmo"]["batch_size"],
-    threads: 2
+    threads: rule_threads("embed_elmo")
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=rule_mem_mb("embed_elmo"),
+        runtime=rule_runtime("embed_elmo"),
     shell:
         "{DRAMAEMO} embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "

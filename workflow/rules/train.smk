@@ -19,8 +19,8 @@ rule train_model:
         options=train_options,
     threads: config["train"]["threads"]
     resources:
-        mem_mb=config["train"]["mem_mb"],
-        runtime=config["train"]["runtime"],
+        mem_mb=per_attempt(config["train"]["mem_mb"]),
+        runtime=per_attempt(config["train"]["runtime"]),
         gpu=config["train"]["gpus"],
     shell:
         "{DRAMAEMO} train --model {wildcards.model} --seed {wildcards.seed} "
