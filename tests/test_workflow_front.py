@@ -119,7 +119,7 @@ def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):
     config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
     config["demo"]["activate"] = False
     config.update(episodes_dir="episodes", annotations="labels.csv",
-                  label_map={"glad": "Happy"})
+                  label_map={"glad": "Happy"}, frames={"keep": False})
     # one 20-second episode has too few scenes per class for a 5-fold scene split
     config["split"]["strategies"] = ["random"]
     (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
@@ -130,3 +130,6 @@ def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):
     assert report.loc[report["category"] == "video_without_annotations",
                       "episode"].tolist() == ["ep02"]
     assert (report["category"] == "matched").sum() == len(annotations)
+    # frames.keep false: the frame folders are temporary, gone once cropped
+    assert not (tiny_workdir / "results/frames/ep01").exists()
+    assert (tiny_workdir / "results/frames/ep01.info.json").exists()
