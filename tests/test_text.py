@@ -28,7 +28,9 @@ def glove_file(tmp_path):
 
 
 def test_tokenize_lowercases_and_splits_punctuation():
-    assert text.tokenize("He's ANGRY, isn't he?") == ["he's", "angry", ",", "isn't", "he", "?"]
+    assert text.tokenize("He's ANGRY, isn't he?") == ["he", "'s", "angry", ",", "is", "n't", "he", "?"]
+    # curly apostrophes as straight ones; clitics split the way GloVe 6B's tokeniser did
+    assert text.tokenize("I\u2019m sure you can\u2019t, y'know") == ["i", "'m", "sure", "you", "ca", "n't", ",", "y'know"]
     assert text.tokenize("Keeps Case", lowercase=False) == ["Keeps", "Case"]
     assert text.tokenize("") == [] and text.tokenize(None) == [] and text.tokenize(float("nan")) == []
 

@@ -39,19 +39,26 @@ PAD_ID = 0
 OOV_ID = 1
 RESERVED = ("<pad>", "<oov>")
 
-# Words (letters/digits/apostrophes inside words) or single punctuation marks, the
-# way GloVe 6B's own tokenisation splits "don't" -> "don't" and "end." -> "end", ".".
+# Words (letters/digits, apostrophes inside) or single punctuation marks.
 TOKEN_PATTERN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
+# Clitics split off as GloVe 6B's (Stanford, Penn Treebank style) tokeniser did:
+# "don't" -> "do" "n't", "she's" -> "she" "'s", "can't" -> "ca" "n't".
+CLITIC_PATTERN = re.compile(r"^(.+?)(n't|'s|'m|'re|'ve|'ll|'d)$", re.IGNORECASE)
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
 def tokenize(text, lowercase: bool = True) -> list[str]:
     """Tokens of one description; a missing description (NaN/None) has none."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return []
-    text = str(text)
+    text = str(text).translate(APOSTROPHES)
     if lowercase:
         text = text.lower()
-    return TOKEN_PATTERN.findall(text)
+    tokens = []
+    for token in TOKEN_PATTERN.findall(text):
+        clitic = CLITIC_PATTERN.match(token) if "'" in token else None
+        tokens.extend(clitic.groups() if clitic else (token,))
+    return tokens
 
 
 def read_glove_text(path, words: set[str] | None = None, progress: bool = True) -> dict[str, np.ndarray]:
