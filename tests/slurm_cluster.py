@@ -233,7 +233,9 @@ def start_cluster(root: Path) -> SlurmCluster:
     for sub in ("munge", "state", "spool", "log", "bin"):
         (root / sub).mkdir(mode=0o755, parents=True, exist_ok=True)
     conf = root / "slurm.conf"
-    cpus = os.cpu_count() or 1
+    # At least 2: the widest rule (extract_frames) asks for 2 CPUs, and a node with
+    # fewer would make sbatch refuse the job outright.
+    cpus = max(os.cpu_count() or 1, 2)
     memory_mb = _memory_mb()
     conf.write_text(SLURM_CONF.format(
         node=NODE, partition=PARTITION, root=root, cpus=cpus, memory_mb=memory_mb,
