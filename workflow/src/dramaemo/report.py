@@ -463,7 +463,7 @@ def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False, la
     axis.axvline(0, color="grey", linewidth=0.8)
     axis.set_yticks(np.arange(len(models)), [labels[m] for m in models])
     axis.invert_yaxis()
-    axis.set_xlabel("macro-F1 difference to the baseline (bootstrap CI, whole scenes)")
+    axis.set_xlabel("macro-F1 difference to the baseline (paired bootstrap CI)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     _save(figure, output)
