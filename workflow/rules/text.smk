@@ -19,6 +19,8 @@ rule prepare_glove:
     resources:
         mem_mb=rule_mem_mb("prepare_glove"),
         runtime=rule_runtime("prepare_glove"),
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "{DRAMAEMO} prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
         "--max-tokens {params.max_tokens} --out {output.npz} --oov-report {output.oov} > {log} 2>&1"
@@ -39,6 +41,8 @@ rule build_elmo_standin:
     resources:
         mem_mb=rule_mem_mb("build_elmo_standin"),
         runtime=rule_runtime("build_elmo_standin"),
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "{DRAMAEMO} build-elmo-standin --out {output} --word-dim {params.word_dim} "
         "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log} 2>&1"
@@ -63,6 +67,8 @@ rule embed_elmo:
     resources:
         mem_mb=rule_mem_mb("embed_elmo"),
         runtime=rule_runtime("embed_elmo"),
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "{DRAMAEMO} embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "

@@ -22,6 +22,8 @@ rule train_model:
         mem_mb=per_attempt(config["train"]["mem_mb"]),
         runtime=per_attempt(config["train"]["runtime"]),
         gpu=config["train"]["gpus"],
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "{DRAMAEMO} train --model {wildcards.model} --seed {wildcards.seed} "
         "--dataset {input.dataset} --split-csv {input.split} {params.options} --threads {threads} "
