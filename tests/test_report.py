@@ -175,6 +175,11 @@ def test_summary_table_and_difference_plot(tmp_path):
     assert display.iloc[0, 1] == "(reference)"
     assert display.iloc[1, 1].count("[") == 1  # "+0.123 [-0.2, +0.4]"
     assert "random split is never the headline" in notes[0]
+    # a random split alone is shown, with a warning instead of a headline claim
+    random_only = [path for path in metrics if "/eval/random/" in str(path)]
+    shown, _, random_notes = summary_table(random_only, bootstraps[:1], ["random"])
+    assert list(shown.columns)[0] == "random: Macro-F1"
+    assert random_notes[0].startswith("Only the random split was evaluated")
     assert "6 test scenes" in " ".join(notes)
     glove = numeric.loc["glove"]
     assert glove["scene ci_low"] <= glove["scene difference"] <= glove["scene ci_high"]
