@@ -105,3 +105,8 @@ def test_scene_split_picks_a_fold_that_keeps_a_rare_class_in_train():
         table = split_dataset(data.reset_index(drop=True), "scene", 0.2, seed=seed)
         train = data.reset_index(drop=True)[table["part"] == "train"]
         assert "Fear" in set(train["emotion"])
+
+
+def test_empty_dataset_points_at_the_join_report():
+    with pytest.raises(UserError, match="join_report.md"):
+        split_dataset(dataset().iloc[0:0], "scene", 0.2, 0)

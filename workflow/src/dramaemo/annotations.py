@@ -458,9 +458,9 @@ def _run_join(args) -> None:
              "%d detections; counts %s", summary["annotated_faces_matched"],
              summary["annotation_rows"], 100 * summary["matched_share"],
              summary["detections"], {k: v for k, v in summary["counts"].items() if v})
-    if dataset.empty:
-        raise UserError(f"{args.annotations}: no annotation row matched a detected face; "
-                        f"see {args.report_md}")
+    if dataset.empty:  # the report stays for the user to read; split then stops
+        log.warning("%s: no annotation row matched a detected face; see %s",
+                    args.annotations, args.report_md)
 
 
 def pack_images(dataset: pd.DataFrame, image_size: int) -> np.ndarray:

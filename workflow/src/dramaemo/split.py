@@ -56,7 +56,8 @@ def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0
         raise UserError(f"split strategy '{strategy}': use one of {', '.join(STRATEGIES)}")
     if len(dataset) < 2:
         raise UserError(f"split {strategy}: the dataset has {len(dataset)} item(s); "
-                        "at least 2 are needed")
+                        "at least 2 are needed (results/dataset/join_report.md says why "
+                        "annotated faces were not matched)")
     labels = dataset["emotion"].to_numpy()
     indices = np.arange(len(dataset))
     if strategy == "random":
