@@ -358,7 +358,9 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
     dataset = pd.DataFrame(items, columns=DATASET_COLUMNS)
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
     counts = report["category"].value_counts()
+    # every valid row is matched, not detected or ambiguous
     assessed = int(sum(counts.get(c, 0) for c in ("matched", "no_detection", "ambiguous")))
+    assert assessed == len(valid)
     summary = {
         "annotation_rows": len(table),
         "valid_rows": len(valid),
@@ -381,9 +383,9 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> st
         f"Annotation CSV: `{annotations}`: {summary['annotation_rows']} rows, "
         f"{summary['valid_rows']} valid. Detections: {summary['detections']}.",
         "",
-        f"**{summary['annotated_faces_matched']} of "
-        f"{summary['counts']['matched'] + summary['counts']['no_detection'] + summary['counts']['ambiguous']}"
-        f" valid annotated faces matched ({share:.1%})**.",
+        f"**{summary['annotated_faces_matched']} of {summary['valid_rows']} valid "
+        f"annotated faces matched ({share:.1%})**; "
+        f"{summary['annotation_rows'] - summary['valid_rows']} rows could not be used.",
         "",
         "| category | count | meaning |",
         "|---|---:|---|",
