@@ -49,7 +49,9 @@ def main() -> int:
                 *args.extra,
             ]
             started = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True)
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode:
+                sys.exit(f"{model}: dramaemo train failed ({run.returncode}):\n{run.stderr[-2000:]}")
             wall = time.perf_counter() - started
             summary = json.loads((out / "training.json").read_text())
             seconds = [float(line.split(",")[-1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
