@@ -1,6 +1,6 @@
 """The workflow on a real one-node SLURM cluster (tests/slurm_cluster.py).
 
-The tiny workflow's front half plus one training and its evaluation (13 jobs) runs on
+The tiny workflow's front half plus one training and its evaluation (12 jobs) runs on
 the cluster with profiles/slurm. It first meets a corrupt episode: the run must fail
 and name the rule's log; after the episode is repaired, a rerun must finish without
 redoing what was already done. Every job of the cluster runs must have gone through
@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FRONT_TARGETS, REPO, make_workdir, snakemake_env
 
@@ -48,6 +49,7 @@ FINISHED = re.compile(r"^Finished jobid: (\d+) ", re.M)
 SHOWN_LOG = re.compile(r"^Logfile [^\n]*:\n(=+)\n.*?^\1$", re.M | re.S)
 # The training job asks for a GPU (train.gpus), which the slurm executor maps to --gpus.
 GPU_CONFIG = "train:\n  gpus: 1\n"
+CONFIGFILES = ("config/tiny.yaml", "config/gpu.yaml")
 
 
 def snakemake(workdir: Path, profile: str, cluster=None, *extra: str):
@@ -64,9 +66,6 @@ def snakemake(workdir: Path, profile: str, cluster=None, *extra: str):
     process = subprocess.run(command, env=env, text=True, capture_output=True,
                              cwd=workdir)
     return process, time.monotonic() - start
-
-
-CONFIGFILES = ("config/tiny.yaml", "config/gpu.yaml")
 
 
 def output_times(workdir: Path) -> dict[str, float]:
@@ -223,6 +222,12 @@ def test_outputs_equal_the_local_run(tiny_runs):
             assert filecmp.cmp(local_file, slurm_dir / relative, shallow=False), relative
             compared += 1
     assert compared >= len(DETERMINISTIC)
+    # The packed crops: same pixels, same order (the archive's bytes hold zip times).
+    with np.load(local_dir / "results/dataset/images.npz") as local, \
+            np.load(slurm_dir / "results/dataset/images.npz") as slurm:
+        assert sorted(local.files) == sorted(slurm.files)
+        for name in local.files:
+            np.testing.assert_array_equal(local[name], slurm[name], err_msg=name)
 
 
 def test_cluster_runs_a_gpu_job(slurm_cluster, tmp_path):  # noqa: F811
