@@ -1,16 +1,12 @@
 """The F1 table's layout and cells, the cross-split summary, and the report's plots, from
-small generated runs evaluated by the real evaluation code."""
+small generated runs evaluated by the real evaluation code; and the tiny workflow run to
+the table and the Snakemake report (slow)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
@@ -218,80 +214,56 @@ def test_contact_sheet(tmp_path):
         contact_sheet(dataset, tmp_path / "sheet.png", per_class=4)
 
 
-REPO = Path(__file__).resolve().parents[1]
-REPORT_RULES = [
-    "predict_fer", "evaluate", "compare_models", "f1_table", "summary_table",
-    "plot_differences", "plot_confusion", "plot_f1", "plot_training", "contact_sheet",
-]
+def jobs_to_run(workdir):
+    """(rule, model wildcard or None) of every job a dry run of rule all would run."""
+    import re
 
+    from conftest import run_snakemake
 
-def add_crops_and_images(results, size=48):
-    """Crop files (named in dataset.csv) and images.npz for the contact sheet and FER."""
-    import cv2
-
-    dataset_path = results / "dataset" / "dataset.csv"
-    dataset = pd.read_csv(dataset_path)
-    images = np.stack([np.full((size, size), (37 * i) % 256, np.uint8) for i in range(len(dataset))])
-    crop_paths = []
-    for item_id, image in zip(dataset["item_id"], images):
-        path = results / "crops" / "ep01" / f"{item_id}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), image)
-        crop_paths.append(f"results/crops/ep01/{item_id}.png")
-    dataset["crop_path"] = crop_paths
-    dataset.to_csv(dataset_path, index=False)
-    np.savez(results / "dataset" / "images.npz", images=images, item_id=dataset["item_id"].to_numpy(str))
-
-
-def snakemake(workdir, *arguments):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--cores", "2", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    output = run_snakemake(workdir, "-n").stdout
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            model = re.search(r"wildcards: .*model=(\w+)", block)
+            jobs.add((rule.group(1), model.group(1) if model else None))
+    return jobs
 
 
 @pytest.mark.slow
-def test_report_rules_on_tiny_inputs(tmp_path):
-    """evaluate -> bootstrap -> tables and plots -> snakemake --report, on generated runs
-    of 2 models x 2 seeds plus the FER rule with a tiny .hdf5 model."""
+def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
+    """The whole tiny DAG ends with the table (FER on, a tiny .hdf5 model); editing a
+    GloVe-model setting then reruns that model, its evaluation and the tables/plots only."""
+    from conftest import run_snakemake
     from test_fer import brightness_model
 
-    results = tmp_path / "results"
-    metrics, _, _, _ = make_runs(results, models=("baseline", "glove"), seeds=(0, 1))
-    for path in metrics:  # made by the evaluate rule instead
-        path.unlink()
-    (results / "eval" / "scene" / "fer" / "seed0" / "predictions.csv").unlink()
-    add_crops_and_images(results)
-    brightness_model(tmp_path / "fer_model.hdf5")
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["models"] = ["baseline", "glove"]
-    config["train"]["seeds"] = [0, 1]
-    config["split"]["strategies"] = ["scene"]
-    config["fer"].update(activate=True, weights=str(tmp_path / "fer_model.hdf5"))
-    config["evaluation"]["bootstrap"]["resamples"] = 200
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-
-    run = snakemake(tmp_path, "--allowed-rules", *REPORT_RULES, "--", *[
-        f"results/table/{name}" for name in (
-            "scene/f1_table.md", "scene/f1_table.tex", "scene/confusion_matrices.png",
-            "scene/f1_per_class.png", "scene/training_curves.png", "summary.md",
-            "differences.png", "contact_sheet.png")])
-    assert run.returncode == 0, run.stderr[-3000:]
-    table = (results / "table" / "scene" / "f1_table.md").read_text().splitlines()
+    workdir = tiny_front_copy
+    brightness_model(workdir / "fer_model.hdf5")
+    tiny = workdir / "config" / "tiny.yaml"
+    tiny.write_text(tiny.read_text() + (
+        "\nmodels: [baseline, glove]\n"
+        f"fer: {{activate: true, weights: {workdir / 'fer_model.hdf5'}}}\n"
+        "evaluation: {bootstrap: {resamples: 200}}\n"
+    ))
+    run_snakemake(workdir)
+    table = (workdir / "results/table/scene/f1_table.md").read_text().splitlines()
     assert table[2] == "| F1 | Baseline CNN (image) | Multimodal GloVe | FER2013 zero-shot |"
-    assert table[4].startswith("| Angry | 1.000 ± 0.000 |")  # baseline right on both seeds
-    fer = pd.read_csv(results / "eval" / "scene" / "fer" / "seed0" / "predictions.csv")
-    assert len(fer) == 24
-    bootstrap = pd.read_csv(results / "table" / "scene" / "bootstrap.csv")
-    assert sorted(bootstrap["model"]) == ["fer", "glove"]
-    assert set(bootstrap["n_groups"]) == {6} and set(bootstrap["resamples"]) == {200}
-    summary = (results / "table" / "summary.md").read_text()
-    assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in summary
+    assert [line.split(" | ")[0][2:] for line in table[4:14]] == EXPECTED_ROWS
+    assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in (
+        workdir / "results/table/summary.md").read_text()
+    bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
+    assert sorted(bootstrap["model"]) == ["fer", "glove"] and set(bootstrap["resamples"]) == {200}
+    fer = pd.read_csv(workdir / "results/eval/scene/fer/seed0/predictions.csv")
+    split = pd.read_csv(workdir / "results/split/scene.csv")
+    assert sorted(fer["item_id"]) == sorted(split.loc[split["part"] == "test", "item_id"])
+    run_snakemake(workdir, "--report", "report.html")
+    assert (workdir / "report.html").stat().st_size > 100_000
+    assert jobs_to_run(workdir) == set()
 
-    report = snakemake(tmp_path, "--allowed-rules", *REPORT_RULES,
-                       "--report", str(tmp_path / "report.html"), "--",
-                       "results/table/summary.md", "results/table/scene/f1_table.html",
-                       "results/table/scene/confusion_matrices.png")
-    assert report.returncode == 0, report.stderr[-3000:]
-    assert (tmp_path / "report.html").stat().st_size > 100_000
+    tiny.write_text(tiny.read_text().replace(
+        "train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1))
+    assert jobs_to_run(workdir) == {
+        ("train_model", "glove"), ("evaluate", "glove"), ("compare_models", None),
+        ("f1_table", None), ("summary_table", None), ("plot_differences", None),
+        ("plot_confusion", None), ("plot_f1", None), ("plot_training", None), ("all", None),
+    }
