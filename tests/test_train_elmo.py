@@ -70,3 +70,10 @@ def test_embed_elmo_caches_unique_descriptions(tmp_path, standin):
     assert np.abs(layers[rows[0]][:, :4]).sum() > 0 and not layers[rows[0]][:, 4:].any()
     with pytest.raises(UserError, match="no ELMo layers for item 'zz'"):
         elmo.load_elmo_inputs(out, ["zz"])
+
+
+def test_embed_elmo_with_only_empty_descriptions_is_an_error(tmp_path, standin):
+    dataset = tmp_path / "dataset.csv"
+    pd.DataFrame({"item_id": ["a", "b"], "description": ["", ""]}).to_csv(dataset, index=False)
+    with pytest.raises(UserError, match="dataset.csv: every description is empty"):
+        elmo.embed_descriptions(dataset, str(standin), 5, 8, tmp_path / "e.npz", tmp_path / "e.json")

@@ -172,23 +172,27 @@ def embed_descriptions(dataset_csv, handle: str, max_tokens: int, batch_size: in
     signature, is_standin = load_elmo(handle)
     log.info("%d descriptions, %d unique; ELMo from %s%s", len(sentences), len(unique), handle,
              " (dramaemo stand-in weights)" if is_standin else "")
+    # Empty descriptions never reach the module (how a real ELMo treats "" is its own
+    # business): they keep all-zero layers and an all-zero mask.
+    to_embed = np.flatnonzero(unique != "")
+    if not len(to_embed):
+        raise UserError(f"{dataset_csv}: every description is empty; ELMo has nothing to embed "
+                        "(remove elmo from config models)")
     layers = mask = None
-    progress = tqdm(total=len(unique), desc="ELMo", unit=" descriptions", mininterval=5)
-    for start in range(0, len(unique), batch_size):
-        batch = [str(s) for s in unique[start : start + batch_size]]
-        batch_layers, lengths = elmo_layers(signature, batch)
+    progress = tqdm(total=len(to_embed), desc="ELMo", unit=" descriptions", mininterval=5)
+    for start in range(0, len(to_embed), batch_size):
+        rows = to_embed[start : start + batch_size]
+        batch_layers, lengths = elmo_layers(signature, [str(s) for s in unique[rows]])
         if layers is None:
             dim = batch_layers.shape[-1]
             layers = np.zeros((len(unique), 3, max_tokens, dim), dtype=np.float16)
             mask = np.zeros((len(unique), max_tokens), dtype=bool)
         steps = min(batch_layers.shape[2], max_tokens)
-        layers[start : start + len(batch), :, :steps] = batch_layers[:, :, :steps]
-        for offset, length in enumerate(lengths):
-            mask[start + offset, : min(int(length), max_tokens)] = True
-        progress.update(len(batch))
+        layers[rows, :, :steps] = batch_layers[:, :, :steps]
+        for row, length in zip(rows, lengths):
+            mask[row, : min(int(length), max_tokens)] = True
+        progress.update(len(rows))
     progress.close()
-    if layers is None:
-        raise UserError(f"{dataset_csv}: no descriptions to embed")
     empty = int((mask.sum(axis=1) == 0)[item_row].sum())
     meta = {
         "handle": handle,
