@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from pathlib import Path
 
@@ -45,11 +46,13 @@ def test_second_k_is_the_frame_nearest_to_k_plus_offset(numbered, tmp_path, offs
         assert abs(shown / 25 - (second + offset)) <= 0.5 / 25 + 1e-9, (second, shown)
 
 
-def test_cli_writes_frames_and_info(numbered, tmp_path):
+def test_cli_writes_frames_info_and_progress(numbered, tmp_path, caplog):
     info = tmp_path / "ep.info.json"
-    code = cli.main(["extract-frames", "--video", str(numbered), "--outdir",
-                     str(tmp_path / "ep"), "--info", str(info), "--offset", "0.5"])
+    with caplog.at_level(logging.INFO, logger="dramaemo.video"):
+        code = cli.main(["extract-frames", "--video", str(numbered), "--outdir",
+                         str(tmp_path / "ep"), "--info", str(info), "--offset", "0.5"])
     assert code == 0
+    assert "of 6 s decoded" in caplog.text
     record = json.loads(info.read_text())
     assert record["frames"] == 6 and record["width"] == 64 and record["offset"] == 0.5
 

@@ -15,6 +15,7 @@ import math
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from dramaemo.errors import UserError
 log = logging.getLogger(__name__)
 
 FRAME_PATTERN = "%06d.jpg"  # {second:06d}.jpg, the contract with detect_faces
+PROGRESS_SECONDS = 10  # between two progress lines of a long extraction
 # ffmpeg messages that mean the video data is damaged, even when ffmpeg exits with 0.
 DAMAGE_MARKERS = (
     "invalid data found",
@@ -146,16 +148,28 @@ def extract_frames(
             loglevel="error",
             nostats=None,
         )
-        .global_args("-hide_banner", "-nostdin")
+        # key=value progress blocks on stdout every few seconds, for the log
+        .global_args("-hide_banner", "-nostdin", "-progress", "pipe:1",
+                     "-stats_period", str(PROGRESS_SECONDS))
         .overwrite_output()
     )
-    log.info("%s: %s", video, " ".join(stream.compile(cmd=ffmpeg_exe())))
-    try:
-        _, stderr = stream.run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as error:
-        message = _last_line(error.stderr.decode(errors="replace"))
-        raise UserError(f"{video}: ffmpeg could not decode the video ({message})") from None
-    messages = stderr.decode(errors="replace")
+    command = stream.compile(cmd=ffmpeg_exe())
+    log.info("%s: %s", video, " ".join(command))
+    # stderr to a file, not a pipe: a damaged video can print more than a pipe holds
+    # while we read the progress on stdout.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        for line in process.stdout:
+            if line.startswith("out_time_us=") and line.strip()[12:].isdigit():
+                done = int(line.strip()[12:]) / 1e6 + offset
+                log.info("%s: %.0f of %.0f s decoded", video, min(done, info.duration),
+                         info.duration)
+        code = process.wait()
+        errors.seek(0)
+        messages = errors.read().decode(errors="replace")
+    if code != 0:
+        raise UserError(f"{video}: ffmpeg could not decode the video "
+                        f"({_last_line(messages)})")
     if any(marker in messages.lower() for marker in DAMAGE_MARKERS):
         raise UserError(
             f"{video}: corrupt or truncated video ({_last_line(messages)}); "
