@@ -113,3 +113,13 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
                     str(audio)], check=True)
     with pytest.raises(UserError, match=r"ep12\.m4a: no video stream"):
         extract_frames(audio, tmp_path / "f")
+
+
+def test_ffmpeg_on_path_is_preferred(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    (tmp_path / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert ffmpeg_exe() == str(tmp_path / "ffmpeg")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert ffmpeg_exe() == imageio_ffmpeg.get_ffmpeg_exe()
