@@ -130,6 +130,7 @@ def test_f1_table_formats(tmp_path):
     assert [line.split(" | ")[0][2:] for line in markdown[2:12]] == EXPECTED_ROWS
     latex = to_latex(display, caption="F1", label="tab:f1")
     assert r"0.667 $\pm$ 0.577" in latex and r"\label{tab:f1}" in latex
+    assert "\nF1 &" not in latex  # no separate row for the index name
     assert "Macro-F1 (unseen descriptions)" in latex
 
 
@@ -177,6 +178,9 @@ def test_summary_table_and_difference_plot(tmp_path):
     assert list(shown.columns)[0] == "random: Macro-F1"
     assert random_notes[0].startswith("Only the random split was evaluated")
     assert "6 test scenes" in " ".join(notes)
+    latex = to_latex(display, caption="50% of `fer`; " + notes[0], label="tab:s")
+    assert r"$\Delta$ Macro-F1 vs baseline [95\% CI]" in latex and "Δ" not in latex
+    assert r"\caption{50\% of fer; " in latex and "\nModel &" not in latex
     glove = numeric.loc["glove"]
     assert glove["scene ci_low"] <= glove["scene difference"] <= glove["scene ci_high"]
     output = tmp_path / "differences.png"

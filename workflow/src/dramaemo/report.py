@@ -197,15 +197,31 @@ def to_markdown(display: pd.DataFrame, notes=(), title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "`": ""}
+# After escaping: the few non-ASCII signs the tables use.
+LATEX_SIGNS = {"±": r"$\pm$", "Δ": r"$\Delta$", "–": "--"}
+
+
+def _latex_signs(text: str) -> str:
+    for sign, latex in LATEX_SIGNS.items():
+        text = text.replace(sign, latex)
+    return text
+
+
 def to_latex(display: pd.DataFrame, caption: str, label: str) -> str:
-    """LaTeX tabular (booktabs) with ± as $\\pm$."""
+    """LaTeX tabular (booktabs), cells and caption escaped, ± as $\\pm$."""
+    caption = "".join(LATEX_SPECIALS.get(character, character) for character in caption)
     latex = display.to_latex(
         escape=True,
-        caption=caption,
+        index_names=False,
+        caption=_latex_signs(caption),
         label=label,
         column_format="l" + "r" * len(display.columns),
     )
-    return latex.replace("±", r"$\pm$").replace("–", "--")
+    body_start = latex.index(r"\begin{tabular}")
+    return latex[:body_start] + _latex_signs(latex[body_start:])
 
 
 def to_html(display: pd.DataFrame, notes=(), title: str = "") -> str:
