@@ -226,8 +226,8 @@ def to_latex(display: pd.DataFrame, caption: str, label: str) -> str:
 
 def to_html(display: pd.DataFrame, notes=(), title: str = "") -> str:
     """A small standalone HTML page for the Snakemake report."""
-    table = display.to_html(border=0, classes="f1", na_rep=MISSING)
-    paragraphs = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    table = display.to_html(border=0, classes="f1", na_rep=MISSING, index_names=False)
+    paragraphs = "".join(f"<p>{html.escape(note.replace('`', ''))}</p>" for note in notes)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>"
