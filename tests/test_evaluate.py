@@ -230,3 +230,11 @@ def test_compare_models_from_files(tmp_path):
     with pytest.raises(UserError, match=r"text/seed0/predictions.csv: 1 item\(s\) not in"):
         compare_models(sorted(tmp_path.glob("*/seed*/predictions.csv")), split_path,
                        resamples=10, seed=0, ci_level=0.9)
+
+
+def test_compare_models_needs_a_test_part(tmp_path):
+    split_path = tmp_path / "split.csv"
+    pd.DataFrame({"item_id": ["a"], "scene_id": ["s"], "part": ["train"]}).to_csv(split_path, index=False)
+    path = write_predictions(tmp_path / "baseline" / "seed0" / "predictions.csv", [], [], [])
+    with pytest.raises(UserError, match=r"split.csv: the test part is empty"):
+        compare_models([path], split_path, resamples=10, seed=0, ci_level=0.9)

@@ -388,6 +388,11 @@ def compare_models(
     """Bootstrap table (one row per non-baseline model) from the runs' predictions files."""
     split_path = Path(split_path)
     split = read_split(split_path)
+    if not (split["part"] == "test").any():
+        raise UserError(
+            f"{split_path}: the test part is empty, nothing to compare; raise "
+            "split.test_fraction or add episodes"
+        )
     runs: dict[str, list[pd.DataFrame]] = {}
     for path in sorted(map(Path, prediction_paths), key=run_of):
         model, _ = run_of(path)
