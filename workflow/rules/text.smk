@@ -7,7 +7,12 @@ rule prepare_glove:
         glove=glove_file_input(),
     output:
         npz="results/text/glove.npz",
-        oov="results/text/glove_oov.json",
+        oov=report(
+            "results/text/glove_oov.json",
+            caption="../report/glove_oov.rst",
+            category="Text inputs",
+            labels={"file": "GloVe OOV rates"},
+        ),
     log:
         "logs/prepare_glove/prepare_glove.log",
     benchmark:
