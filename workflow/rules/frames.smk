@@ -22,6 +22,6 @@ rule extract_frames:
     conda:
         "../../envs/video.yaml"
     shell:
-        "{DRAMAEMO} extract-frames --video {input.video} --outdir {output.frames}"
+        "python -m dramaemo extract-frames --video {input.video} --outdir {output.frames}"
         " --info {output.info} --offset {params.offset}"
         " --jpeg-quality {params.jpeg_quality} --threads {threads} > {log} 2>&1"

@@ -32,7 +32,7 @@ rule label:
     message:
         "Labelling page on http://{params.host}:{params.port}/ (Ctrl+C stops it; log: {log})"
     shell:
-        "{DRAMAEMO} label --manifest {input.manifests:q} --crops-root {params.crops_root:q}"
+        "python -m dramaemo label --manifest {input.manifests:q} --crops-root {params.crops_root:q}"
         " --out-dir {params.out_dir:q} --annotator={params.annotator:q}"
         " --host {params.host:q} --port {params.port} --max-description {params.max_description}"
         " --compare {params.compare:q} > {log} 2>&1"

@@ -26,7 +26,7 @@ rule f1_table:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} f1-table --metrics {input.metrics}"
+        "python -m dramaemo f1-table --metrics {input.metrics}"
         " {params.elmo_standin} --labels {params.labels:q}"
         " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
         " --tex {output.tex} --html {output.html} > {log} 2>&1"
@@ -64,7 +64,7 @@ rule summary_table:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} summary-table --metrics {input.metrics} --bootstrap {input.bootstrap}"
+        "python -m dramaemo summary-table --metrics {input.metrics} --bootstrap {input.bootstrap}"
         " --strategies {params.strategies} {params.elmo_standin} --labels {params.labels:q}"
         " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
         " --tex {output.tex} --html {output.html} > {log} 2>&1"
@@ -96,7 +96,7 @@ rule plot_differences:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} plot-differences --bootstrap {input} --strategies {params.strategies}"
+        "python -m dramaemo plot-differences --bootstrap {input} --strategies {params.strategies}"
         " {params.elmo_standin} --labels {params.labels:q} --output {output} > {log} 2>&1"
 
 
@@ -125,7 +125,7 @@ rule plot_confusion:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} plot-confusion --metrics {input.metrics}"
+        "python -m dramaemo plot-confusion --metrics {input.metrics}"
         " {params.elmo_standin} --labels {params.labels:q}"
         " --output {output} > {log} 2>&1"
 
@@ -155,7 +155,7 @@ rule plot_f1:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} plot-f1 --metrics {input.metrics}"
+        "python -m dramaemo plot-f1 --metrics {input.metrics}"
         " {params.elmo_standin} --labels {params.labels:q}"
         " --output {output} > {log} 2>&1"
 
@@ -185,7 +185,7 @@ rule plot_training:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} plot-training --history {input.history}"
+        "python -m dramaemo plot-training --history {input.history}"
         " {params.elmo_standin} --labels {params.labels:q}"
         " --output {output} > {log} 2>&1"
 
@@ -214,5 +214,5 @@ rule contact_sheet:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} contact-sheet --dataset {input.dataset} --per-class {params.per_class}"
+        "python -m dramaemo contact-sheet --dataset {input.dataset} --per-class {params.per_class}"
         " --seed {params.seed} --output {output} > {log} 2>&1"

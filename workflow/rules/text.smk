@@ -27,7 +27,7 @@ rule prepare_glove:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
+        "python -m dramaemo prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
         "--max-tokens {params.max_tokens} --out {output.npz} --oov-report {output.oov} > {log} 2>&1"
 
 
@@ -49,7 +49,7 @@ rule build_elmo_standin:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} build-elmo-standin --out {output} --word-dim {params.word_dim} "
+        "python -m dramaemo build-elmo-standin --out {output} --word-dim {params.word_dim} "
         "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log} 2>&1"
 
 
@@ -65,7 +65,7 @@ rule embed_elmo:
     benchmark:
         "benchmarks/embed_elmo/embed_elmo.tsv"
     params:
-        handle=config["text"]["elmo"]["handle"],
+        handle=elmo_handle,
         max_tokens=config["text"]["max_tokens"],
         batch_size=config["text"]["elmo"]["batch_size"],
     threads: rule_threads("embed_elmo")
@@ -75,6 +75,6 @@ rule embed_elmo:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
+        "python -m dramaemo embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "
         "--out {output.npz} --meta {output.meta} > {log} 2>&1"

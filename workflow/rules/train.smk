@@ -25,7 +25,7 @@ rule train_model:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "{DRAMAEMO} train --model {wildcards.model} --seed {wildcards.seed} "
+        "python -m dramaemo train --model {wildcards.model} --seed {wildcards.seed} "
         "--dataset {input.dataset} --split-csv {input.split} {params.options} --threads {threads} "
         "--model-out {output.model} --history-out {output.history} --summary-out {output.summary} "
         "--predictions-out {output.predictions} > {log} 2>&1"

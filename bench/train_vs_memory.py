@@ -1,0 +1,111 @@
+"""Training epoch time of the pipeline's input path against the same model on tensors.
+
+For each model, trains twice from the same seed on the same train part of a workflow run:
+once through `dramaemo.train.make_dataset` (the tf.data pipeline the rule uses) and once
+with `model.fit` on tensors already in memory (the limit: no input pipeline at all).
+Prints seconds per epoch after the first (which includes tracing) and the ratio.
+Goal: <= 1.10x.
+
+    python bench/train_vs_memory.py --workdir /work/bench-quality [--split scene] \
+        [--models baseline glove] [--epochs 4] [--image-size 48] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dramaemo.cli import build_parser
+from dramaemo.train import build_model, make_dataset, model_inputs, read_labelled_split
+
+
+def epoch_seconds(model, fit_kwargs: dict, epochs: int) -> list[float]:
+    import keras
+
+    timings: list[float] = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            timings.append(time.perf_counter() - self.started)
+
+    model.fit(epochs=epochs, callbacks=[EpochTimer()], verbose=0, **fit_kwargs)
+    return timings
+
+
+def train_arguments(workdir: Path, split: str, model: str, image_size: int | None,
+                    threads: int) -> argparse.Namespace:
+    """The train command's own defaults, pointed at a workflow run's outputs."""
+    results = workdir / "results"
+    argv = ["train", "--model", model, "--seed", "0",
+            "--dataset", str(results / "dataset" / "dataset.csv"),
+            "--split-csv", str(results / "split" / f"{split}.csv"),
+            "--images", str(results / "dataset" / "images.npz"),
+            "--glove", str(results / "text" / "glove.npz"),
+            "--threads", str(threads),
+            "--model-out", "unused.keras", "--history-out", "unused.csv",
+            "--predictions-out", "unused.csv"]
+    if image_size:
+        argv += ["--image-size", str(image_size)]
+    return build_parser("train").parse_args(argv)
+
+
+def compare(args, model_name: str) -> dict:
+    import keras
+    import tensorflow as tf
+
+    options = train_arguments(args.workdir, args.split, model_name, args.image_size,
+                              args.threads)
+    items = read_labelled_split(options.dataset, options.split_csv)
+    train_items = items[items["part"] == "train"].reset_index(drop=True)
+    arrays, shared = model_inputs(model_name, train_items, options)
+    if "tokens" in arrays:
+        shared["max_tokens"] = arrays["tokens"].shape[1]
+    labels = train_items["label"].to_numpy()
+
+    keras.utils.set_random_seed(0)
+    model = build_model(model_name, shared, options)
+    pipeline = make_dataset(arrays, labels, batch_size=options.batch_size, shared=shared,
+                            shuffle_seed=0)
+    through_pipeline = epoch_seconds(model, {"x": pipeline, "shuffle": False}, args.epochs)
+
+    keras.utils.set_random_seed(0)
+    model = build_model(model_name, shared, options)
+    tensors = {name: tf.constant(values) for name, values in arrays.items()}
+    in_memory = epoch_seconds(
+        model, {"x": tensors, "y": tf.constant(labels), "batch_size": options.batch_size,
+                "shuffle": True}, args.epochs)
+    steady_pipeline = float(np.median(through_pipeline[1:]))
+    steady_memory = float(np.median(in_memory[1:]))
+    return {"model": model_name, "train items": len(labels),
+            "image size": shared.get("image_size", "-"),
+            "tf.data pipeline s/epoch": round(steady_pipeline, 2),
+            "in-memory tensors s/epoch": round(steady_memory, 2),
+            "ratio": round(steady_pipeline / steady_memory, 3), "goal": "<= 1.10"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--split", default="scene")
+    parser.add_argument("--models", nargs="+", default=["baseline", "glove"])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--image-size", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    rows = [compare(args, name) for name in args.models]
+    table = pd.DataFrame(rows).to_markdown(index=False)
+    out = Path(__file__).resolve().parents[1] / "results" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_vs_memory.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
