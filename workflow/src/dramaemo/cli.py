@@ -32,6 +32,7 @@ COMMANDS = {
     "train": "dramaemo.train",
     "evaluate": "dramaemo.evaluate",
     "compare-models": "dramaemo.evaluate",
+    "late-fusion": "dramaemo.evaluate",
     "fetch-fer": "dramaemo.fer",
     "predict-fer": "dramaemo.fer",
     "f1-table": "dramaemo.report",

@@ -32,8 +32,9 @@ from dramaemo.evaluate import BASELINE, read_csv_checked, run_of
 
 log = logging.getLogger(__name__)
 
-# Column order of the table: the paper's three models, the ablation, the zero-shot line.
-MODEL_ORDER = ("baseline", "glove", "elmo", "text", "fer")
+# Column order of the table: the paper's three models, the ablation, late fusion of
+# image and text, the zero-shot line.
+MODEL_ORDER = ("baseline", "glove", "elmo", "text", "late", "fer")
 FER_LABEL = "FER2013 zero-shot"
 ROW_MACRO = "Macro-F1"
 ROW_ACCURACY = "Accuracy"
