@@ -340,21 +340,18 @@ def _request(url: str, body: dict | None = None) -> dict:
         return json.load(response)
 
 
-# The real CLI entry point with only the label sub-commands: the others import
-# TensorFlow, which takes tens of seconds on a loaded 2-core machine.
-ONLY_LABEL_CLI = ("import sys; from dramaemo import cli; cli.STEP_MODULES = ('dramaemo.label',); "
-                  "sys.exit(cli.main(sys.argv[1:]))")
+# The real CLI entry point; a label command imports only dramaemo.label (cli.COMMANDS).
+CLI_MAIN = "import sys; from dramaemo import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 
 @pytest.fixture
-def label_cli(monkeypatch):
-    """cli.main with only the label sub-commands (see ONLY_LABEL_CLI)."""
-    monkeypatch.setattr(cli, "STEP_MODULES", ("dramaemo.label",))
+def label_cli():
+    """The real cli.main."""
     return cli.main
 
 
 def _start_server(workdir: Path, port: int, log_file) -> subprocess.Popen:
-    command = [sys.executable, "-c", ONLY_LABEL_CLI, "label", "--manifest", *map(str, _manifests(workdir)),
+    command = [sys.executable, "-c", CLI_MAIN, "label", "--manifest", *map(str, _manifests(workdir)),
                "--crops-root", "results/crops", "--out", "labels/alice.csv", "--annotator", "alice",
                "--port", str(port)]
     server = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
