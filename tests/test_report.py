@@ -236,8 +236,9 @@ def jobs_to_run(workdir):
 
 @pytest.mark.slow
 def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
-    """The whole tiny DAG ends with the table (FER on, a tiny .hdf5 model); editing a
-    GloVe-model setting then reruns that model, its evaluation and the tables/plots only."""
+    """The whole tiny DAG ends with the table (FER on, a tiny .hdf5 model, late fusion of
+    the baseline and the text model); editing a GloVe-model setting then reruns that
+    model, its evaluation and the tables/plots only (not the late fusion)."""
     from conftest import run_snakemake
     from test_fer import brightness_model
 
@@ -245,18 +246,23 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     brightness_model(workdir / "fer_model.hdf5")
     tiny = workdir / "config" / "tiny.yaml"
     tiny.write_text(tiny.read_text() + (
-        "\nmodels: [baseline, glove]\n"
+        "\nmodels: [baseline, glove, text]\n"
         f"fer: {{activate: true, weights: {workdir / 'fer_model.hdf5'}}}\n"
         "evaluation: {bootstrap: {resamples: 200}}\n"
     ))
     run_snakemake(workdir)
     table = (workdir / "results/table/scene/f1_table.md").read_text().splitlines()
-    assert table[2] == "| F1 | Baseline CNN (image) | Multimodal GloVe | FER2013 zero-shot |"
+    assert table[2] == ("| F1 | Baseline CNN (image) | Multimodal GloVe | Text only (GloVe) "
+                        "| Late fusion (image x text) | FER2013 zero-shot |")
     assert [line.split(" | ")[0][2:] for line in table[4:14]] == EXPECTED_ROWS
     assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in (
         workdir / "results/table/summary.md").read_text()
     bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
-    assert sorted(bootstrap["model"]) == ["fer", "glove"] and set(bootstrap["resamples"]) == {200}
+    assert sorted(bootstrap["model"]) == ["fer", "glove", "late", "text"]
+    assert set(bootstrap["resamples"]) == {200}
+    late = pd.read_csv(workdir / "results/eval/scene/late/seed0/predictions.csv")
+    image = pd.read_csv(workdir / "results/eval/scene/baseline/seed0/predictions.csv")
+    assert sorted(late["item_id"]) == sorted(image["item_id"])
     fer = pd.read_csv(workdir / "results/eval/scene/fer/seed0/predictions.csv")
     split = pd.read_csv(workdir / "results/split/scene.csv")
     assert sorted(fer["item_id"]) == sorted(split.loc[split["part"] == "test", "item_id"])
