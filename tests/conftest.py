@@ -11,6 +11,7 @@ it for tests that change or rerun things.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,18 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True,
         pytest.fail(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
                     f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}\n{logs}")
     return result
+
+
+def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, str | None]]:
+    """(rule, model wildcard or None) of every job a dry run of ``targets`` would run."""
+    output = run_snakemake(workdir, "-n", *targets).stdout
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            model = re.search(r"wildcards: .*model=(\w+)", block)
+            jobs.append((rule.group(1), model.group(1) if model else None))
+    return jobs
 
 
 @pytest.fixture

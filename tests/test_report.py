@@ -220,18 +220,9 @@ def test_contact_sheet(tmp_path):
 
 def jobs_to_run(workdir):
     """(rule, model wildcard or None) of every job a dry run of rule all would run."""
-    import re
+    from conftest import planned_jobs
 
-    from conftest import run_snakemake
-
-    output = run_snakemake(workdir, "-n").stdout
-    jobs = set()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        rule = re.match(r"(?:local)?rule (\w+):", block)
-        if rule:
-            model = re.search(r"wildcards: .*model=(\w+)", block)
-            jobs.add((rule.group(1), model.group(1) if model else None))
-    return jobs
+    return set(planned_jobs(workdir))
 
 
 @pytest.mark.slow

@@ -1,12 +1,10 @@
 """The training rules in a real Snakemake run of the tiny workflow: every model trains,
 and editing one model's setting reruns only that model's job."""
 
-import re
-
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
+from conftest import planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +17,7 @@ def predictions(model):
 
 def jobs_to_run(workdir):
     """(rule, model wildcard or None) of every job a dry run would run for the predictions."""
-    output = run_snakemake(workdir, "-n", *(predictions(m) for m in MODELS)).stdout
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        rule = re.match(r"(?:local)?rule (\w+):", block)
-        if rule:
-            model = re.search(r"wildcards: .*model=(\w+)", block)
-            jobs.append((rule.group(1), model.group(1) if model else None))
-    return jobs
+    return planned_jobs(workdir, *(predictions(m) for m in MODELS))
 
 
 def test_all_models_train_and_a_glove_setting_reruns_only_glove(tiny_front_copy):
