@@ -215,9 +215,10 @@ def bench_scaling(args) -> None:
 
 def bench_memory(args) -> None:
     rows = []
-    for path in sorted(Path(args.benchmarks).glob("*/*.tsv")):
+    root = Path(args.benchmarks)
+    for path in sorted(root.rglob("*.tsv")):  # benchmarks/<rule>/<wildcards...>.tsv
         table = pd.read_csv(path, sep="\t")
-        rows.append({"rule": path.parent.name, "job": path.stem,
+        rows.append({"rule": path.relative_to(root).parts[0], "job": str(path),
                      "max_rss MB": table["max_rss"].max(), "s": table["s"].max()})
     if not rows:
         sys.exit(f"{args.benchmarks}: no benchmark files; run the workflow first")

@@ -69,6 +69,8 @@ rule late_fusion:
         "results/eval/{split}/late/seed{seed}/predictions.csv",
     log:
         "logs/late_fusion/{split}/seed{seed}.log",
+    benchmark:
+        "benchmarks/late_fusion/{split}/seed{seed}.tsv"
     threads: rule_threads("late_fusion")
     resources:
         mem_mb=rule_mem_mb("late_fusion"),
