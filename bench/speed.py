@@ -142,9 +142,13 @@ def bench_faces(args) -> None:
             + table.to_markdown(index=False))
 
 
-def snakemake(*arguments, cwd=REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", *arguments], cwd=cwd,
-                          capture_output=True, text=True)
+def snakemake(workdir: Path, config: Path, *arguments) -> subprocess.CompletedProcess:
+    """The repository's workflow in `workdir`, with the default config under `config`
+    (with -d, the Snakefile's own `config/config.yaml` would be looked for in workdir)."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+         "--configfile", str(REPO / "config" / "config.yaml"), str(config), *arguments],
+        cwd=REPO, capture_output=True, text=True)
 
 
 def fake_season(folder: Path, count: int, source: Path) -> Path:
@@ -174,11 +178,9 @@ def bench_dryrun(args) -> None:
         config = season_config(folder)
         times = []
         for _ in range(args.repeats):
-            seconds, result = timed(snakemake, "-n", "--cores", "8", "--configfile",
-                                    str(config), "-d", str(folder / "work"), "-s",
-                                    str(REPO / "Snakefile"))
+            seconds, result = timed(snakemake, folder / "work", config, "-n", "--cores", "8")
             if result.returncode != 0:
-                sys.exit(result.stderr[-3000:])
+                sys.exit(result.stdout[-3000:] + result.stderr[-3000:])
             times.append(seconds)
         jobs = [line for line in result.stdout.splitlines() if line.strip().startswith("total")]
     publish("dryrun", f"`snakemake -n` on {args.episodes} episodes ({jobs[-1].strip() if jobs else '?'}"
@@ -199,11 +201,10 @@ def bench_scaling(args) -> None:
             table[table["episode"].isin([p.stem for p in chosen])].to_csv(
                 folder / "annotations.csv", index=False)
             config = season_config(folder)
-            seconds, result = timed(
-                snakemake, "--cores", str(args.cores), "--configfile", str(config), "-d",
-                str(folder / "work"), "-s", str(REPO / "Snakefile"), "results/split/scene.csv")
+            seconds, result = timed(snakemake, folder / "work", config, "--cores",
+                                    str(args.cores), "results/split/scene.csv")
             if result.returncode != 0:
-                sys.exit(result.stderr[-3000:])
+                sys.exit(result.stdout[-3000:] + result.stderr[-3000:])
             minutes = sum(video.probe_video(p).duration for p in chosen) / 60
         rows.append({"episodes": count, "video minutes": round(minutes, 1),
                      "wall s": round(seconds, 1),
