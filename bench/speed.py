@@ -4,6 +4,7 @@
     python bench/speed.py faces                       # face stage vs bare detectMultiScale
     python bench/speed.py dryrun [--episodes 100]     # `snakemake -n` on 100 episodes
     python bench/speed.py scaling                     # front half on 1, 2, 4 episodes
+    python bench/speed.py text                        # text inputs vs unique descriptions
     python bench/speed.py memory                      # peak RSS per rule (benchmark files)
 
 Needs ../shared/data beside the repository (the looped clip and bench-drama). Results are
@@ -214,6 +215,34 @@ def bench_scaling(args) -> None:
             "per episode flat\n\n" + pd.DataFrame(rows).to_markdown(index=False))
 
 
+def bench_text(args) -> None:
+    """prepare-glove and embed-elmo (the stand-in module) on 100 .. all unique descriptions."""
+    from dramaemo import elmo, text
+
+    dataset = pd.read_csv(Path(args.workdir) / "results" / "dataset" / "dataset.csv",
+                          keep_default_na=False)
+    unique = dataset["description"].drop_duplicates().tolist()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        module = elmo.build_standin(tmp / "elmo_standin")
+        for count in [n for n in args.counts if n < len(unique)] + [len(unique)]:
+            subset = dataset[dataset["description"].isin(set(unique[:count]))]
+            subset_csv = tmp / f"dataset_{count}.csv"
+            subset.to_csv(subset_csv, index=False)
+            glove_s, _ = timed(text.prepare_glove, subset_csv, text.KUMO_SOURCE, 32,
+                               tmp / "g.npz", tmp / "g.json")
+            elmo_s, _ = timed(elmo.embed_descriptions, subset_csv, str(module), 32, 64,
+                              tmp / "e.npz", tmp / "e.json")
+            rows.append({"unique descriptions": count, "items": len(subset),
+                         "prepare-glove s": round(glove_s, 2),
+                         "embed-elmo (stand-in) s": round(elmo_s, 2),
+                         "embed-elmo ms per description": round(1000 * elmo_s / count, 2)})
+    publish("text", "cost of the text inputs, computed once per unique description "
+            "(prepare-glove includes loading GloVe 6B 50d, 400,000 words)\n\n"
+            + pd.DataFrame(rows).to_markdown(index=False))
+
+
 def bench_memory(args) -> None:
     rows = []
     root = Path(args.benchmarks)
@@ -248,6 +277,11 @@ def main() -> None:
     scaling.add_argument("--counts", type=int, nargs="+", default=[1, 2, 4])
     scaling.add_argument("--cores", type=int, default=2)
     scaling.set_defaults(func=bench_scaling)
+    text_inputs = commands.add_parser("text")
+    text_inputs.add_argument("--workdir", default=str(REPO.parent / "bench-quality"),
+                             help="a workflow run holding results/dataset/dataset.csv")
+    text_inputs.add_argument("--counts", type=int, nargs="+", default=[100, 300, 1000])
+    text_inputs.set_defaults(func=bench_text)
     memory = commands.add_parser("memory")
     memory.add_argument("--benchmarks", default=str(REPO / "benchmarks"))
     memory.set_defaults(func=bench_memory)
