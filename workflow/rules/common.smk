@@ -1,6 +1,5 @@
 # Helpers and input functions shared by every stage.
 import json
-import os
 from pathlib import Path
 
 from snakemake.utils import validate
