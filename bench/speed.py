@@ -267,7 +267,7 @@ def main() -> None:
     extraction.set_defaults(func=bench_extraction)
     face = commands.add_parser("faces")
     face.add_argument("--episodes", type=int, default=5)
-    face.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.75, 0.5])
+    face.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5, 0.4])
     face.set_defaults(func=bench_faces)
     dry = commands.add_parser("dryrun")
     dry.add_argument("--episodes", type=int, default=100)
