@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
+from dramaemo.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +51,6 @@ BASELINE = "baseline"
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def read_csv_checked(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV with at least `required` columns, or a UserError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        table = pd.read_csv(path, dtype={"item_id": str, "scene_id": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not a readable CSV ({error})") from error
-    missing = [column for column in required if column not in table.columns]
-    if missing:
-        raise UserError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(required)}"
-        )
-    return table
 
 
 def _check_labels(table: pd.DataFrame, column: str, path: Path) -> None:

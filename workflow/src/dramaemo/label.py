@@ -45,6 +45,7 @@ from werkzeug.exceptions import HTTPException
 
 from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
+from dramaemo.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +126,11 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
     first_row: dict[str, str] = {}
     dropped: list[str] = []
     for manifest in map(Path, manifests):
-        try:
-            table = pd.read_csv(manifest, dtype=str, keep_default_na=False, encoding="utf-8")
-        except FileNotFoundError:
-            raise UserError(
-                f"{manifest}: no such manifest; run the pipeline up to the crops first "
-                "(snakemake --cores 2 results/crops/<episode>.manifest.csv)"
-            ) from None
-        except pd.errors.EmptyDataError:
-            raise UserError(f"{manifest}: empty file; a manifest starts with the header {','.join(MANIFEST_COLUMNS)}") from None
-        except UnicodeDecodeError as error:
-            raise UserError(f"{manifest}: not UTF-8 ({error.reason} at byte {error.start})") from None
-        missing = [column for column in MANIFEST_COLUMNS if column not in table.columns]
-        if missing:
-            raise UserError(
-                f"{manifest}: missing column(s) {', '.join(missing)}; a crop manifest has "
-                f"{','.join(MANIFEST_COLUMNS)}"
-            )
+        table = read_csv_checked(
+            manifest, MANIFEST_COLUMNS, dtype=str, what="manifest",
+            fix="run the pipeline up to the crops first "
+                "(snakemake --cores 2 results/crops/<episode>.manifest.csv)",
+        )
         for row_number, row in enumerate(table.to_dict("records"), start=1):
             where = f"{manifest}: row {row_number}"
             numbers = {
@@ -409,17 +398,7 @@ def prefill(store: LabelStore, state: dict[str, dict], item_id: str) -> tuple[st
 def read_annotation_csv(path: str | Path) -> pd.DataFrame:
     """An annotation CSV with its emotions in canonical case; errors name file and row."""
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such annotation CSV") from None
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: empty file; expected the header {','.join(ANNOTATION_COLUMNS)}") from None
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
-    missing = [column for column in ANNOTATION_COLUMNS if column not in table.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(ANNOTATION_COLUMNS)}")
+    table = read_csv_checked(path, ANNOTATION_COLUMNS, dtype=str, what="annotation CSV")
     canonical = {emotion.lower(): emotion for emotion in EMOTIONS}
     emotions = table["emotion"].str.strip().str.lower().map(canonical)
     unknown = emotions.isna()
