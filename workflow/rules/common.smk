@@ -1,5 +1,6 @@
 # Helpers and input functions shared by every stage.
 import json
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -11,6 +12,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 # shell prefix, and cluster jobs re-read this file, so they get it too.
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 # (Snakemake formats the prefix like a shell command: doubled braces are literal.)
+sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (model names)
+from dramaemo.labels import model_label
+
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
 )
@@ -105,14 +109,6 @@ ELMO_STANDIN_DIR = (
     if config["text"]["elmo"]["standin"]
     else "resources/elmo_standin"
 )
-MODEL_LABELS = {
-    "baseline": "Baseline CNN (image)",
-    "glove": "Multimodal GloVe",
-    "elmo": "Multimodal ELMo",
-    "text": "Text only (GloVe)",
-}
-
-
 def trained_models():
     """The models of config `models` (rows of the F1 table besides FER)."""
     return list(config["models"])
@@ -121,14 +117,6 @@ def trained_models():
 def train_seeds():
     """Seeds each model is trained with (config train.seeds)."""
     return list(config["train"]["seeds"])
-
-
-def model_label(model):
-    """Display name of a model; says when ELMo runs on the stand-in weights."""
-    label = MODEL_LABELS.get(model, model)
-    if model == "elmo" and config["text"]["elmo"]["standin"]:
-        label += " (stand-in weights)"
-    return label
 
 
 def trained_predictions(split):
@@ -270,12 +258,11 @@ def evaluated_runs(split, filename):
 
 
 def model_labels_json():
-    """Display names of the trained models (common.smk's model_label) for the report's
+    """Display names of the trained and fused models (dramaemo.labels) for the report's
     --labels: a parameter, so renaming a model redraws the tables and plots."""
-    labels = {model: model_label(model) for model in trained_models()}
-    if late_fusion_active():
-        labels[LATE_MODEL] = "Late fusion (image x text)"
-    return json.dumps(labels)
+    standin = config["text"]["elmo"]["standin"]
+    models = trained_models() + ([LATE_MODEL] if late_fusion_active() else [])
+    return json.dumps({model: model_label(model, standin) for model in models})
 
 
 def has_baseline():

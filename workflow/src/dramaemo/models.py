@@ -21,27 +21,12 @@ import keras
 from keras import layers, ops
 
 from dramaemo import EMOTIONS
+from dramaemo.labels import MODEL_LABELS, model_label  # noqa: F401 (re-exported)
 
 MODEL_NAMES = ("baseline", "glove", "elmo", "text")
 
 # How tables and plots name each model; the ELMo row says when its weights are the
 # offline stand-in rather than the real module (see dramaemo.elmo).
-MODEL_LABELS = {
-    "baseline": "Baseline CNN (image)",
-    "glove": "Multimodal GloVe",
-    "elmo": "Multimodal ELMo",
-    "text": "Text only (GloVe)",
-}
-
-
-def model_label(model: str, elmo_standin: bool = False) -> str:
-    """Display name of a model for tables and plots."""
-    label = MODEL_LABELS.get(model, model)
-    if model == "elmo" and elmo_standin:
-        label += " (stand-in weights)"
-    return label
-
-
 def preprocess_faces(images, image_size: int | None = None) -> np.ndarray:
     """Face crops as every model expects them: float32 (N, S, S, 1) scaled to [0, 1].
 

@@ -17,7 +17,6 @@ shows sample crops of each class.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
@@ -28,6 +27,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
+from dramaemo.labels import MODEL_LABELS, model_label
 from dramaemo.evaluate import BASELINE, read_csv_checked, run_of
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # Column order of the table: the paper's three models, the ablation, late fusion of
 # image and text, the zero-shot line.
 MODEL_ORDER = ("baseline", "glove", "elmo", "text", "late", "fer")
-FER_LABEL = "FER2013 zero-shot"
+FER_LABEL = MODEL_LABELS["fer"]
 ROW_MACRO = "Macro-F1"
 ROW_ACCURACY = "Accuracy"
 ROW_UNSEEN = "Macro-F1 (unseen descriptions)"
@@ -45,20 +45,11 @@ RANDOM_STRATEGY = "random"
 
 
 def model_labels(models, elmo_standin: bool, given: dict | None = None) -> dict[str, str]:
-    """Display names: `given` ones first (the workflow passes its own, so drawing a table
-    need not import Keras), else dramaemo.models.model_label."""
+    """Display names: `given` ones first (the workflow passes its own), else
+    dramaemo.labels.model_label."""
     given = given or {}
-    labels = {}
-    for model in models:
-        if model in given:
-            labels[model] = given[model]
-        elif model == "fer":
-            labels[model] = FER_LABEL
-        else:
-            from dramaemo.models import model_label  # imports Keras: only when needed
-
-            labels[model] = model_label(model, elmo_standin=elmo_standin)
-    return labels
+    return {model: given.get(model) or model_label(model, elmo_standin=elmo_standin)
+            for model in models}
 
 
 def ordered_models(models) -> list[str]:
