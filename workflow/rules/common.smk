@@ -119,16 +119,6 @@ def train_seeds():
     return list(config["train"]["seeds"])
 
 
-def trained_predictions(split):
-    """predictions.csv of every trained model and seed on one split."""
-    return expand(
-        "results/eval/{split}/{model}/seed{seed}/predictions.csv",
-        split=split,
-        model=trained_models(),
-        seed=train_seeds(),
-    )
-
-
 def glove_file_input():
     """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
     source = config["text"]["glove"]["source"]
