@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dramaemo.cli import build_parser
+from dramaemo import registry
+from dramaemo.config import schema_defaults
+from dramaemo.options import TrainOptions
 from dramaemo.train import build_model, make_dataset, model_inputs, read_labelled_split
 
 
@@ -39,34 +41,19 @@ def epoch_seconds(model, fit_kwargs: dict, epochs: int) -> list[float]:
     return timings
 
 
-def train_arguments(workdir: Path, split: str, model: str, image_size: int | None,
-                    threads: int) -> argparse.Namespace:
-    """The train command's own defaults, pointed at a workflow run's outputs."""
-    results = workdir / "results"
-    argv = ["train", "--model", model, "--seed", "0",
-            "--dataset", str(results / "dataset" / "dataset.csv"),
-            "--split-csv", str(results / "split" / f"{split}.csv"),
-            "--images", str(results / "dataset" / "images.npz"),
-            "--glove", str(results / "text" / "glove.npz"),
-            "--threads", str(threads),
-            "--model-out", "unused.keras", "--history-out", "unused.csv",
-            "--predictions-out", "unused.csv"]
-    if image_size:
-        argv += ["--image-size", str(image_size)]
-    return build_parser("train").parse_args(argv)
-
-
 def compare(args, model_name: str) -> dict:
     import keras
     import tensorflow as tf
 
-    options = train_arguments(args.workdir, args.split, model_name, args.image_size,
-                              args.threads)
-    items = read_labelled_split(options.dataset, options.split_csv)
+    results = args.workdir / "results"
+    spec = registry.spec(model_name)
+    # The schema's train defaults (what the workflow uses unless config says otherwise).
+    options = TrainOptions.for_model(model_name, {**schema_defaults("train"), "image_size": args.image_size})
+    items = read_labelled_split(results / "dataset" / "dataset.csv", results / "split" / f"{args.split}.csv")
     train_items = items[items["part"] == "train"].reset_index(drop=True)
-    arrays, shared = model_inputs(model_name, train_items, options)
-    if "tokens" in arrays:
-        shared["max_tokens"] = arrays["tokens"].shape[1]
+    text_cache = args.workdir / registry.TEXT_ENCODERS[spec.text].cache if spec.text else None
+    arrays, shared = model_inputs(spec, train_items, images=results / "dataset" / "images.npz",
+                                  text_cache=text_cache, image_size=options.image_size)
     labels = train_items["label"].to_numpy()
 
     tensors = {name: tf.constant(values) for name, values in arrays.items()}
@@ -82,7 +69,7 @@ def compare(args, model_name: str) -> dict:
     for _ in range(args.repeats):
         for name, feed in feeds.items():
             keras.utils.set_random_seed(0)
-            model = build_model(model_name, shared, options)
+            model = build_model(spec, shared, options)
             steady[name].append(float(np.median(epoch_seconds(model, feed, args.epochs)[1:])))
     steady_pipeline, steady_memory = min(steady["pipeline"]), min(steady["memory"])
     return {"model": model_name, "train items": len(labels),
@@ -99,7 +86,6 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["baseline", "glove"])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--image-size", type=int, default=48)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each feed")
     args = parser.parse_args()
     rows = [compare(args, name) for name in args.models]

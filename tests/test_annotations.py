@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
-from dramaemo.annotations import (CATEGORIES, COLUMNS, join, pack_images, read_annotations,
+from dramaemo.packing import pack_images
+from dramaemo.annotations import (CATEGORIES, ANNOTATION_COLUMNS, join, read_annotations,
                                   report_markdown)
 from dramaemo.errors import UserError
 from dramaemo.faces import MANIFEST_COLUMNS
 
-HEADER = ",".join(COLUMNS)
+HEADER = ",".join(ANNOTATION_COLUMNS)
 INFOS = {"ep01": {"width": 320, "height": 240, "frames": 30},
          "ep02": {"width": 320, "height": 240, "frames": 30}}
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from dramaemo import EMOTIONS
+from dramaemo import EMOTIONS, runs
 from dramaemo.cli import main
 from dramaemo.errors import UserError
 from dramaemo.evaluate import (
@@ -23,9 +23,11 @@ from dramaemo.evaluate import (
 )
 
 
-def write_predictions(path, item_ids, true, pred):
-    """A predictions.csv in the training stage's format (one-hot probabilities)."""
+def write_predictions(path, item_ids, true, pred, model="baseline", seed=0, split="scene"):
+    """A predictions.csv in the training stage's format (one-hot probabilities), with the
+    run.json of its run beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_run(path.with_name("run.json"), split=split, model=model, seed=seed)
     table = pd.DataFrame({"item_id": item_ids, "true": true, "pred": pred})
     for emotion, column in zip(EMOTIONS, PROB_COLUMNS):
         table[column] = (table["pred"] == emotion).astype(float)
@@ -106,7 +108,7 @@ def test_evaluate_run_and_unseen_subset(tmp_path):
     pred = ["Happy", "Sad", "Angry", "Happy", "Sad", "Sad"]
     path = write_predictions(
         tmp_path / "eval" / "scene" / "glove" / "seed2" / "predictions.csv",
-        test["item_id"], test["emotion"], pred,
+        test["item_id"], test["emotion"], pred, model="glove", seed=2,
     )
     metrics = evaluate_run(path, split_path, dataset_path)
     assert (metrics["model"], metrics["seed"]) == ("glove", 2)
@@ -214,7 +216,7 @@ def test_compare_models_from_files(tmp_path):
     for model, tables in runs.items():
         for seed, table in enumerate(tables):
             write_predictions(tmp_path / model / f"seed{seed}" / "predictions.csv",
-                              table["item_id"], table["true"], table["pred"])
+                              table["item_id"], table["true"], table["pred"], model=model, seed=seed)
     table = runs["baseline"][0]
     split_rows = table[["item_id", "scene_id"]].assign(part="test")
     extra = pd.DataFrame({"item_id": ["x1"], "scene_id": ["sx"], "part": ["train"]})
@@ -226,7 +228,7 @@ def test_compare_models_from_files(tmp_path):
     assert result.loc[0, "n_groups"] == 8 and result.loc[0, "resample_by"] == "scene"
     # a run on other items is refused, naming the file
     write_predictions(tmp_path / "text" / "seed0" / "predictions.csv",
-                      ["zzz"], ["Angry"], ["Angry"])
+                      ["zzz"], ["Angry"], ["Angry"], model="text")
     with pytest.raises(UserError, match=r"text/seed0/predictions.csv: 1 item\(s\) not in"):
         compare_models(sorted(tmp_path.glob("*/seed*/predictions.csv")), split_path,
                        resamples=10, seed=0, ci_level=0.9)
@@ -254,7 +256,7 @@ def _predictions(rows):
 
 
 def test_late_fusion_takes_the_geometric_mean_of_probabilities():
-    from dramaemo.evaluate import late_fusion
+    from dramaemo.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 0.6, "Sad": 0.4}),
                           ("b", "Sad", {"Happy": 0.9, "Sad": 0.1})])
@@ -270,7 +272,7 @@ def test_late_fusion_takes_the_geometric_mean_of_probabilities():
 
 
 def test_late_fusion_refuses_runs_on_different_items():
-    from dramaemo.evaluate import late_fusion
+    from dramaemo.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 1.0})])
     text = _predictions([("b", "Happy", {"Happy": 1.0})])
@@ -279,7 +281,7 @@ def test_late_fusion_refuses_runs_on_different_items():
 
 
 def test_late_fusion_refuses_disagreeing_truth():
-    from dramaemo.evaluate import late_fusion
+    from dramaemo.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 1.0})])
     text = _predictions([("a", "Sad", {"Happy": 1.0})])

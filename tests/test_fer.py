@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import EMOTIONS
+from dramaemo import EMOTIONS, runs
 from dramaemo.errors import UserError
 from dramaemo.evaluate import evaluate_run
 from dramaemo.fer import (
@@ -70,6 +70,7 @@ def test_predict_with_tiny_hdf5_model(tmp_path):
     images_path, split_path, dataset_path = write_inputs(tmp_path)  # 48 px: resized to 64
     output = tmp_path / "eval" / "scene" / "fer" / "seed0" / "predictions.csv"
     predict_test_part(model_path, images_path, split_path, dataset_path, output, batch_size=2)
+    runs.write_run(output.with_name("run.json"), split="scene", model="fer", seed=0)
     table = pd.read_csv(output)
     assert list(table.columns) == ["item_id", "true", "pred"] + [f"prob_{e}" for e in EMOTIONS]
     assert list(table["item_id"]) == [f"ep_{i:03d}" for i in range(1, 6)]  # test part only

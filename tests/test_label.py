@@ -34,13 +34,10 @@ from skimage.util import img_as_ubyte
 
 from dramaemo import EMOTIONS, cli
 from dramaemo.errors import UserError
-from dramaemo.label import (
-    ANNOTATION_COLUMNS,
-    MANIFEST_COLUMNS,
-    LabelStore,
-    create_app,
-    read_manifests,
-)
+from dramaemo.annotations import ANNOTATION_COLUMNS
+from dramaemo.faces import MANIFEST_COLUMNS
+from dramaemo.label import create_app
+from dramaemo.label_store import LabelStore, read_manifests
 
 REPO = Path(__file__).resolve().parents[1]
 CROP_SIZE = 96
@@ -115,7 +112,7 @@ def test_manifests_are_read_in_order_and_missing_crops_are_counted(workdir):
     table.loc[1, "crop_path"] = "results/crops/ep01/gone.png"
     table.to_csv(manifest, index=False)
     crops, dropped = read_manifests(_manifests(workdir), "results/crops")
-    assert [crop.item_id for crop in crops] == ["ep01:0:0", "ep01:2:0", "ep02:5:0", "ep02:6:0"]
+    assert [crop.item_id for crop in crops] == ["ep01_000000_0", "ep01_000002_0", "ep02_000005_0", "ep02_000006_0"]
     assert dropped == [f"{manifest}: row 2: crop file 'results/crops/ep01/gone.png' not found"]
     assert crops[0].crop_file == "ep01/000000_0.png"
     assert crops[0].frame_file == (workdir / "results/frames/ep01/000000.jpg").resolve()
@@ -146,14 +143,14 @@ def test_label_writes_a_pipeline_row_with_box_and_annotator_in_the_log(workdir):
     client = app.test_client()
     state = client.get("/api/state").get_json()
     assert state["annotator"] == "alice"
-    assert state["item"]["item_id"] == "ep01:0:0"
+    assert state["item"]["item_id"] == "ep01_000000_0"
     assert state["progress"] == {"total": 5, "done": 0, "left": 5, "skipped": 0,
                                  "per_emotion": dict.fromkeys(EMOTIONS, 0)}
-    response = post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "happy",
+    response = post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "happy",
                                            "description": "  He  floats in\nspace, smiling "})
     assert response.status_code == 200, response.get_json()
     state = response.get_json()
-    assert state["item"]["item_id"] == "ep01:1:0"
+    assert state["item"]["item_id"] == "ep01_000001_0"
     assert state["progress"]["done"] == 1 and state["progress"]["per_emotion"]["Happy"] == 1
 
     table = pd.read_csv(workdir / "labels/alice.csv", keep_default_na=False)
@@ -164,20 +161,20 @@ def test_label_writes_a_pipeline_row_with_box_and_annotator_in_the_log(workdir):
     }]
     events = [json.loads(line) for line in (workdir / "labels/alice.csv.log.jsonl").read_text().splitlines()]
     assert [(event["action"], event["annotator"], event["item_id"]) for event in events] == [
-        ("label", "alice", "ep01:0:0")]
+        ("label", "alice", "ep01_000000_0")]
 
 
 def test_description_is_prefilled_from_the_previous_second_of_the_same_episode(workdir):
     app, _ = make_app(workdir)
     client = app.test_client()
-    state = post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy",
+    state = post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy",
                                         "description": "He floats in space"}).get_json()
     assert state["item"]["description"] == "He floats in space"
     assert state["item"]["prefilled_from"] == 0
-    post(client, "/api/label", {"item_id": "ep01:1:0", "emotion": "Happy", "description": "He waves"})
-    state = post(client, "/api/label", {"item_id": "ep01:2:0", "emotion": "Sad", "description": "He sighs"}).get_json()
+    post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Happy", "description": "He waves"})
+    state = post(client, "/api/label", {"item_id": "ep01_000002_0", "emotion": "Sad", "description": "He sighs"}).get_json()
     # ep02 starts at second 5: nothing from ep01 leaks in.
-    assert state["item"]["item_id"] == "ep02:5:0"
+    assert state["item"]["item_id"] == "ep02_000005_0"
     assert state["item"]["description"] == "" and state["item"]["prefilled_from"] is None
 
 
@@ -185,28 +182,28 @@ def test_skip_and_undo_are_durable(workdir):
     app, store = make_app(workdir)
     client = app.test_client()
     assert post(client, "/api/undo").status_code == 409  # nothing yet
-    state = post(client, "/api/skip", {"item_id": "ep01:0:0"}).get_json()
-    assert state["item"]["item_id"] == "ep01:1:0" and state["progress"]["skipped"] == 1
-    state = post(client, "/api/label", {"item_id": "ep01:1:0", "emotion": "Fear", "description": "A shadow"}).get_json()
-    assert state["item"]["item_id"] == "ep01:2:0"
+    state = post(client, "/api/skip", {"item_id": "ep01_000000_0"}).get_json()
+    assert state["item"]["item_id"] == "ep01_000001_0" and state["progress"]["skipped"] == 1
+    state = post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Fear", "description": "A shadow"}).get_json()
+    assert state["item"]["item_id"] == "ep01_000002_0"
     state = post(client, "/api/undo").get_json()
     # The undone crop comes back with the description that was typed for it.
-    assert state["undone"] == "ep01:1:0"
-    assert state["item"]["item_id"] == "ep01:1:0" and state["item"]["description"] == "A shadow"
+    assert state["undone"] == "ep01_000001_0"
+    assert state["item"]["item_id"] == "ep01_000001_0" and state["item"]["description"] == "A shadow"
     assert len(pd.read_csv(workdir / "labels/alice.csv")) == 0
     state = post(client, "/api/undo").get_json()
-    assert state["item"]["item_id"] == "ep01:0:0" and state["progress"]["skipped"] == 0
+    assert state["item"]["item_id"] == "ep01_000000_0" and state["progress"]["skipped"] == 0
     # Skipped crops come back after all the others.
-    post(client, "/api/skip", {"item_id": "ep01:0:0"})
+    post(client, "/api/skip", {"item_id": "ep01_000000_0"})
     for second, episode in ((1, "ep01"), (2, "ep01"), (5, "ep02"), (6, "ep02")):
-        state = post(client, "/api/label", {"item_id": f"{episode}:{second}:0", "emotion": "Neutral", "description": "x"}).get_json()
-    assert state["item"]["item_id"] == "ep01:0:0" and state["item"]["skipped_before"]
+        state = post(client, "/api/label", {"item_id": f"{episode}_{second:06d}_0", "emotion": "Neutral", "description": "x"}).get_json()
+    assert state["item"]["item_id"] == "ep01_000000_0" and state["item"]["skipped_before"]
     post(client, "/api/undo")  # takes back ep02:6:0
     store.close()
 
     app, store = make_app(workdir)  # a restart replays the log, undos included
     state = app.test_client().get("/api/state").get_json()
-    assert state["item"]["item_id"] == "ep02:6:0"
+    assert state["item"]["item_id"] == "ep02_000006_0"
     assert state["progress"]["done"] == 3 and state["progress"]["skipped"] == 1
     assert list(pd.read_csv(workdir / "labels/alice.csv")["second"]) == [1, 2, 5]
 
@@ -214,12 +211,12 @@ def test_skip_and_undo_are_durable(workdir):
 def test_relabelling_replaces_the_row_and_undo_restores_the_earlier_label(workdir):
     app, store = make_app(workdir)
     client = app.test_client()
-    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "He smiles"})
-    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Sad", "description": 'He says "no", sadly'})
+    post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "He smiles"})
+    post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Sad", "description": 'He says "no", sadly'})
     rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
     assert [(row["emotion"], row["description"]) for row in rows] == [("Sad", 'He says "no", sadly')]
     state = post(client, "/api/undo").get_json()
-    assert state["item"]["item_id"] == "ep01:0:0" and state["item"]["description"] == 'He says "no", sadly'
+    assert state["item"]["item_id"] == "ep01_000000_0" and state["item"]["description"] == 'He says "no", sadly'
     store.close()
     app, store = make_app(workdir)
     rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
@@ -230,13 +227,13 @@ def test_relabelling_replaces_the_row_and_undo_restores_the_earlier_label(workdi
 def test_restart_resumes_where_the_annotator_stopped(workdir):
     app, store = make_app(workdir)
     client = app.test_client()
-    for item_id, emotion in (("ep01:0:0", "Happy"), ("ep01:1:0", "Surprise")):
+    for item_id, emotion in (("ep01_000000_0", "Happy"), ("ep01_000001_0", "Surprise")):
         assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
     store.close()
     (workdir / "labels/alice.csv").unlink()  # even the CSV is rebuilt from the log
     app, store = make_app(workdir)
     state = app.test_client().get("/api/state").get_json()
-    assert state["item"]["item_id"] == "ep01:2:0"
+    assert state["item"]["item_id"] == "ep01_000002_0"
     assert state["progress"]["done"] == 2 and state["progress"]["left"] == 3
     assert list(pd.read_csv(workdir / "labels/alice.csv")["emotion"]) == ["Happy", "Surprise"]
 
@@ -279,7 +276,7 @@ def test_concurrent_posts_from_threads_and_two_servers_lose_nothing(tmp_path, mo
     assert failures == []
     table = pd.read_csv(tmp_path / "alice.csv")
     assert len(table) == 80
-    assert dict(zip("ep09:" + table["second"].astype(str) + ":0", table["emotion"])) == expected
+    assert dict(zip("ep09_" + table["second"].map("{:06d}".format) + "_0", table["emotion"])) == expected
     lines = (tmp_path / "alice.csv.log.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["seq"] for line in lines) == list(range(1, 81))
     # Each server sees the other's labels.
@@ -313,7 +310,7 @@ def test_two_stores_on_one_file_hammered_from_threads_lose_nothing(tmp_path, mon
 
 def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     app, store = make_app(workdir)
-    post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Angry", "description": "shouts"})
+    post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Angry", "description": "shouts"})
     store.close()
     torn = b'{"seq": 2, "annotator": "alice", "action": "lab'  # the process died here
     with open(workdir / "labels/alice.csv.log.jsonl", "ab") as handle:
@@ -322,7 +319,7 @@ def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     assert f"dropping {len(torn)} bytes of a line cut by a crash" in caplog.text
     client = app.test_client()
     assert client.get("/api/state").get_json()["progress"]["done"] == 1
-    assert post(client, "/api/label", {"item_id": "ep01:1:0", "emotion": "Sad", "description": "x"}).status_code == 200
+    assert post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Sad", "description": "x"}).status_code == 200
     lines = (workdir / "labels/alice.csv.log.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
 
@@ -374,7 +371,7 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
         server = _start_server(workdir, port, log_file)
         try:
             base = f"http://127.0.0.1:{port}"
-            for item_id, emotion in (("ep01:0:0", "Happy"), ("ep01:1:0", "Fear"), ("ep01:2:0", "Sad")):
+            for item_id, emotion in (("ep01_000000_0", "Happy"), ("ep01_000001_0", "Fear"), ("ep01_000002_0", "Sad")):
                 _request(f"{base}/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"})
             _request(f"{base}/api/undo", {})
         finally:
@@ -386,7 +383,7 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
         finally:
             server.terminate()
             server.wait()
-    assert state["item"]["item_id"] == "ep01:2:0"
+    assert state["item"]["item_id"] == "ep01_000002_0"
     assert state["progress"]["done"] == 2
     assert list(pd.read_csv(workdir / "labels/alice.csv")["emotion"]) == ["Happy", "Fear"]
     assert "labelling page at http://127.0.0.1:" in (workdir / "server.log").read_text()
@@ -400,13 +397,13 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
     "/crops/ep01.manifest.csv",  # under the crops directory, but not a crop
     "/crops//etc/passwd",
     "/frame?item=../../etc/passwd",
-    "/frame?item=ep01:99:0",
+    "/frame?item=ep01_000099_0",
     "/static/../label.py",
 ])
 def test_paths_outside_the_crops_are_refused(workdir, path):
     app, _ = make_app(workdir)
     client = app.test_client()
-    post(client, "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
+    post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"})
     response = client.get(path, follow_redirects=True)
     assert response.status_code in (403, 404), (path, response.status_code)
     assert b"root:" not in response.data and b"episode," not in response.data
@@ -427,13 +424,13 @@ def test_crops_and_frames_of_the_manifest_are_served(workdir):
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"item_id": "ep01:0:0", "emotion": "Joy"}, 400, "unknown emotion 'Joy'; choose one of Angry, Disgust"),
-    ({"item_id": "ep01:0:0", "emotion": None}, 400, "unknown emotion None"),
-    ({"item_id": "ep01:0:0", "emotion": "Happy", "description": "x" * 501}, 400,
+    ({"item_id": "ep01_000000_0", "emotion": "Joy"}, 400, "unknown emotion 'Joy'; choose one of Angry, Disgust"),
+    ({"item_id": "ep01_000000_0", "emotion": None}, 400, "unknown emotion None"),
+    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 501}, 400,
      "description has 501 characters; at most 500 are allowed"),
-    ({"item_id": "ep01:0:0", "emotion": "Happy", "description": ["a"]}, 400, "description must be text"),
-    ({"item_id": "ep01:0:0", "emotion": "Happy", "description": " \n "}, 400, "description is empty"),
-    ({"item_id": "../ep01:0:0", "emotion": "Happy", "description": "x"}, 404, "unknown item '../ep01:0:0'"),
+    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": ["a"]}, 400, "description must be text"),
+    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": " \n "}, 400, "description is empty"),
+    ({"item_id": "../ep01_000000_0", "emotion": "Happy", "description": "x"}, 404, "unknown item '../ep01_000000_0'"),
 ])
 def test_bad_labels_are_refused_with_a_clear_message(workdir, body, status, message):
     app, _ = make_app(workdir)
@@ -446,9 +443,9 @@ def test_bad_labels_are_refused_with_a_clear_message(workdir, body, status, mess
 def test_max_description_length_is_configurable_and_500_passes(workdir):
     app, _ = make_app(workdir)
     assert post(app.test_client(), "/api/label",
-                {"item_id": "ep01:0:0", "emotion": "Happy", "description": "x" * 500}).status_code == 200
+                {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 500}).status_code == 200
     app, _ = make_app(workdir, out="labels/short.csv", max_description=10)
-    response = post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Sad", "description": "x" * 11})
+    response = post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Sad", "description": "x" * 11})
     assert response.status_code == 400 and "at most 10" in response.get_json()["error"]
 
 
@@ -456,7 +453,7 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
     app, _ = make_app(workdir)
     client = app.test_client()
     # A cross-site HTML form can post only form data: not JSON, so refused.
-    response = client.post("/api/label", data={"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
+    response = client.post("/api/label", data={"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"})
     assert response.status_code == 400 and "application/json" in response.get_json()["error"]
     # DNS rebinding: a page of another host name resolving to 127.0.0.1.
     assert client.get("/api/state", headers={"Host": "evil.example:8000"}).status_code == 400
@@ -466,7 +463,7 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
 
 def test_a_file_of_another_annotator_or_not_ours_is_refused(workdir):
     app, store = make_app(workdir)
-    post(app.test_client(), "/api/label", {"item_id": "ep01:0:0", "emotion": "Happy", "description": "x"})
+    post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"})
     store.close()
     with pytest.raises(UserError, match=r"alice.csv.log.jsonl: line 1: labels of annotator 'alice', not 'bob'"):
         make_app(workdir, annotator="bob")
@@ -478,7 +475,7 @@ def test_a_file_of_another_annotator_or_not_ours_is_refused(workdir):
 def _label_all(root: Path, annotator: str, emotions: list[str], **options):
     app, store = make_app(root, annotator=annotator, out=f"labels/{annotator}.csv", **options)
     client = app.test_client()
-    for item_id, emotion in zip(["ep01:0:0", "ep01:1:0", "ep01:2:0", "ep02:5:0", "ep02:6:0"], emotions):
+    for item_id, emotion in zip(["ep01_000000_0", "ep01_000001_0", "ep01_000002_0", "ep02_000005_0", "ep02_000006_0"], emotions):
         if emotion:
             assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
     return client, store
@@ -509,7 +506,11 @@ def test_agreement_command_errors_name_the_file_and_row(workdir, capsys, label_c
     (workdir / "b.csv").write_text("episode,second,x,y,w,h,emotion,description\n"
                                    "ep01,0,1,2,3,4,happy,x\nep01,1,1,2,3,4,Joy,y\n")
     assert label_cli(["label-agreement", "a.csv", "b.csv"]) == 2
-    assert "b.csv: row 2: unknown emotion 'Joy'" in capsys.readouterr().err
+    # row = the line in the file (header = row 1), as in the join report
+    assert "b.csv: row 3: unknown emotion 'Joy'" in capsys.readouterr().err
+    # config label_map renames other vocabularies here too, as in the join
+    assert label_cli(["label-agreement", "a.csv", "b.csv", "--label-map", '{"joy": "Happy"}']) == 0
+    capsys.readouterr()
     (workdir / "b.csv").write_text("episode,second,x,y,w,h,emotion,description\nep01,0,1,2,3,4,happy,x\n")
     assert label_cli(["label-agreement", "a.csv", "b.csv"]) == 0
     assert "Cohen's kappa undefined (a single emotion in all shared items)" in capsys.readouterr().out
@@ -589,7 +590,7 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
     def press(key: str):
         ActionChains(chrome).send_keys(key).perform()
 
-    showing("ep01:0:0")
+    showing("ep01_000000_0")
     assert "annotator alice" in chrome.find_element(By.ID, "annotator").text
     assert chrome.find_element(By.ID, "progress").text == "0 done · 5 left of 5"
     buttons = [button.text.replace("\n", " ") for button in chrome.find_elements(By.CSS_SELECTOR, ".emotion")]
@@ -599,23 +600,23 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
     description.click()
     description.send_keys("He floats above the Earth, smiling", Keys.ENTER)  # Enter leaves the field
     press("4")  # Happy
-    showing("ep01:1:0")
+    showing("ep01_000001_0")
     assert description.get_attribute("value") == "He floats above the Earth, smiling"  # pre-filled
     press("7")  # Surprise, with the pre-filled description
-    showing("ep01:2:0")
+    showing("ep01_000002_0")
     press("s")  # skip...
-    showing("ep02:5:0")
+    showing("ep02_000005_0")
     press("u")  # ...and take it back
-    showing("ep01:2:0")
+    showing("ep01_000002_0")
     description.click()
     description.send_keys(Keys.CONTROL, "a")
     description.send_keys("He looks back at the camera", Keys.ESCAPE)
     press("6")  # Sad
-    showing("ep02:5:0")
+    showing("ep02_000005_0")
     description.click()
     description.send_keys("She explains a program to the class", Keys.ENTER)
     press("5")  # Neutral
-    showing("ep02:6:0")
+    showing("ep02_000006_0")
     press("f")  # the full frame around the face
     wait.until(lambda driver: driver.execute_script(
         "const frame = document.getElementById('frame');"

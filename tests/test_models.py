@@ -133,6 +133,8 @@ def test_load_model_names_a_file_that_does_not_load(tmp_path):
 
 
 def test_model_label_marks_standin_elmo():
-    assert models.model_label("elmo", elmo_standin=True) == "Multimodal ELMo (stand-in weights)"
-    assert models.model_label("elmo") == "Multimodal ELMo"
-    assert models.model_label("baseline") == "Baseline CNN (image)"
+    from dramaemo.registry import model_label
+
+    assert model_label("elmo", elmo_standin=True) == "Multimodal ELMo (stand-in weights)"
+    assert model_label("elmo") == "Multimodal ELMo"
+    assert model_label("baseline") == "Baseline CNN (image)"

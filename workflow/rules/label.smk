@@ -26,6 +26,7 @@ rule label:
         port=config["label"]["port"],
         max_description=config["label"]["max_description"],
         compare=config["label"]["compare"],
+        label_map=label_map_json(),
     threads: 1
     conda:
         "../../envs/label.yaml"
@@ -35,4 +36,4 @@ rule label:
         "python -m dramaemo label --manifest {input.manifests:q} --crops-root {params.crops_root:q}"
         " --out-dir {params.out_dir:q} --annotator={params.annotator:q}"
         " --host {params.host:q} --port {params.port} --max-description {params.max_description}"
-        " --compare {params.compare:q} > {log} 2>&1"
+        " --compare {params.compare:q} --label-map {params.label_map:q} > {log} 2>&1"

@@ -1,11 +1,11 @@
 # The F1 comparison table (the paper's Table II) per split, the cross-split summary with
-# bootstrap CIs, and the report's plots (dramaemo.report). Input functions:
+# bootstrap CIs, and the report's plots (dramaemo.f1tables, dramaemo.plots). Input functions:
 # workflow/rules/common.smk.
 
 
 rule f1_table:
     input:
-        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+        metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
         md=table_report("results/table/{split}/f1_table.md", "F1 table (Markdown)"),
         csv=table_report("results/table/{split}/f1_table.csv", "F1 table (CSV)"),
@@ -24,12 +24,12 @@ rule f1_table:
         mem_mb=rule_mem_mb("f1_table"),
         runtime=rule_runtime("f1_table"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo f1-table --metrics {input.metrics}"
+        "python -m dramaemo f1-table --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
-        " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
-        " --tex {output.tex} --html {output.html} > {log} 2>&1"
+        " --decimals {params.decimals} --md {output.md:q} --csv {output.csv:q}"
+        " --tex {output.tex:q} --html {output.html:q} > {log:q} 2>&1"
 
 
 rule summary_table:
@@ -37,7 +37,7 @@ rule summary_table:
         metrics=[
             path
             for split in config["split"]["strategies"]
-            for path in evaluated_runs(split, "metrics.json")
+            for path in metrics_files(split)
         ],
         bootstrap=expand(
             "results/table/{split}/bootstrap.csv",
@@ -62,12 +62,12 @@ rule summary_table:
         mem_mb=rule_mem_mb("summary_table"),
         runtime=rule_runtime("summary_table"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo summary-table --metrics {input.metrics} --bootstrap {input.bootstrap}"
+        "python -m dramaemo summary-table --metrics {input.metrics:q} --bootstrap {input.bootstrap:q}"
         " --strategies {params.strategies} {params.elmo_standin} --labels {params.labels:q}"
-        " --decimals {params.decimals} --md {output.md} --csv {output.csv}"
-        " --tex {output.tex} --html {output.html} > {log} 2>&1"
+        " --decimals {params.decimals} --md {output.md:q} --csv {output.csv:q}"
+        " --tex {output.tex:q} --html {output.html:q} > {log:q} 2>&1"
 
 
 rule plot_differences:
@@ -94,15 +94,15 @@ rule plot_differences:
         mem_mb=rule_mem_mb("plot_differences"),
         runtime=rule_runtime("plot_differences"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo plot-differences --bootstrap {input} --strategies {params.strategies}"
-        " {params.elmo_standin} --labels {params.labels:q} --output {output} > {log} 2>&1"
+        "python -m dramaemo plot-differences --bootstrap {input:q} --strategies {params.strategies}"
+        " {params.elmo_standin} --labels {params.labels:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule plot_confusion:
     input:
-        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+        metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
         report(
             "results/table/{split}/confusion_matrices.png",
@@ -123,16 +123,16 @@ rule plot_confusion:
         mem_mb=rule_mem_mb("plot_confusion"),
         runtime=rule_runtime("plot_confusion"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo plot-confusion --metrics {input.metrics}"
+        "python -m dramaemo plot-confusion --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule plot_f1:
     input:
-        metrics=lambda wildcards: evaluated_runs(wildcards.split, "metrics.json"),
+        metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
         report(
             "results/table/{split}/f1_per_class.png",
@@ -153,16 +153,17 @@ rule plot_f1:
         mem_mb=rule_mem_mb("plot_f1"),
         runtime=rule_runtime("plot_f1"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo plot-f1 --metrics {input.metrics}"
+        "python -m dramaemo plot-f1 --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule plot_training:
     input:
         history=history_files,
+        runs=lambda wildcards: history_files(wildcards, "run.json"),
     output:
         report(
             "results/table/{split}/training_curves.png",
@@ -183,11 +184,11 @@ rule plot_training:
         mem_mb=rule_mem_mb("plot_training"),
         runtime=rule_runtime("plot_training"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo plot-training --history {input.history}"
+        "python -m dramaemo plot-training --history {input.history:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule contact_sheet:
@@ -212,7 +213,7 @@ rule contact_sheet:
         mem_mb=rule_mem_mb("contact_sheet"),
         runtime=rule_runtime("contact_sheet"),
     conda:
-        "../../envs/tensorflow.yaml"
+        "../../envs/report.yaml"
     shell:
-        "python -m dramaemo contact-sheet --dataset {input.dataset} --per-class {params.per_class}"
-        " --seed {params.seed} --output {output} > {log} 2>&1"
+        "python -m dramaemo contact-sheet --dataset {input.dataset:q} --per-class {params.per_class}"
+        " --seed {params.seed} --output {output:q} > {log:q} 2>&1"

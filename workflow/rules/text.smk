@@ -1,4 +1,6 @@
-# Text inputs of the multimodal models: GloVe token ids and cached ELMo layers.
+# Text inputs of the multimodal models, one embedding rule per text encoder of the
+# model registry (dramaemo.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
+# GloVe token ids and cached ELMo layers.
 
 
 rule prepare_glove:
@@ -6,7 +8,7 @@ rule prepare_glove:
         dataset="results/dataset/dataset.csv",
         glove=glove_file_input(),
     output:
-        npz="results/text/glove.npz",
+        npz=registry.TEXT_ENCODERS["glove"].cache,
         oov=report(
             "results/text/glove_oov.json",
             caption="../report/glove_oov.rst",
@@ -58,7 +60,7 @@ rule embed_elmo:
         dataset="results/dataset/dataset.csv",
         module=elmo_module_input(),
     output:
-        npz="results/text/elmo_layers.npz",
+        npz=registry.TEXT_ENCODERS["elmo"].cache,
         meta="results/text/elmo_meta.json",
     log:
         "logs/embed_elmo/embed_elmo.log",

@@ -1,5 +1,7 @@
 # Train each model of config `models` on each split, once per seed of `train.seeds`;
-# the test part's predictions feed the evaluation (workflow/rules/report.smk).
+# what a model reads (inputs, settings) comes from the model registry (dramaemo.registry,
+# through workflow/rules/common.smk). The test part's predictions and the run's identity
+# (run.json) feed the evaluation (workflow/rules/evaluate.smk).
 
 
 rule train_model:
@@ -9,14 +11,18 @@ rule train_model:
         model="results/models/{split}/{model}/seed{seed}/model.keras",
         history="results/models/{split}/{model}/seed{seed}/history.csv",
         summary="results/models/{split}/{model}/seed{seed}/training.json",
-        predictions="results/eval/{split}/{model}/seed{seed}/predictions.csv",
+        predictions="results/models/{split}/{model}/seed{seed}/predictions.csv",
+        run="results/models/{split}/{model}/seed{seed}/run.json",
     log:
         "logs/train_model/{split}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train_model/{split}/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        model="|".join(registry.TRAINED_MODELS),
     params:
-        # Only the settings this model uses, so editing one model's settings reruns only it.
+        # Only the settings this model reads, so editing one model's settings reruns only it.
         options=train_options,
+        inputs=train_input_options,
     threads: config["train"]["threads"]
     resources:
         mem_mb=per_attempt(config["train"]["mem_mb"]),
@@ -25,7 +31,8 @@ rule train_model:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m dramaemo train --model {wildcards.model} --seed {wildcards.seed} "
-        "--dataset {input.dataset} --split-csv {input.split} {params.options} --threads {threads} "
-        "--model-out {output.model} --history-out {output.history} --summary-out {output.summary} "
-        "--predictions-out {output.predictions} > {log} 2>&1"
+        "python -m dramaemo train --model {wildcards.model} --seed {wildcards.seed}"
+        " --split-name {wildcards.split} --dataset {input.dataset:q} --split-csv {input.split:q}"
+        " {params.inputs} --options {params.options:q} --threads {threads}"
+        " --model-out {output.model:q} --history-out {output.history:q} --summary-out {output.summary:q}"
+        " --predictions-out {output.predictions:q} --run-out {output.run:q} > {log:q} 2>&1"

@@ -1,4 +1,4 @@
-"""The annotation CSV: read, validate, join with the face crops; pack the crops.
+"""The annotation CSV: read, validate, and join with the face crops (dataset + report).
 
 Input format (UTF-8, header row): ``episode,second,x,y,w,h,emotion,description``.
 ``episode`` is the video's file name without extension, ``second`` a whole second from
@@ -24,14 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dramaemo import EMOTIONS
 from dramaemo.errors import UserError
 from dramaemo.faces import MANIFEST_COLUMNS
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
-COLUMNS = ["episode", "second", "x", "y", "w", "h", "emotion", "description"]
+ANNOTATION_COLUMNS = ("episode", "second", "x", "y", "w", "h", "emotion", "description")
 BOX = ["x", "y", "w", "h"]
+# Two annotation rows label the same face when episode, second and box agree.
+ITEM_KEY = ["episode", "second", *BOX]
 DATASET_COLUMNS = ["item_id", "episode", "second", "face_index", "x", "y", "w", "h",
                    "crop_path", "emotion", "description", "scene_id"]
 REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail"]
@@ -78,18 +80,18 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
     text = raw.decode("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8",
                       errors="surrogateescape")
     if not text.strip():
-        raise UserError(f"{path}: empty annotation CSV; header must be {','.join(COLUMNS)}")
+        raise UserError(f"{path}: empty annotation CSV; header must be {','.join(ANNOTATION_COLUMNS)}")
     # csv, not pandas: pandas re-encodes the text and fails on the surrogate escapes.
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [column.strip().lower() for column in next(reader)]
-        missing = [column for column in COLUMNS if column not in header]
+        missing = [column for column in ANNOTATION_COLUMNS if column not in header]
         if missing:
             raise UserError(
                 f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must "
-                f"be {','.join(COLUMNS)}"
+                f"be {','.join(ANNOTATION_COLUMNS)}"
             )
-        positions = [header.index(column) for column in COLUMNS]
+        positions = [header.index(column) for column in ANNOTATION_COLUMNS]
         records, start = [], reader.line_num + 1
         for fields in reader:
             if any(field.strip() for field in fields):  # blank lines are no rows
@@ -98,16 +100,41 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
                 values = [fields[i] for i in positions]
                 # Flag undecodable bytes, then show them as U+FFFD (pandas' Arrow strings
                 # refuse surrogate escapes).
-                non_utf8 = [c for c, v in zip(COLUMNS, values) if _has_surrogates(v)]
+                non_utf8 = [c for c, v in zip(ANNOTATION_COLUMNS, values) if _has_surrogates(v)]
                 values = [v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                           for v in values]
                 records.append([start, malformed, ",".join(non_utf8), *values])
             start = reader.line_num + 1
     except csv.Error as error:
         raise UserError(f"{path}: row {reader.line_num}: not a readable CSV ({error})") from None
-    table = pd.DataFrame(records, columns=["row", "malformed", "non_utf8", *COLUMNS])
+    table = pd.DataFrame(records, columns=["row", "malformed", "non_utf8", *ANNOTATION_COLUMNS])
     table["fields"] = [len(header)] * len(table)
     return table
+
+
+def item_id(episode: str, second: int, face_index: int) -> str:
+    """The id of one face of one second: the dataset's, the labelling page's and every
+    table keyed by item use this one scheme."""
+    return f"{episode}_{int(second):06d}_{int(face_index)}"
+
+
+def read_labels(path: str | Path, label_map: dict[str, str] | None = None) -> pd.DataFrame:
+    """An annotation CSV as one label per item, for comparing annotators: emotions in
+    canonical case (``label_map`` applied, as in the join); errors name the file and the
+    row (its line number, as in the join report)."""
+    table = read_annotations(path)
+    emotions = table["emotion"].map(lambda value: normalise_label(value, label_map or {}))
+    unknown = emotions.isna()
+    if unknown.any():
+        first = table[unknown].iloc[0]
+        raise UserError(f"{path}: row {first['row']}: unknown emotion {first['emotion']!r} ({int(unknown.sum())} "
+                        f"such rows); use one of {', '.join(EMOTIONS)} or map it with config label_map")
+    table["emotion"] = emotions
+    repeated = table.duplicated(ITEM_KEY, keep="first")
+    if repeated.any():
+        raise UserError(f"{path}: row {table[repeated].iloc[0]['row']}: the same episode, second and box as an "
+                        "earlier row")
+    return table[list(ANNOTATION_COLUMNS)]
 
 
 def normalise_label(value: str, label_map: dict[str, str]) -> str | None:
@@ -311,7 +338,7 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
             if r["row"] in matches:
                 face = faces[matches[r["row"]]]
                 items.append({
-                    "item_id": f"{episode}_{second:06d}_{face['face_index']}",
+                    "item_id": item_id(episode, second, face["face_index"]),
                     "episode": episode, "second": second, "face_index": face["face_index"],
                     "x": face["x"], "y": face["y"], "w": face["w"], "h": face["h"],
                     "crop_path": face["crop_path"], "emotion": r["label"],
@@ -465,32 +492,6 @@ def _run_join(args) -> None:
                     args.annotations, args.report_md)
 
 
-def pack_images(dataset: pd.DataFrame, image_size: int) -> np.ndarray:
-    """The crops of the dataset, in its order, as uint8 (N, S, S)."""
-    import cv2
-
-    images = np.zeros((len(dataset), image_size, image_size), dtype=np.uint8)
-    for i, path in enumerate(dataset["crop_path"]):
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise UserError(f"{path}: crop missing or unreadable; rerun crop_faces")
-        if image.shape != (image_size, image_size):
-            raise UserError(f"{path}: crop is {image.shape[1]}x{image.shape[0]}, expected "
-                            f"{image_size}x{image_size}; rerun crop_faces")
-        images[i] = image
-        if (i + 1) % 1000 == 0:
-            log.info("%d/%d crops packed", i + 1, len(dataset))
-    return images
-
-
-def _run_pack(args) -> None:
-    dataset = pd.read_csv(args.dataset)
-    images = pack_images(dataset, args.image_size)
-    np.savez(args.output, images=images, item_id=dataset["item_id"].to_numpy(dtype=str))
-    log.info("%d crops of %dx%d packed into %s", len(images), args.image_size,
-             args.image_size, args.output)
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "join-annotations", help="match crops with the annotation CSV; dataset + report"
@@ -506,9 +507,3 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--report-md", required=True)
     parser.add_argument("--plot", help="PNG bar chart of the report's counts")
     parser.set_defaults(func=_run_join)
-
-    pack = subparsers.add_parser("pack-images", help="crops in dataset order into one .npz")
-    pack.add_argument("--dataset", required=True, help="dataset CSV")
-    pack.add_argument("--image-size", type=int, required=True)
-    pack.add_argument("--output", required=True, help=".npz with images and item_id")
-    pack.set_defaults(func=_run_pack)

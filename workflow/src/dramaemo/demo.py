@@ -20,12 +20,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dramaemo import EMOTIONS
+from dramaemo.annotations import ANNOTATION_COLUMNS
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
-ANNOTATION_COLUMNS = ["episode", "second", "x", "y", "w", "h", "emotion", "description"]
 CASCADE = "haarcascade_frontalface_default.xml"
 # How much of the photograph around the face is pasted, as a fraction of the face side.
 CARD_MARGIN = 0.6
@@ -237,10 +238,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--outdir", required=True, help="folder for demoNN.mp4")
     parser.add_argument("--annotations", required=True, help="annotation CSV to write")
-    parser.add_argument("--episodes", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--fps", type=int, default=10)
+    defaults = schema_defaults("demo")
+    for option in ("episodes", "seconds", "seed", "width", "height", "fps"):
+        parser.add_argument(f"--{option}", type=int, default=defaults[option])
     parser.set_defaults(func=_run)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 from dramaemo.text import read_descriptions, tokenize
 
@@ -224,14 +225,27 @@ def load_elmo_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray, np.nda
     return layers, mask, row_of.loc[list(item_ids)].to_numpy()
 
 
+def elmo_inputs(npz_path, item_ids):
+    """The ELMo branch's inputs of ``item_ids`` (registry TextEncoder ``inputs``): a row
+    per item into the layers cached once per unique description."""
+    from dramaemo.registry import TextInputs
+
+    layers, mask, rows = load_elmo_inputs(npz_path, item_ids)
+    _, num_layers, max_tokens, layer_dim = layers.shape
+    tables = {"elmo_layers": layers.astype(np.float32), "elmo_mask": mask.astype(np.float32)}
+    return TextInputs(arrays={"elmo_row": rows}, lookup={"elmo_row": tables},
+                      builder_args={"num_layers": num_layers, "max_tokens": max_tokens, "layer_dim": layer_dim})
+
+
 def add_parser(subparsers) -> None:
     standin = subparsers.add_parser("build-elmo-standin", help="write a small ELMo-shaped hub module (random weights)",
                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     standin.add_argument("--out", required=True, help="output directory (a SavedModel)")
-    standin.add_argument("--word-dim", type=int, default=16)
-    standin.add_argument("--lstm-dim", type=int, default=32)
+    elmo_defaults = schema_defaults("text", "elmo")
+    standin.add_argument("--word-dim", type=int, default=elmo_defaults["standin_word_dim"])
+    standin.add_argument("--lstm-dim", type=int, default=elmo_defaults["standin_lstm_dim"])
     standin.add_argument("--buckets", type=int, default=4096, help="hashing tokeniser buckets")
-    standin.add_argument("--seed", type=int, default=0)
+    standin.add_argument("--seed", type=int, default=elmo_defaults["standin_seed"])
     standin.set_defaults(func=lambda a: build_standin(a.out, word_dim=a.word_dim, lstm_dim=a.lstm_dim,
                                                       buckets=a.buckets, seed=a.seed))
 
@@ -239,8 +253,8 @@ def add_parser(subparsers) -> None:
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     embed.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
     embed.add_argument("--handle", required=True, help="hub URL or local module directory")
-    embed.add_argument("--max-tokens", type=int, default=32)
-    embed.add_argument("--batch-size", type=int, default=64)
+    embed.add_argument("--max-tokens", type=int, default=schema_defaults("text", "max_tokens"))
+    embed.add_argument("--batch-size", type=int, default=elmo_defaults["batch_size"])
     embed.add_argument("--out", required=True, help="output .npz")
     embed.add_argument("--meta", required=True, help="output JSON (handle, stand-in flag, counts)")
     embed.set_defaults(func=lambda a: embed_descriptions(a.dataset, a.handle, a.max_tokens, a.batch_size, a.out, a.meta))

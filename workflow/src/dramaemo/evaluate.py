@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,9 @@ from sklearn.metrics import (
 )
 from tqdm import tqdm
 
-from dramaemo import EMOTIONS
+from dramaemo import EMOTIONS, runs
+from dramaemo.registry import BASELINE
+from dramaemo.config import schema_defaults, schema_node
 from dramaemo.errors import UserError
 from dramaemo.tables import read_csv_checked
 
@@ -45,9 +46,6 @@ log = logging.getLogger(__name__)
 
 PROB_COLUMNS = tuple(f"prob_{emotion}" for emotion in EMOTIONS)
 PREDICTION_COLUMNS = ("item_id", "true", "pred") + PROB_COLUMNS
-# results/eval/{split}/{model}/seed{seed}/predictions.csv: the run is named by its path.
-RUN_DIR_PATTERN = re.compile(r"^seed(\d+)$")
-BASELINE = "baseline"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -89,17 +87,6 @@ def read_split(path: str | Path) -> pd.DataFrame:
             f"{path}: row {row + 2}: part {table['part'].iloc[row]!r} is not train or test"
         )
     return table
-
-
-def run_of(path: str | Path) -> tuple[str, int]:
-    """(model, seed) of a run file laid out as .../{model}/seed{seed}/<file>."""
-    path = Path(path)
-    match = RUN_DIR_PATTERN.match(path.parent.name)
-    if match is None:
-        raise UserError(
-            f"{path}: not under a {{model}}/seed{{seed}}/ folder; cannot tell which run it is"
-        )
-    return path.parent.parent.name, int(match.group(1))
 
 
 def normalise_description(text: str) -> str:
@@ -199,7 +186,8 @@ def compute_metrics(true, pred) -> dict:
 def evaluate_run(
     predictions_path: str | Path, split_path: str | Path, dataset_path: str | Path
 ) -> dict:
-    """metrics.json content of one run: test-part metrics + the unseen-description subset."""
+    """metrics.json content of one run: its identity (the run.json beside the predictions),
+    test-part metrics and the unseen-description subset."""
     predictions_path, split_path = Path(predictions_path), Path(split_path)
     predictions = read_predictions(predictions_path)
     split = read_split(split_path)
@@ -217,12 +205,8 @@ def evaluate_run(
         if len(subset)
         else None,
     }
-    try:
-        model, seed = run_of(predictions_path)
-        metrics = {"model": model, "seed": seed, **metrics}
-    except UserError:
-        pass  # a file outside the results layout: the metrics stand on their own
-    return metrics
+    run = runs.run_beside(predictions_path)
+    return {**{key: run[key] for key in runs.IDENTITY}, **metrics}
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -377,14 +361,17 @@ def compare_models(
             f"{split_path}: the test part is empty, nothing to compare; raise "
             "split.test_fraction or add episodes"
         )
-    runs: dict[str, list[pd.DataFrame]] = {}
-    for path in sorted(map(Path, prediction_paths), key=run_of):
-        model, _ = run_of(path)
+    by_model: dict[str, list[pd.DataFrame]] = {}
+    identities = {Path(path): runs.run_beside(path) for path in prediction_paths}
+    splits = sorted({run["split"] for run in identities.values()})
+    if len(splits) > 1:
+        raise UserError(f"predictions of several splits given ({', '.join(splits)}); compare one split at a time")
+    for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
         merged = align_to_test_part(read_predictions(path), split, path, split_path)
-        runs.setdefault(model, []).append(merged)
+        by_model.setdefault(run["model"], []).append(merged)
     groups_column = "scene_id" if resample_by == "scene" else "item_id"
     differences, info = paired_bootstrap(
-        runs, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level
+        by_model, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level
     )
     table = pd.DataFrame([vars(d) for d in differences])
     if table.empty:
@@ -392,6 +379,7 @@ def compare_models(
     for key, value in info.items():
         table[key] = value
     table["resample_by"] = resample_by
+    table.insert(0, "split", splits[0] if splits else "")
     return table
 
 
@@ -429,66 +417,7 @@ def _run_compare(args: argparse.Namespace) -> None:
     table.to_csv(args.output, index=False)
 
 
-def late_fusion(image: pd.DataFrame, text: pd.DataFrame, image_path="image",
-                text_path="text") -> pd.DataFrame:
-    """Predictions of the product of two models' class probabilities (late fusion).
-
-    The image and the text model are trained apart and fused by the geometric mean of
-    their probabilities: no weight is tuned, so nothing is fitted on the test part. Both
-    runs must cover the same test items.
-    """
-    for table, path in ((image, image_path), (text, text_path)):
-        missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
-        if missing:
-            raise UserError(f"{path}: no column {', '.join(missing)}; expected "
-                            f"{','.join(PREDICTION_COLUMNS)}")
-    merged = image.merge(text, on="item_id", how="outer", suffixes=("_image", "_text"),
-                         indicator=True)
-    unpaired = merged[merged["_merge"] != "both"]
-    if len(unpaired):
-        side = image_path if unpaired["_merge"].iloc[0] == "left_only" else text_path
-        raise UserError(f"{side}: item {unpaired['item_id'].iloc[0]!r} (and {len(unpaired) - 1} "
-                        f"more) has no prediction in the other run; rerun both on one split")
-    disagree = merged["true_image"] != merged["true_text"]
-    if disagree.any():
-        row = int(np.flatnonzero(disagree.to_numpy())[0])
-        raise UserError(f"{text_path}: item {merged['item_id'].iloc[row]!r} has true label "
-                        f"{merged['true_text'].iloc[row]} but {image_path} says "
-                        f"{merged['true_image'].iloc[row]}")
-    tiny = np.finfo(np.float32).tiny  # a zero probability must not veto a class outright
-    log_probs = sum(
-        np.log(np.clip(merged[[f"{c}_{side}" for c in PROB_COLUMNS]].to_numpy(float), tiny, 1))
-        for side in ("image", "text")
-    )
-    fused = np.exp(log_probs / 2)
-    fused /= fused.sum(axis=1, keepdims=True)
-    result = pd.DataFrame(fused, columns=list(PROB_COLUMNS))
-    result.insert(0, "item_id", merged["item_id"].to_numpy())
-    result.insert(1, "true", merged["true_image"].to_numpy())
-    result.insert(2, "pred", np.asarray(EMOTIONS)[fused.argmax(axis=1)])
-    return result
-
-
-def _run_late_fusion(args: argparse.Namespace) -> None:
-    fused = late_fusion(read_predictions(args.image), read_predictions(args.text),
-                        args.image, args.text)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    fused.to_csv(args.output, index=False)
-    log.info("late fusion of %s and %s: %d items, accuracy %.3f, macro-F1 %.3f -> %s",
-             args.image, args.text, len(fused), (fused["true"] == fused["pred"]).mean(),
-             macro_f1(fused["true"], fused["pred"]), args.output)
-
-
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "late-fusion",
-        help="fuse an image and a text model's predictions (geometric mean of probabilities)",
-    )
-    parser.add_argument("--image", required=True, help="predictions.csv of the image model")
-    parser.add_argument("--text", required=True, help="predictions.csv of the text model")
-    parser.add_argument("--output", required=True, help="fused predictions.csv to write")
-    parser.set_defaults(func=_run_late_fusion)
-
     parser = subparsers.add_parser(
         "evaluate",
         help="metrics.json of one run's predictions on the test part",
@@ -507,16 +436,17 @@ def add_parser(subparsers) -> None:
         "--predictions",
         nargs="+",
         required=True,
-        help="predictions.csv files laid out as .../{model}/seed{seed}/predictions.csv",
+        help="predictions.csv files, each with the run.json of its run beside it",
     )
     parser.add_argument("--split", required=True, help="results/split/{split}.csv")
-    parser.add_argument("--resamples", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ci-level", type=float, default=0.95)
+    bootstrap = schema_defaults("evaluation", "bootstrap")
+    parser.add_argument("--resamples", type=int, default=bootstrap["resamples"])
+    parser.add_argument("--seed", type=int, default=bootstrap["seed"])
+    parser.add_argument("--ci-level", type=float, default=bootstrap["ci_level"])
     parser.add_argument(
         "--resample-by",
-        choices=("scene", "item"),
-        default="scene",
+        choices=schema_node("evaluation", "bootstrap", "resample_by")["enum"],
+        default=bootstrap["resample_by"],
         help="resample whole scenes (default) or single items",
     )
     parser.add_argument("--output", required=True, help="CSV to write")

@@ -10,7 +10,6 @@ model on the test part and writes predictions in our class order, like a trained
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 import subprocess
@@ -23,7 +22,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from dramaemo import EMOTIONS
+from dramaemo import EMOTIONS, runs
+from dramaemo.config import schema_defaults
+from dramaemo.registry import FER
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -200,10 +201,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--images", required=True, help="results/dataset/images.npz")
     parser.add_argument("--split", required=True, help="results/split/{split}.csv")
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=schema_defaults("fer", "batch_size"))
     parser.add_argument("--output", required=True, help="predictions.csv to write")
-    parser.set_defaults(
-        func=lambda args: predict_test_part(
-            args.model, args.images, args.split, args.dataset, args.output, args.batch_size
-        )
-    )
+    parser.add_argument("--split-name", required=True,
+                        help="the split's name (config split.strategies), for the run.json beside --output")
+    parser.set_defaults(func=_run_predict)
+
+
+def _run_predict(args) -> None:
+    predict_test_part(args.model, args.images, args.split, args.dataset, args.output, args.batch_size)
+    # One deterministic run: seed 0 by convention, settings = the weights and batch size.
+    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=args.split_name, model=FER, seed=0,
+                   settings={"model": Path(args.model).name, "batch_size": args.batch_size})

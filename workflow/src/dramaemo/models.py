@@ -8,9 +8,10 @@ and returns a named functional model with named inputs:
 - ``elmo_layers``   (3, T, D) cached ELMo layer outputs    ELMo branch
 - ``elmo_mask``     (T,) float32, 1 for a real token       ELMo branch
 
-Models (``MODEL_NAMES``): ``baseline`` (Arriaga et al.'s sequential fully-CNN, the
-paper's image-only baseline), ``glove`` and ``elmo`` (image + text fusion, Lee, Kim &
-Cheong) and ``text`` (the GloVe branch alone, an ablation).
+Which model is assembled from which parts is declared in ``dramaemo.registry``;
+``build_registered`` assembles the standard ones: ``baseline`` (Arriaga et al.'s
+sequential fully-CNN, the paper's image-only baseline), image + text fusion (Lee, Kim &
+Cheong) and a text branch alone (an ablation).
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from dramaemo import EMOTIONS
-from dramaemo.labels import MODEL_LABELS, model_label  # noqa: F401 (re-exported)
+from dramaemo import EMOTIONS, registry
 
-MODEL_NAMES = ("baseline", "glove", "elmo", "text")
 
-# How tables and plots name each model; the ELMo row says when its weights are the
-# offline stand-in rather than the real module (see dramaemo.elmo).
 def preprocess_faces(images, image_size: int | None = None) -> np.ndarray:
     """Face crops as every model expects them: float32 (N, S, S, 1) scaled to [0, 1].
 
@@ -246,6 +243,24 @@ def build_text_model(
     inputs, features = _call_on_fresh_inputs(text_encoder)
     outputs = _classifier_head(features, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)
     return keras.Model(inputs, outputs, name=name)
+
+
+def build_registered(spec: registry.ModelSpec, options, *, image_size: int | None = None,
+                     text_args: dict | None = None) -> keras.Model:
+    """The model a registry entry declares, assembled the standard way: the image CNN
+    alone, a text encoder with the classifier head, or both fused (``options``: a
+    dramaemo.options.TrainOptions; ``text_args``: the encoder's builder_args)."""
+    name = spec.keras_name or spec.name
+    if spec.text is None:
+        return build_baseline_model(image_size=image_size, name=name, **options.image)
+    encoder = registry.resolve(registry.TEXT_ENCODERS[spec.text].builder)
+    feature_units = options.fusion["feature_units"]
+    text_encoder = encoder(**(text_args or {}), **options.text, feature_units=feature_units)
+    head = {key: options.fusion[key] for key in ("hidden_units", "dropout")}
+    if not spec.face:
+        return build_text_model(text_encoder, name=name, **head)
+    image_encoder = build_image_encoder(image_size=image_size, feature_units=feature_units, **options.image)
+    return build_multimodal_model(image_encoder, text_encoder, name=name, **head)
 
 
 def load_model(path) -> keras.Model:

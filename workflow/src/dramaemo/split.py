@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
+from dramaemo import SPLIT_STRATEGIES
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("scene", "episode", "random", "stratified")
 SPLIT_COLUMNS = ["item_id", "scene_id", "part"]
 GROUP_CANDIDATES = 20  # seeded episode splits tried until one keeps every class in train
 
@@ -52,8 +53,8 @@ def _first_keeping_all_classes(candidates, labels: np.ndarray) -> np.ndarray:
 def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0.2,
                   seed: int = 0) -> pd.DataFrame:
     """The split table (dataset order) for one strategy."""
-    if strategy not in STRATEGIES:
-        raise UserError(f"split strategy '{strategy}': use one of {', '.join(STRATEGIES)}")
+    if strategy not in SPLIT_STRATEGIES:
+        raise UserError(f"split strategy '{strategy}': use one of {', '.join(SPLIT_STRATEGIES)}")
     if len(dataset) < 2:
         raise UserError(f"split {strategy}: the dataset has {len(dataset)} item(s); "
                         "at least 2 are needed (results/dataset/join_report.md says why "
@@ -140,9 +141,10 @@ def _run(args) -> None:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("split", help="train/test split of the dataset")
     parser.add_argument("--dataset", required=True, help="dataset CSV")
-    parser.add_argument("--strategy", required=True, choices=STRATEGIES)
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", required=True, choices=SPLIT_STRATEGIES)
+    defaults = schema_defaults("split")
+    parser.add_argument("--test-fraction", type=float, default=defaults["test_fraction"])
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
     parser.add_argument("--output", required=True, help="split CSV")
     parser.add_argument("--plot", help="PNG of the items per class and part")
     parser.set_defaults(func=_run)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,15 @@ def load_glove_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     return matrix, token_ids[row_of.loc[list(item_ids)].to_numpy()]
 
 
+def glove_inputs(npz_path, item_ids):
+    """The GloVe branch's inputs of ``item_ids`` (registry TextEncoder ``inputs``)."""
+    from dramaemo.registry import TextInputs
+
+    matrix, token_ids = load_glove_inputs(npz_path, item_ids)
+    return TextInputs(arrays={"tokens": token_ids},
+                      builder_args={"embedding_matrix": matrix, "max_tokens": token_ids.shape[1]})
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "prepare-glove",
@@ -256,7 +266,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
     parser.add_argument("--glove-source", default=KUMO_SOURCE,
                         help=f"GloVe text file (Stanford format) or {KUMO_SOURCE} (default, offline)")
-    parser.add_argument("--max-tokens", type=int, default=32, help="tokens kept per description")
+    parser.add_argument("--max-tokens", type=int, default=schema_defaults("text", "max_tokens"),
+                        help="tokens kept per description")
     parser.add_argument("--out", required=True, help="output .npz")
     parser.add_argument("--oov-report", required=True, help="output JSON of OOV rates")
     parser.set_defaults(func=lambda args: prepare_glove(args.dataset, args.glove_source, args.max_tokens, args.out, args.oov_report))

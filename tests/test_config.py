@@ -1,0 +1,70 @@
+"""The schema as the one home of defaults, the model registry as the one home of model
+facts, and the config check that refuses names neither knows."""
+
+import json
+
+import pytest
+import yaml
+
+from dramaemo import EMOTIONS, SPLIT_STRATEGIES, registry
+from dramaemo.config import check, schema_defaults
+from dramaemo.options import TrainOptions, model_settings
+from conftest import REPO
+
+
+def _leaves(tree, prefix=()):
+    if isinstance(tree, dict) and tree:
+        for key, value in tree.items():
+            yield from _leaves(value, (*prefix, key))
+    else:
+        yield prefix, tree
+
+
+def test_config_yaml_restates_the_schema_defaults_exactly():
+    """config/config.yaml documents every default; it must say what the schema says."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    defaults = dict(_leaves(schema_defaults()))
+    for path, value in _leaves(config):
+        if path in defaults and path[0] not in ("episodes_dir", "annotations", "video_suffixes"):
+            assert value == defaults[path], f"{'.'.join(path)}: config.yaml {value!r}, schema {defaults[path]!r}"
+    assert schema_defaults("train")["epochs"] == config["train"]["epochs"]
+
+
+def test_model_settings_hold_only_what_a_model_reads():
+    train = schema_defaults("train")
+    train["per_model"] = {"glove": {"epochs": 9}}
+    baseline, glove, text = (model_settings(m, train) for m in ("baseline", "glove", "text"))
+    assert set(baseline) - set(glove) == set() and "glove_cnn" not in baseline and "fusion" not in baseline
+    assert {"image", "glove_cnn", "fusion", "image_size"} <= set(glove) and glove["epochs"] == 9
+    assert "image" not in text and "image_size" not in text and text["glove_cnn"] == train["glove_cnn"]
+    options = TrainOptions.for_model("elmo", train)
+    assert options.text == train["elmo"] and options.image == train["image"] and options.epochs == train["epochs"]
+    json.dumps(glove)  # the rule passes it as JSON
+
+
+def test_registry_entries_are_consistent():
+    for name, spec in registry.MODELS.items():
+        assert spec.name == name
+        if spec.text:
+            encoder = registry.TEXT_ENCODERS[spec.text]
+            assert encoder.section in schema_defaults("train"), f"{name}: no config train.{encoder.section}"
+            assert callable(registry.resolve(encoder.inputs))
+    assert registry.BASELINE in registry.IMAGE_ONLY_MODELS and "text" in registry.TEXT_ONLY_MODELS
+    assert registry.ordered_models(["fer", "zzz", "text", "baseline"]) == ["baseline", "text", "fer", "zzz"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"models": ["baseline", "bert"]}, "models: unknown model 'bert'"),
+    ({"models": ["late"]}, "models: unknown model 'late'"),  # not trained: its own rule
+    ({"split": {"strategies": ["scene", "by_actor"]}}, "split.strategies: unknown strategy 'by_actor'"),
+    ({"label_map": {"joy": "Joyful"}}, "label_map: 'joy' maps to 'Joyful'"),
+    ({"late_fusion": {"image_model": "glove", "text_model": "text"}}, "late_fusion.image_model: 'glove'"),
+    ({"train": {"per_model": {"bert": {"epochs": 2}}}}, "train.per_model: unknown model 'bert'"),
+])
+def test_check_names_what_is_unknown(change, message):
+    config = {"models": list(registry.TRAINED_MODELS), "split": {"strategies": list(SPLIT_STRATEGIES)},
+              "label_map": {"joy": EMOTIONS[3]}, "late_fusion": {"image_model": "baseline", "text_model": "text"},
+              "train": {"per_model": {}}}
+    assert check(config) == []
+    problems = check({**config, **change})
+    assert len(problems) == 1 and problems[0].startswith(message)

@@ -1,0 +1,79 @@
+"""The configuration's defaults and the checks a JSON schema cannot express.
+
+The schema (workflow/schemas/config.schema.yaml) is the one home of every default: the
+workflow validates config against it (filling defaults), and commands run by hand take
+their defaults from it through ``schema_defaults`` instead of restating them.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+
+from dramaemo import EMOTIONS, SPLIT_STRATEGIES
+from dramaemo import registry
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+@functools.cache
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+
+
+def _defaults(node: dict):
+    """The default a schema node declares, or, for an object, its properties' defaults."""
+    if "default" in node and node.get("type") != "object":
+        return node["default"]
+    properties = node.get("properties")
+    if properties is None:
+        return node.get("default")
+    values = {}
+    for key, child in properties.items():
+        value = _defaults(child)
+        if value is not None or "default" in child:
+            values[key] = value
+    return values
+
+
+def schema_defaults(*path: str):
+    """Defaults of the config section at ``path`` (e.g. "train"), nested as in config."""
+    return _defaults(schema_node(*path))
+
+
+def schema_node(*path: str) -> dict:
+    """The schema entry of one config key, e.g. ("evaluation", "bootstrap", "resample_by")."""
+    node = schema()
+    for key in path:
+        node = node["properties"][key]
+    return node
+
+
+def check(config: dict) -> list[str]:
+    """What the schema cannot say: names that must be registry models, split strategies
+    or classes. Returns one message per problem (empty: fine)."""
+    problems = []
+    for model in config.get("models", []):
+        if model not in registry.TRAINED_MODELS:
+            problems.append(f"models: unknown model {model!r}; use some of "
+                            f"{', '.join(registry.TRAINED_MODELS)}")
+    for model in config.get("train", {}).get("per_model", {}):
+        if model not in registry.TRAINED_MODELS:
+            problems.append(f"train.per_model: unknown model {model!r}; use one of "
+                            f"{', '.join(registry.TRAINED_MODELS)}")
+    for strategy in config.get("split", {}).get("strategies", []):
+        if strategy not in SPLIT_STRATEGIES:
+            problems.append(f"split.strategies: unknown strategy {strategy!r}; use some of "
+                            f"{', '.join(SPLIT_STRATEGIES)}")
+    for label, emotion in config.get("label_map", {}).items():
+        if emotion not in EMOTIONS:
+            problems.append(f"label_map: {label!r} maps to {emotion!r}, which is not one of "
+                            f"{', '.join(EMOTIONS)}")
+    late = config.get("late_fusion", {})
+    roles = {"image_model": registry.IMAGE_ONLY_MODELS, "text_model": registry.TEXT_ONLY_MODELS}
+    for key, allowed in roles.items():
+        if key in late and late[key] not in allowed:
+            problems.append(f"late_fusion.{key}: {late[key]!r} is not one of {', '.join(allowed)}")
+    return problems

@@ -1,0 +1,63 @@
+"""Training options: the part of config ``train`` that one model reads, typed.
+
+``model_settings`` picks, for one registry model, the scalar settings (with that model's
+``train.per_model`` overrides applied) and the config sections its builders take
+(``registry.ModelSpec.sections``). The workflow passes exactly that as the training rule's
+params, so editing a setting reruns only the models that read it; ``TrainOptions`` is
+the same dict, typed, as ``dramaemo.train.train`` takes it. Section contents are the
+builders' keyword arguments as the schema names them (one home: the schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dramaemo import registry
+
+# Scalar settings of config train that every trained model reads.
+SCALAR_SETTINGS = (
+    "epochs", "batch_size", "learning_rate", "class_weight", "validation_fraction",
+    "early_stopping_patience", "allow_absent_classes",
+)
+
+
+def model_settings(model: str, train: dict) -> dict:
+    """The settings of config ``train`` that ``model`` reads, per-model overrides applied."""
+    spec = registry.spec(model)
+    merged = {**train, **train.get("per_model", {}).get(model, {})}
+    settings = {key: merged[key] for key in SCALAR_SETTINGS}
+    if spec.face:
+        settings["image_size"] = merged["image_size"]
+    for section in spec.sections:
+        settings[section] = merged[section]
+    return settings
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How one model is trained (config train, as ``model_settings`` selects it)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    class_weight: str
+    validation_fraction: float
+    early_stopping_patience: int
+    allow_absent_classes: bool
+    image_size: int | None = None  # resize crops to this side; None: as stored
+    image: dict = field(default_factory=dict)  # image builder keywords (train.image)
+    text: dict = field(default_factory=dict)  # text encoder keywords (its train section)
+    fusion: dict = field(default_factory=dict)  # train.fusion
+
+    @classmethod
+    def for_model(cls, model: str, train: dict) -> "TrainOptions":
+        spec = registry.spec(model)
+        settings = model_settings(model, train)
+        text_section = registry.TEXT_ENCODERS[spec.text].section if spec.text else None
+        return cls(
+            **{key: settings[key] for key in SCALAR_SETTINGS},
+            image_size=settings.get("image_size"),
+            image=settings.get("image", {}),
+            text=settings.get(text_section, {}) if text_section else {},
+            fusion=settings.get("fusion", {}),
+        )

@@ -1,0 +1,136 @@
+"""The model registry: one declaration per model and per text encoder.
+
+Everything that depends on which model is which derives from here: the workflow's
+training inputs and params (workflow/rules/common.smk), the options training passes to
+the builders (dramaemo.train), the table's column names and order (dramaemo.f1tables,
+dramaemo.plots) and the config check (dramaemo.config). No Keras import: the workflow
+reads this module when it parses the Snakefile.
+
+Adding a text encoder is one ``TextEncoder`` entry (its cache file, written by its own
+embedding rule, its config section, the function that loads its cached inputs and its
+Keras builder) plus the models that use it; adding a model is one ``ModelSpec`` entry
+plus, when the standard image / text / fusion assembly does not fit, its builder.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+# How each run's predictions come about (which rule writes them).
+TRAINED = "trained"  # rule train_model
+ZERO_SHOT = "zero_shot"  # rule predict_fer: pretrained, never fitted here
+FUSED = "fused"  # rule late_fusion: two trained models' probabilities combined
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """A text branch: where its cached inputs live and how to turn them into features."""
+
+    name: str
+    label: str
+    # config train.<section>: the keyword arguments of `builder` (one home: the schema)
+    section: str
+    # the embedding rule's output that training reads (workflow/rules/text.smk)
+    cache: str
+    # "module:function" (cache path, item ids) -> (per-item arrays, shared arrays)
+    inputs: str
+    # "module:function" (shared arrays, *, feature_units, **section) -> keras.Model
+    builder: str
+
+
+@dataclass
+class TextInputs:
+    """What a text encoder's ``inputs`` function returns for a list of items."""
+
+    arrays: dict  # per item, in item order: model inputs, or row indices into `lookup`
+    builder_args: dict  # keywords of the encoder's builder besides its config section
+    # {index array: {model input: table}}: rows gathered per batch (tables stored once
+    # per unique description, so repeated descriptions cost no memory)
+    lookup: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One column of the F1 table."""
+
+    name: str  # config `models`, the {model} wildcard
+    label: str  # display name in tables and plots
+    kind: str = TRAINED
+    face: bool = False  # takes the face crops (config train.image)
+    text: str | None = None  # a TEXT_ENCODERS key (its section + train.fusion)
+    # "module:function" (spec, shared arrays, TrainOptions) -> keras.Model
+    builder: str = "dramaemo.models:build_registered"
+    keras_name: str = ""  # name of the built Keras model; "": the model's name
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The config train sections this model reads: editing another one leaves it alone."""
+        sections = ("image",) if self.face else ()
+        if self.text:
+            sections += (TEXT_ENCODERS[self.text].section, "fusion")
+        return sections
+
+
+TEXT_ENCODERS = {
+    encoder.name: encoder
+    for encoder in (
+        TextEncoder(
+            name="glove", label="GloVe", section="glove_cnn", cache="results/text/glove.npz",
+            inputs="dramaemo.text:glove_inputs", builder="dramaemo.models:build_glove_text_encoder",
+        ),
+        TextEncoder(
+            name="elmo", label="ELMo", section="elmo", cache="results/text/elmo_layers.npz",
+            inputs="dramaemo.elmo:elmo_inputs", builder="dramaemo.models:build_elmo_text_encoder",
+        ),
+    )
+}
+
+# Table column order: the paper's three models, the ablation, late fusion, zero-shot.
+MODELS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("baseline", "Baseline CNN (image)", face=True),
+        ModelSpec("glove", "Multimodal GloVe", face=True, text="glove"),
+        ModelSpec("elmo", "Multimodal ELMo", face=True, text="elmo"),
+        ModelSpec("text", "Text only (GloVe)", text="glove", keras_name="text_only"),
+        ModelSpec("late", "Late fusion (image x text)", kind=FUSED),
+        ModelSpec("fer", "FER2013 zero-shot", kind=ZERO_SHOT),
+    )
+}
+BASELINE = "baseline"  # the model every other one is compared to (bootstrap CIs)
+FER = "fer"
+LATE = "late"
+TRAINED_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == TRAINED)
+# What late fusion may combine: a model of the face alone with one of the text alone.
+IMAGE_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].face and not MODELS[n].text)
+TEXT_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].text and not MODELS[n].face)
+STANDIN_SUFFIX = " (stand-in weights)"
+
+
+def spec(model: str) -> ModelSpec:
+    """The registry entry of ``model``; a KeyError names the known models."""
+    try:
+        return MODELS[model]
+    except KeyError:
+        raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}") from None
+
+
+def model_label(model: str, elmo_standin: bool = False) -> str:
+    """Display name of a model; says when ELMo runs on the offline stand-in weights."""
+    label = MODELS[model].label if model in MODELS else model
+    if elmo_standin and model in MODELS and MODELS[model].text == "elmo":
+        label += STANDIN_SUFFIX
+    return label
+
+
+def ordered_models(models) -> list[str]:
+    """Models in table order (registry order); unknown ones after, alphabetically."""
+    present = set(models)
+    return [m for m in MODELS if m in present] + sorted(present - set(MODELS))
+
+
+def resolve(reference: str):
+    """The function a "module:function" reference names (imported on first use)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
