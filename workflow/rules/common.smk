@@ -1,11 +1,10 @@
 # Helpers and input functions shared by every stage.
 import json
 import sys
+from argparse import Namespace
 from pathlib import Path
 
 from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml")
 
 # The package behind the rules, importable by every job (`python -m dramaemo ...`) even
 # where it is not installed, as in a `--sdm conda` environment. Jobs inherit this
@@ -13,7 +12,17 @@ validate(config, schema="../schemas/config.schema.yaml")
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 # (Snakemake formats the prefix like a shell command: doubled braces are literal.)
 sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (model names)
+from dramaemo.config_check import check_config_keys, check_episode_ids
+from dramaemo.errors import UserError
 from dramaemo.labels import model_label
+
+# Unknown keys first, with the nearest known one: jsonschema's own message for them
+# ("Additional properties are not allowed") names neither the section nor the fix.
+try:
+    check_config_keys(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except UserError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, schema="../schemas/config.schema.yaml")
 
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
@@ -28,10 +37,12 @@ def episodes_dir():
 
 
 def annotations_file():
-    """The annotation CSV (the demo's own when the demo is on)."""
+    """The annotation CSVs, a list (the demo's own when the demo is on): config
+    `annotations` is one file or a list of files, e.g. one per annotator."""
     if config["demo"]["activate"]:
-        return "resources/demo/annotations.csv"
-    return config["annotations"]
+        return ["resources/demo/annotations.csv"]
+    files = config["annotations"]
+    return [files] if isinstance(files, str) else list(files)
 
 
 def frames_folder(path):
@@ -59,12 +70,15 @@ def list_episodes():
             "the folder holding your episode videos"
         )
     suffixes = {s.lower() for s in config["video_suffixes"]}
-    found = sorted(p.stem for p in folder.iterdir() if p.suffix.lower() in suffixes)
-    if not found:
+    videos = [p for p in folder.iterdir() if p.suffix.lower() in suffixes]
+    if not videos:
         raise WorkflowError(
             f"episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})"
         )
-    return found
+    try:  # a name that cannot be an id is named here, before any job runs
+        return check_episode_ids(videos)
+    except UserError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def episode_video(wildcards):
@@ -81,6 +95,11 @@ def episode_video(wildcards):
 
 
 EPISODES = list_episodes()
+
+
+def episode_videos():
+    """The video file of every episode, in EPISODES order (rule check_videos)."""
+    return [episode_video(Namespace(episode=episode)) for episode in EPISODES]
 
 wildcard_constraints:
     episode="[^/]+",

@@ -35,4 +35,4 @@ rule label:
         "python -m dramaemo label --manifest {input.manifests:q} --crops-root {params.crops_root:q}"
         " --out-dir {params.out_dir:q} --annotator={params.annotator:q}"
         " --host {params.host:q} --port {params.port} --max-description {params.max_description}"
-        " --compare {params.compare:q} > {log} 2>&1"
+        " --compare {params.compare:q} > {log:q} 2>&1"
