@@ -229,6 +229,7 @@ def train(args) -> dict:
         except RuntimeError:  # TensorFlow already running in this process (tests): keep its threads
             log.info("TensorFlow already initialised; --threads %d not applied", args.threads)
     keras.utils.set_random_seed(args.seed)  # the one place seeds are set (python, numpy, TF)
+    tf.config.experimental.enable_op_determinism()
     devices = [d.name for d in tf.config.list_logical_devices()]
     log.info("model %s, seed %d, devices: %s", args.model, args.seed, ", ".join(devices))
 
