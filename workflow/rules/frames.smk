@@ -27,6 +27,8 @@ rule check_videos:
         runtime=rule_runtime("check_videos"),
     conda:
         "../../envs/video.yaml"
+    # Milliseconds of work per video: on a cluster, not worth a job submission.
+    localrule: True
     shell:
         "python -m dramaemo check-videos --videos {input.videos:q}"
         " --on-bad-video {params.on_bad_video} --output {output:q} > {log:q} 2>&1"
