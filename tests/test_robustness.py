@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from conftest import make_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,9 @@ def own_episodes(workdir: Path, front: Path, names: dict[str, str], **settings) 
     return episodes
 
 
-def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front,
-                                                                       tiny_workdir,
+def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front, tmp_path,
                                                                        monkeypatch):
-    work = tiny_workdir
+    work = make_workdir(tmp_path / "my work")  # the working folder has a space too
     own_episodes(work, tiny_front, NAMES, models=["baseline"],
                  late_fusion={"activate": False})
     run_snakemake(work, "results/table/scene/f1_table.md")

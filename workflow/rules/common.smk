@@ -1,5 +1,6 @@
 # Helpers and input functions shared by every stage.
 import json
+import shlex
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -25,7 +26,8 @@ except UserError as error:
 validate(config, schema="../schemas/config.schema.yaml")
 
 shell.prefix(
-    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
+    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; "
+    % shlex.quote(PACKAGE_DIR)  # a checkout in "My Projects/" too
 )
 
 
