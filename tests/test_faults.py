@@ -102,6 +102,7 @@ def assert_same_results(work: Path, uninterrupted: Path) -> None:
 
 
 def log_says(path: str, text: str):
+    """The job's log (written by this run: none exists before) shows ``text``."""
     def started(work: Path) -> bool:
         log = work / path
         return log.exists() and text in log.read_text(errors="replace")
@@ -113,6 +114,7 @@ def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, un
     work = fault_workdir(tiny_front, tmp_path / "work")
     shutil.rmtree(work / "results/frames/demo02")
     (work / "results/frames/demo02.info.json").unlink()
+    (work / "logs/extract_frames/demo02.log").unlink()  # the front run's, already done
     # killed once ffmpeg is started: the frame folder exists, partly written at most
     run_and_kill(work, log_says("logs/extract_frames/demo02.log", "ffmpeg"))
     assert not (work / "results/frames/demo02.info.json").exists()
@@ -126,6 +128,7 @@ def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, un
 def test_killed_during_training_resumes_to_the_same_table(tiny_front, uninterrupted,
                                                           tmp_path):
     work = fault_workdir(tiny_front, tmp_path / "work")
+    assert not (work / "logs/train_model").exists()
     # killed once TensorFlow trains (the log names its devices), before the model is saved
     run_and_kill(work, log_says("logs/train_model/scene/baseline/seed0.log", "devices:"))
     assert not (work / PREDICTIONS).exists()
