@@ -138,15 +138,83 @@ def test_label_map_renames_other_vocabularies(tmp_path):
     assert dataset["emotion"].tolist() == ["Happy"]
 
 
-def test_duplicate_rows_are_counted_once_each(tmp_path):
-    _, report, summary = run_join(tmp_path, [
+def test_exact_duplicates_keep_one_row(tmp_path):
+    dataset, report, summary = run_join(tmp_path, [
+        "ep01,1,10,10,50,50,Happy,Smiles.",
+        "ep01,1,10,10,50,50,happy,Smiles again.",
+        "ep01,1,10,10,50,50,Happy,Smiles.",
+    ], faces=[("ep01", 1, 0, 10, 10, 50, 50)])
+    assert categories_of_rows(report) == {2: "matched", 3: "duplicate", 4: "duplicate"}
+    assert dataset["description"].tolist() == ["Smiles."]
+    assert "same episode, second and box as row 2" in \
+        report[report["row"] == 4]["detail"].iloc[0]
+
+
+def test_conflicting_labels_are_a_conflict_and_none_is_used(tmp_path):
+    """The same face labelled Happy twice and Sad once: no label wins by file order."""
+    dataset, report, summary = run_join(tmp_path, [
         "ep01,1,10,10,50,50,Happy,Smiles.",
         "ep01,1,10,10,50,50,Happy,Smiles.",
         "ep01,1,10,10,50,50,Sad,Cries.",
-    ], faces=[("ep01", 1, 0, 10, 10, 50, 50)])
-    assert summary["counts"]["duplicate"] == 2 and summary["counts"]["matched"] == 1
-    assert "same episode, second and box as row 2" in \
-        report[report["row"] == 4]["detail"].iloc[0]
+        "ep01,2,,,,,Angry,Shouts.",
+        "ep01,2,,,,,Fear,Shouts.",
+        "ep01,3,10,10,50,50,Sad,Fine.",
+    ], faces=[("ep01", 1, 0, 10, 10, 50, 50), ("ep01", 2, 0, 10, 10, 50, 50),
+              ("ep01", 3, 0, 10, 10, 50, 50)])
+    assert categories_of_rows(report) == {2: "conflict", 3: "conflict", 4: "conflict",
+                                          5: "conflict", 6: "conflict", 7: "matched"}
+    assert dataset["second"].tolist() == [3]
+    assert summary["counts"]["conflict"] == 5 and summary["counts"]["duplicate"] == 0
+    detail = report[report["row"] == 3]["detail"].iloc[0]
+    assert detail == ("different emotions for one face (row 2: Happy, row 3: Happy, "
+                      "row 4: Sad)")
+    # the faces of conflicting rows are listed too, as unannotated
+    assert summary["counts"]["unannotated_detection"] == 2
+    markdown = report_markdown(report, summary, "annotations.csv")
+    assert "## conflict (5)" in markdown and "row 6 ep01 second 2" in markdown
+
+
+def test_two_annotators_agreeing_and_disagreeing(tmp_path):
+    """Several label files (config `annotations` as a list): agreement is a duplicate,
+    disagreement a conflict naming both files' rows."""
+    alice, bob = tmp_path / "alice.csv", tmp_path / "bob.csv"
+    alice.write_text("\n".join([HEADER, "ep01,1,10,10,50,50,Happy,Smiles.",
+                                 "ep01,2,10,10,50,50,Sad,Cries."]) + "\n")
+    bob.write_text("\n".join([HEADER, "ep01,2,10,10,50,50,Angry,Cries.",
+                               "ep01,1,10,10,50,50,Happy,Smiles.",
+                               "ep01,3,10,10,50,50,Fear,Runs."]) + "\n")
+    faces = manifest(*[("ep01", s, 0, 10, 10, 50, 50) for s in (1, 2, 3)])
+    dataset, report, summary = join([alice, bob], {"ep01": faces}, {"ep01": INFOS["ep01"]})
+    rows = report[report["kind"] == "row"]
+    by_row = {(f.split("/")[-1], r): c for f, r, c in
+              zip(rows["file"], rows["row"], rows["category"])}
+    assert by_row == {("alice.csv", 2): "matched", ("alice.csv", 3): "conflict",
+                      ("bob.csv", 2): "conflict", ("bob.csv", 3): "duplicate",
+                      ("bob.csv", 4): "matched"}
+    assert dataset["second"].tolist() == [1, 3]
+    detail = rows.loc[rows["category"] == "conflict", "detail"].iloc[0]
+    assert detail == ("different emotions for one face (row 3 of alice.csv: Sad, "
+                      "row 2 of bob.csv: Angry)")
+    assert "same episode, second and box as row 2 of alice.csv" in \
+        rows.loc[rows["category"] == "duplicate", "detail"].iloc[0]
+    assert summary["annotation_rows"] == 5
+    markdown = report_markdown(report, summary, [str(alice), str(bob)])
+    assert "row 2 of bob.csv ep01 second 2" in markdown
+    assert f"`{alice}`, `{bob}`" in markdown
+
+
+def test_skipped_video_is_listed_and_its_rows_counted(tmp_path):
+    infos = {**INFOS, "ep02": {"width": 0, "height": 0, "frames": 0, "path": "v/ep02.mp4",
+                               "skipped": "empty (zero-byte) video file"}}
+    dataset, report, summary = run_join(tmp_path, [
+        "ep01,1,10,10,50,50,Happy,Smiles.", "ep02,1,10,10,50,50,Sad,Cries."],
+        faces=[("ep01", 1, 0, 10, 10, 50, 50)], infos=infos)
+    assert categories_of_rows(report) == {2: "matched", 3: "episode_without_video"}
+    assert "was skipped: empty (zero-byte)" in report[report["row"] == 3]["detail"].iloc[0]
+    skipped = report[report["category"] == "skipped_video"]
+    assert skipped["episode"].tolist() == ["ep02"]
+    assert skipped["detail"].tolist() == ["v/ep02.mp4: empty (zero-byte) video file"]
+    assert summary["counts"]["video_without_annotations"] == 0
 
 
 def test_non_utf8_description_is_counted(tmp_path):

@@ -122,7 +122,10 @@ def tiny_runs(slurm_cluster, tiny_front, tmp_path_factory):  # noqa: F811
     assert built.returncode == 0, built.stderr[-5000:]
     episode = slurm_dir / CORRUPT_EPISODE
     intact = episode.read_bytes()
-    episode.write_bytes(intact[: len(intact) // 3])  # a truncated download
+    # Damaged bytes inside the video data: the header probe of check_videos passes
+    # (a truncated file would stop the run there, before any job), decoding fails.
+    middle = len(intact) // 3
+    episode.write_bytes(intact[:middle] + bytes(range(256)) * 8 + intact[middle + 2048:])
     failed, failed_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING,
                                  *targets)
     after_failure = output_times(slurm_dir)

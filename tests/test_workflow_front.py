@@ -101,8 +101,10 @@ def test_zero_byte_episode_fails_naming_the_file(tiny_workdir):
     (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
     result = run_snakemake(tiny_workdir, "results/frames/ep01.info.json", check=False)
     assert result.returncode != 0
-    log = (tiny_workdir / "logs/extract_frames/ep01.log").read_text()
+    # rule check_videos stops the run before any frame is extracted
+    log = (tiny_workdir / "logs/check_videos/check_videos.log").read_text()
     assert "episodes/ep01.mp4: empty (zero-byte) video file" in log
+    assert "logs/check_videos/check_videos.log" in result.stderr
 
 
 def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):

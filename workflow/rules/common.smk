@@ -2,6 +2,7 @@
 import json
 import shlex
 import sys
+from argparse import Namespace
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -14,9 +15,18 @@ PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (registry, defaults)
 from dramaemo import SPLIT_STRATEGIES, registry
 from dramaemo.config import check as check_config
+from dramaemo.config import check_config_keys
+from dramaemo.episodes import check_episode_ids
+from dramaemo.errors import UserError
 from dramaemo.options import model_settings
 from dramaemo.text import KUMO_SOURCE
 
+# Unknown keys first, with the nearest known one: jsonschema's own message for them
+# ("Additional properties are not allowed") names neither the section nor the fix.
+try:
+    check_config_keys(config)
+except UserError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
 # What the schema cannot say (registry model names, strategies, classes), all at once.
 _config_problems = check_config(config)
@@ -24,7 +34,8 @@ if _config_problems:
     raise WorkflowError("config: " + "; ".join(_config_problems))
 
 shell.prefix(
-    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PACKAGE_DIR
+    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; "
+    % shlex.quote(PACKAGE_DIR)  # a checkout in "My Projects/" too
 )
 
 
@@ -36,10 +47,12 @@ def episodes_dir():
 
 
 def annotations_file():
-    """The annotation CSV (the demo's own when the demo is on)."""
+    """The annotation CSVs, a list (the demo's own when the demo is on): config
+    `annotations` is one file or a list of files, e.g. one per annotator."""
     if config["demo"]["activate"]:
-        return "resources/demo/annotations.csv"
-    return config["annotations"]
+        return ["resources/demo/annotations.csv"]
+    files = config["annotations"]
+    return [files] if isinstance(files, str) else list(files)
 
 
 def frames_folder(path):
@@ -67,12 +80,15 @@ def list_episodes():
             "the folder holding your episode videos"
         )
     suffixes = {s.lower() for s in config["video_suffixes"]}
-    found = sorted(p.stem for p in folder.iterdir() if p.suffix.lower() in suffixes)
-    if not found:
+    videos = [p for p in folder.iterdir() if p.suffix.lower() in suffixes]
+    if not videos:
         raise WorkflowError(
             f"episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})"
         )
-    return found
+    try:  # a name that cannot be an id is named here, before any job runs
+        return check_episode_ids(videos)
+    except UserError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def episode_video(wildcards):
@@ -89,6 +105,11 @@ def episode_video(wildcards):
 
 
 EPISODES = list_episodes()
+
+
+def episode_videos():
+    """The video file of every episode, in EPISODES order (rule check_videos)."""
+    return [episode_video(Namespace(episode=episode)) for episode in EPISODES]
 
 wildcard_constraints:
     episode="[^/]+",

@@ -34,10 +34,10 @@ rule join_annotations:
         "../../envs/dataset.yaml"
     shell:
         "python -m dramaemo join-annotations --annotations {input.annotations:q}"
-        " --manifests {input.manifests} --infos {input.infos}"
-        " --label-map {params.label_map:q} --output {output.dataset}"
-        " --report-csv {output.report_csv} --report-md {output.report_md}"
-        " --plot {output.plot} > {log} 2>&1"
+        " --manifests {input.manifests:q} --infos {input.infos:q}"
+        " --label-map {params.label_map:q} --output {output.dataset:q}"
+        " --report-csv {output.report_csv:q} --report-md {output.report_md:q}"
+        " --plot {output.plot:q} > {log:q} 2>&1"
 
 
 rule pack_images:
@@ -58,8 +58,8 @@ rule pack_images:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "python -m dramaemo pack-images --dataset {input.dataset} --image-size {params.image_size}"
-        " --output {output} > {log} 2>&1"
+        "python -m dramaemo pack-images --dataset {input.dataset:q} --image-size {params.image_size}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule split:
@@ -87,6 +87,6 @@ rule split:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "python -m dramaemo split --dataset {input.dataset} --strategy {wildcards.split}"
+        "python -m dramaemo split --dataset {input.dataset:q} --strategy {wildcards.split}"
         " --test-fraction {params.test_fraction} --seed {params.seed}"
-        " --output {output.table} --plot {output.plot} > {log} 2>&1"
+        " --output {output.table:q} --plot {output.plot:q} > {log:q} 2>&1"

@@ -25,6 +25,6 @@ rule build_demo:
         "../../envs/video.yaml"
     shell:
         "python -m dramaemo build-demo --outdir resources/demo/episodes"
-        " --annotations {output.annotations} --episodes {params.episodes}"
+        " --annotations {output.annotations:q} --episodes {params.episodes}"
         " --seconds {params.seconds} --seed {params.seed} --width {params.width}"
-        " --height {params.height} --fps {params.fps} > {log} 2>&1"
+        " --height {params.height} --fps {params.fps} > {log:q} 2>&1"

@@ -23,11 +23,11 @@ rule detect_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m dramaemo detect-faces --frames {input.frames} --episode {wildcards.episode}"
-        " --output {output} --cascade {params.cascade:q}"
+        "python -m dramaemo detect-faces --frames {input.frames:q} --episode {wildcards.episode:q}"
+        " --output {output:q} --cascade {params.cascade:q}"
         " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
         " --min-size {params.min_size} --detection-scale {params.detection_scale}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule crop_faces:
@@ -51,6 +51,6 @@ rule crop_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m dramaemo crop-faces --frames {input.frames} --detections {input.detections}"
-        " --outdir {output.crops} --manifest {output.manifest} --margin {params.margin}"
-        " --image-size {params.image_size} > {log} 2>&1"
+        "python -m dramaemo crop-faces --frames {input.frames:q} --detections {input.detections:q}"
+        " --outdir {output.crops:q} --manifest {output.manifest:q} --margin {params.margin}"
+        " --image-size {params.image_size} > {log:q} 2>&1"

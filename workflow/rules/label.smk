@@ -36,4 +36,4 @@ rule label:
         "python -m dramaemo label --manifest {input.manifests:q} --crops-root {params.crops_root:q}"
         " --out-dir {params.out_dir:q} --annotator={params.annotator:q}"
         " --host {params.host:q} --port {params.port} --max-description {params.max_description}"
-        " --compare {params.compare:q} --label-map {params.label_map:q} > {log} 2>&1"
+        " --compare {params.compare:q} --label-map {params.label_map:q} > {log:q} 2>&1"

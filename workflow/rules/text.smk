@@ -29,8 +29,8 @@ rule prepare_glove:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m dramaemo prepare-glove --dataset {input.dataset} --glove-source {params.source:q} "
-        "--max-tokens {params.max_tokens} --out {output.npz} --oov-report {output.oov} > {log} 2>&1"
+        "python -m dramaemo prepare-glove --dataset {input.dataset:q} --glove-source {params.source:q} "
+        "--max-tokens {params.max_tokens} --out {output.npz:q} --oov-report {output.oov:q} > {log:q} 2>&1"
 
 
 rule build_elmo_standin:
@@ -51,8 +51,8 @@ rule build_elmo_standin:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m dramaemo build-elmo-standin --out {output} --word-dim {params.word_dim} "
-        "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log} 2>&1"
+        "python -m dramaemo build-elmo-standin --out {output:q} --word-dim {params.word_dim} "
+        "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log:q} 2>&1"
 
 
 rule embed_elmo:
@@ -77,6 +77,6 @@ rule embed_elmo:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m dramaemo embed-elmo --dataset {input.dataset} --handle {params.handle:q} "
+        "python -m dramaemo embed-elmo --dataset {input.dataset:q} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "
-        "--out {output.npz} --meta {output.meta} > {log} 2>&1"
+        "--out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"

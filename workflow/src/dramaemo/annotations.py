@@ -36,7 +36,9 @@ BOX = ["x", "y", "w", "h"]
 ITEM_KEY = ["episode", "second", *BOX]
 DATASET_COLUMNS = ["item_id", "episode", "second", "face_index", "x", "y", "w", "h",
                    "crop_path", "emotion", "description", "scene_id"]
-REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail"]
+# `file`: the annotation CSV of a row (config `annotations` may list several).
+REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail",
+                  "file"]
 
 # Join report categories, in report order, with what they mean. Rows are checked in this
 # order and land in the first category that applies.
@@ -52,18 +54,23 @@ CATEGORIES = {
     "unknown_label": "row whose emotion is not a class (nor in label_map)",
     "empty_description": "row with an empty description",
     "bad_box": "row whose box is partial, not numeric, negative or out of the frame",
-    "duplicate": "row repeating an earlier row's episode, second and box",
+    "conflict": "rows of the same episode, second and box with different emotions (none used)",
+    "duplicate": "row repeating an earlier row's episode, second, box and emotion",
     "tie_resolved": "match chosen among several candidates by the larger overlap",
     "unannotated_detection": "detection with no annotation row (background face, false alarm)",
     "extra_detection": "second detection inside an annotated box (not used)",
     "video_without_annotations": "episode with a video but no annotation row",
+    "skipped_video": "episode whose video could not be read (on_bad_video: skip)",
 }
 ROW_CATEGORIES = [
     "matched", "no_detection", "ambiguous", "malformed_row", "non_utf8_description",
     "episode_without_video", "non_integer_second", "second_beyond_video",
-    "unknown_label", "empty_description", "bad_box", "duplicate",
+    "unknown_label", "empty_description", "bad_box", "conflict", "duplicate",
 ]
 EXAMPLES_IN_MARKDOWN = 15  # per category; the CSV lists everything
+# Longest field the reader takes (csv's default, 128 KiB, would make a file holding one
+# long description unreadable as a whole).
+MAX_FIELD_CHARS = 1 << 24
 
 
 def read_annotations(path: str | Path) -> pd.DataFrame:
@@ -82,14 +89,18 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
     if not text.strip():
         raise UserError(f"{path}: empty annotation CSV; header must be {','.join(ANNOTATION_COLUMNS)}")
     # csv, not pandas: pandas re-encodes the text and fails on the surrogate escapes.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [column.strip().lower() for column in next(reader)]
         missing = [column for column in ANNOTATION_COLUMNS if column not in header]
         if missing:
+            other = next((d for d in (";", "\t", "|") if d in ",".join(header)), None)
+            hint = (f" (the header is separated by {other!r}: save the file with commas)"
+                    if other else "")
             raise UserError(
                 f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must "
-                f"be {','.join(ANNOTATION_COLUMNS)}"
+                f"be {','.join(ANNOTATION_COLUMNS)}{hint}"
             )
         positions = [header.index(column) for column in ANNOTATION_COLUMNS]
         records, start = [], reader.line_num + 1
@@ -171,6 +182,8 @@ def _check_box(record, width: int, height: int) -> tuple[tuple | None, str | Non
         x, y, w, h = (float(value) for value in values)
     except ValueError:
         return None, f"box is not numeric ({','.join(values)})"
+    if not np.isfinite([x, y, w, h]).all():
+        return None, f"box is not numeric ({','.join(values)})"
     if min(x, y) < 0 or w <= 0 or h <= 0:
         return None, f"negative or empty box ({','.join(values)})"
     if x + w > width or y + h > height:
@@ -183,7 +196,6 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
     """Adds ``category``/``detail`` (first problem of each row, "" when valid), the
     parsed ``sec``, ``box`` and ``label``."""
     categories, details, seconds, boxes, labels = [], [], [], [], []
-    first_seen: dict[tuple, int] = {}
     for record in table.to_dict("records"):
         category, detail, second, box, label = "", "", None, None, None
         if record["malformed"]:
@@ -196,6 +208,10 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
         elif record["episode"] not in infos:
             category = "episode_without_video"
             detail = f"no video for episode '{record['episode']}' in episodes_dir"
+        elif infos[record["episode"]].get("skipped"):
+            category = "episode_without_video"
+            detail = (f"the video of episode '{record['episode']}' was skipped: "
+                      f"{infos[record['episode']]['skipped']}")
         elif (second := _whole_number(record["second"])) is None:
             category = "non_integer_second"
             detail = f"second '{record['second']}' is not a whole number >= 0"
@@ -215,13 +231,6 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
             box, problem = _check_box(record, info["width"], info["height"])
             if problem:
                 category, detail = "bad_box", problem
-            else:
-                key = (record["episode"], second, box)
-                if key in first_seen:
-                    category = "duplicate"
-                    detail = f"same episode, second and box as row {first_seen[key]}"
-                else:
-                    first_seen[key] = record["row"]
         categories.append(category)
         details.append(detail)
         seconds.append(second)
@@ -230,6 +239,36 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
     table = table.copy()
     table["category"], table["detail"] = categories, details
     table["sec"], table["box"], table["label"] = seconds, boxes, labels
+    return _mark_repeats(table)
+
+
+def _row_name(record, several_files: bool) -> str:
+    """How the report names a row: "row 3", or "row 3 of bob.csv" with several files."""
+    return f"row {record['row']}" + (f" of {Path(record['file']).name}"
+                                     if several_files else "")
+
+
+def _mark_repeats(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the same face (episode, second, box), in one file or across files: with
+    one emotion they are duplicates (the first kept); with different emotions every one
+    of them is a conflict, so that no label wins by file order."""
+    several = "file" in table and table["file"].nunique() > 1
+    groups: dict[tuple, list[int]] = {}
+    for index, record in table[table["category"] == ""].iterrows():
+        groups.setdefault((record["episode"], record["sec"], record["box"]), []).append(index)
+    for indices in groups.values():
+        if len(indices) < 2:
+            continue
+        records = table.loc[indices]
+        if records["label"].nunique() > 1:
+            listing = ", ".join(f"{_row_name(r, several)}: {r['label']}"
+                                for r in records.to_dict("records"))
+            table.loc[indices, "category"] = "conflict"
+            table.loc[indices, "detail"] = f"different emotions for one face ({listing})"
+        else:
+            first = _row_name(records.iloc[0], several)
+            table.loc[indices[1:], "category"] = "duplicate"
+            table.loc[indices[1:], "detail"] = f"same episode, second and box as {first}"
     return table
 
 
@@ -250,15 +289,18 @@ def _contains_centre(row_box, det_box) -> bool:
 def match_frame(rows: list[dict], faces: dict[int, tuple]):
     """Match the valid rows and the detections (face_index -> box) of one frame.
 
-    Returns ({row number: face_index}, {row number: category/detail}, {face_index:
-    category/detail}) where unlisted rows are unmatched and unlisted faces unannotated.
+    Rows are dicts with ``ref`` (unique over all annotation files), ``row`` (line
+    number, for messages) and ``box``. Returns ({ref: face_index}, {ref:
+    category/detail}, {face_index: category/detail}) where unlisted rows are unmatched
+    and unlisted faces unannotated.
     """
+    line = {r["ref"]: r["row"] for r in rows}
     matches, row_notes, face_notes = {}, {}, {}
     boxed = [r for r in rows if r["box"] is not None]
     # Each detection to the boxed row whose box holds its centre; ties: larger overlap.
     claims: dict[int, list[tuple[float, int]]] = {}
     for face_index, face in faces.items():
-        candidates = sorted(((_overlap(r["box"], face), r["row"]) for r in boxed
+        candidates = sorted(((_overlap(r["box"], face), r["ref"]) for r in boxed
                              if _contains_centre(r["box"], face)), reverse=True)
         if not candidates:
             continue
@@ -266,13 +308,13 @@ def match_frame(rows: list[dict], faces: dict[int, tuple]):
         claims.setdefault(row, []).append((overlap, face_index))
         if len(candidates) > 1:
             face_notes[face_index] = ("tie_resolved", f"centre inside the boxes of rows "
-                                      f"{', '.join(str(c[1]) for c in candidates)}; "
-                                      f"given to row {row} (larger overlap)")
+                                      f"{', '.join(str(line[c[1]]) for c in candidates)}; "
+                                      f"given to row {line[row]} (larger overlap)")
     for row, claimed in claims.items():
         claimed.sort(reverse=True)
         matches[row] = claimed[0][1]
         for _, extra in claimed[1:]:
-            face_notes[extra] = ("extra_detection", f"also inside the box of row {row}, "
+            face_notes[extra] = ("extra_detection", f"also inside the box of row {line[row]}, "
                                  f"which overlaps more with face {claimed[0][1]}")
         if len(claimed) > 1:
             row_notes[row] = ("tie_resolved", f"{len(claimed)} detections inside the box; "
@@ -281,9 +323,9 @@ def match_frame(rows: list[dict], faces: dict[int, tuple]):
         if r["box"] is not None:
             continue
         if len(faces) == 1 and len(rows) == 1:
-            matches[r["row"]] = next(iter(faces))
+            matches[r["ref"]] = next(iter(faces))
         elif len(faces) > 1 or len(rows) > 1:
-            row_notes[r["row"]] = ("ambiguous", f"no box, but the frame has {len(faces)} "
+            row_notes[r["ref"]] = ("ambiguous", f"no box, but the frame has {len(faces)} "
                                    f"faces and {len(rows)} rows; give the box")
     return matches, row_notes, face_notes
 
@@ -309,11 +351,22 @@ def scene_ids(rows: pd.DataFrame) -> pd.Series:
     return run.map(dict(zip(firsts["run"], firsts["name"]))).reindex(rows.index)
 
 
-def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
+def read_annotation_files(paths) -> pd.DataFrame:
+    """Every annotation CSV of ``paths`` (one path or a list), as one table with ``file``
+    (the path of each row) and ``ref`` (a row's number over all files)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    tables = [read_annotations(path).assign(file=str(path)) for path in paths]
+    table = pd.concat(tables, ignore_index=True)
+    table["ref"] = range(len(table))
+    return table
+
+
+def join(annotations, manifests: dict[str, pd.DataFrame],
          infos: dict[str, dict], label_map: dict[str, str] | None = None):
-    """(dataset table, report table, summary dict)."""
+    """(dataset table, report table, summary dict) of one annotation CSV or a list of
+    them (e.g. one per annotator)."""
     label_map = label_map or {}
-    table = validate_rows(read_annotations(annotations), infos, label_map)
+    table = validate_rows(read_annotation_files(annotations), infos, label_map)
     valid = table[table["category"] == ""].copy()
     valid["sec"] = valid["sec"].astype(int)
     detections = (pd.concat(list(manifests.values()), ignore_index=True)
@@ -335,8 +388,9 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
         matches, row_notes, face_notes = match_frame(rows, boxes)
         for r in rows:
             description = r["description"].strip()
-            if r["row"] in matches:
-                face = faces[matches[r["row"]]]
+            ref, file = r["ref"], r["file"]
+            if ref in matches:
+                face = faces[matches[ref]]
                 items.append({
                     "item_id": item_id(episode, second, face["face_index"]),
                     "episode": episode, "second": second, "face_index": face["face_index"],
@@ -346,40 +400,46 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
                 })
                 used_faces[(episode, second, face["face_index"])] = ("matched", "")
                 report.append(("matched", "row", r["row"], episode, second,
-                               face["face_index"], f"{r['label']}: {description[:80]}"))
-                if r["row"] in row_notes:
-                    report.append((row_notes[r["row"]][0], "row", r["row"], episode, second,
-                                   face["face_index"], row_notes[r["row"]][1]))
-            elif r["row"] in row_notes:
-                category, detail = row_notes[r["row"]]
-                report.append((category, "row", r["row"], episode, second, "", detail))
+                               face["face_index"], f"{r['label']}: {description[:80]}", file))
+                if ref in row_notes:
+                    report.append((row_notes[ref][0], "row", r["row"], episode, second,
+                                   face["face_index"], row_notes[ref][1], file))
+            elif ref in row_notes:
+                category, detail = row_notes[ref]
+                report.append((category, "row", r["row"], episode, second, "", detail, file))
             else:
                 where = "at its box" if r["box"] is not None else "in the frame"
                 report.append(("no_detection", "row", r["row"], episode, second, "",
-                               f"no face detected {where}"))
+                               f"no face detected {where}", file))
         for face_index, (category, detail) in face_notes.items():
             if category == "extra_detection":
                 used_faces[(episode, second, face_index)] = (category, detail)
             else:
                 report.append((category, "detection", "", episode, second, face_index,
-                               detail))
+                               detail, ""))
     for r in table[table["category"] != ""].to_dict("records"):
         report.append((r["category"], "row", r["row"], r["episode"],
-                       r["sec"] if r["sec"] is not None else r["second"], "", r["detail"]))
+                       r["sec"] if r["sec"] is not None else r["second"], "", r["detail"],
+                       r["file"]))
     for frame, faces in faces_by_frame.items():
         for face_index, d in faces.items():
             category, detail = used_faces.get((*frame, face_index),
                                               ("unannotated_detection", "no annotation row"))
             if category != "matched":
                 report.append((category, "detection", "", *frame, face_index,
-                               f"{detail}; box {d['x']},{d['y']},{d['w']},{d['h']}"))
+                               f"{detail}; box {d['x']},{d['y']},{d['w']},{d['h']}", ""))
+    skipped = {episode for episode, info in infos.items() if info.get("skipped")}
+    for episode in sorted(skipped):
+        report.append(("skipped_video", "episode", "", episode, "", "",
+                       f"{infos[episode].get('path', 'the video')}: "
+                       f"{infos[episode]['skipped']}", ""))
     annotated = set(table["episode"])
-    for episode in sorted(set(infos) - annotated):
+    for episode in sorted(set(infos) - annotated - skipped):
         report.append(("video_without_annotations", "episode", "", episode, "", "",
-                       "the episode has a video but no annotation row"))
+                       "the episode has a video but no annotation row", ""))
     order = list(CATEGORIES)
     report.sort(key=lambda e: (order.index(e[0]), str(e[3]),
-                               e[4] if isinstance(e[4], int) else -1,
+                               e[4] if isinstance(e[4], int) else -1, e[7],
                                e[2] if isinstance(e[2], int) else 0,
                                e[5] if isinstance(e[5], int) else -1))
     dataset = pd.DataFrame(items, columns=DATASET_COLUMNS)
@@ -395,19 +455,20 @@ def join(annotations: str | Path, manifests: dict[str, pd.DataFrame],
         "matched_share": counts.get("matched", 0) / assessed if assessed else 0.0,
         "detections": len(detections),
         "counts": {c: int(counts.get(c, 0)) for c in CATEGORIES},
+        "files": table["file"].drop_duplicates().tolist(),
     }
     row_total = sum(summary["counts"][c] for c in ROW_CATEGORIES)
     assert row_total == len(table), "every annotation row must be in exactly one category"
     return dataset, report, summary
 
 
-def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> str:
+def report_markdown(report: pd.DataFrame, summary: dict, annotations) -> str:
     """The join report for people: counts, the matched share, examples of each problem."""
     share = summary["matched_share"]
     lines = [
         "# Join report",
         "",
-        f"Annotation CSV: `{annotations}`: {summary['annotation_rows']} rows, "
+        f"Annotation CSV: {_file_list(annotations)}: {summary['annotation_rows']} rows, "
         f"{summary['valid_rows']} valid. Detections: {summary['detections']}.",
         "",
         f"**{summary['annotated_faces_matched']} of {summary['valid_rows']} valid "
@@ -427,9 +488,11 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> st
         if entries.empty:
             continue
         lines += [f"## {category} ({len(entries)})", ""]
+        several = len(summary.get("files", [])) > 1
         for e in entries.head(EXAMPLES_IN_MARKDOWN).itertuples():
             where = " ".join(part for part in (
-                f"row {e.row}" if e.row != "" else "", f"{e.episode}",
+                f"row {e.row}" if e.row != "" else "",
+                f"of {Path(e.file).name}" if several and e.file else "", f"{e.episode}",
                 f"second {e.second}" if e.second != "" else "",
                 f"face {e.face_index}" if e.face_index != "" else "") if part)
             lines.append(f"- {where}: {e.detail}")
@@ -437,6 +500,11 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations: str) -> st
             lines.append(f"- ... and {len(entries) - EXAMPLES_IN_MARKDOWN} more (see CSV)")
         lines.append("")
     return "\n".join(lines)
+
+
+def _file_list(annotations) -> str:
+    paths = [annotations] if isinstance(annotations, (str, Path)) else annotations
+    return ", ".join(f"`{path}`" for path in paths)
 
 
 def plot_join(summary: dict, path: str | Path) -> None:
@@ -489,14 +557,15 @@ def _run_join(args) -> None:
              summary["detections"], {k: v for k, v in summary["counts"].items() if v})
     if dataset.empty:  # the report stays for the user to read; split then stops
         log.warning("%s: no annotation row matched a detected face; see %s",
-                    args.annotations, args.report_md)
+                    ", ".join(args.annotations), args.report_md)
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "join-annotations", help="match crops with the annotation CSV; dataset + report"
     )
-    parser.add_argument("--annotations", required=True, help="annotation CSV")
+    parser.add_argument("--annotations", nargs="+", required=True,
+                        help="annotation CSV(s), e.g. one per annotator")
     parser.add_argument("--manifests", nargs="+", required=True,
                         help="crop manifests, <episode>.manifest.csv")
     parser.add_argument("--infos", nargs="+", required=True,

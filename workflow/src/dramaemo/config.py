@@ -1,19 +1,28 @@
-"""The configuration's defaults and the checks a JSON schema cannot express.
+"""The configuration's schema, its defaults, and the checks of what a user names.
 
 The schema (workflow/schemas/config.schema.yaml) is the one home of every default: the
 workflow validates config against it (filling defaults), and commands run by hand take
 their defaults from it through ``schema_defaults`` instead of restating them.
+
+Before validation, ``check_config_keys`` reports every key the schema does not know
+(``additionalProperties: false``), at any depth, with the nearest known key: a typo such
+as ``tarin:`` for ``train:`` would otherwise be ignored silently, because the defaults of
+config/config.yaml fill the real key. After it, ``check`` refuses names the schema cannot
+list: registry models, split strategies, classes.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from dramaemo import EMOTIONS, SPLIT_STRATEGIES
 from dramaemo import registry
+from dramaemo.errors import UserError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -77,3 +86,38 @@ def check(config: dict) -> list[str]:
         if key in late and late[key] not in allowed:
             problems.append(f"late_fusion.{key}: {late[key]!r} is not one of {', '.join(allowed)}")
     return problems
+
+
+def _where(path) -> str:
+    return ".".join(str(part) for part in path) or "top level"
+
+
+def unknown_keys(config: dict, schema: dict) -> list[str]:
+    """One message per unknown key: "unknown key 'tarin' (top level); did you mean 'train'?"."""
+    messages = []
+    validator = jsonschema.Draft202012Validator(schema)
+    for error in validator.iter_errors(config):
+        # jsonschema nests the errors of $ref'd and combined schemas in context
+        for leaf in [error, *error.context]:
+            if leaf.validator != "additionalProperties" or leaf.validator_value is not False:
+                continue
+            known = sorted(leaf.schema.get("properties", {}))
+            patterns = leaf.schema.get("patternProperties", {})
+            for key in sorted(set(leaf.instance) - set(known), key=str):
+                if patterns:
+                    continue  # not used by this schema today; keep the check conservative
+                nearest = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                hint = (f"; did you mean '{nearest[0]}'?" if nearest
+                        else f"; known keys: {', '.join(known)}")
+                messages.append(f"unknown key '{key}' ({_where(leaf.absolute_path)}){hint}")
+    return sorted(set(messages))
+
+
+def check_config_keys(config: dict) -> None:
+    """UserError listing every unknown key of ``config`` (see unknown_keys)."""
+    messages = unknown_keys(config, schema())
+    if messages:
+        raise UserError(
+            "config: " + "; ".join(messages)
+            + " (every key is described in config/README.md)"
+        )

@@ -222,6 +222,7 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
         except RuntimeError:  # TensorFlow already running in this process (tests): keep its threads
             log.info("TensorFlow already initialised; --threads %d not applied", threads)
     keras.utils.set_random_seed(seed)  # the one place seeds are set (python, numpy, TF)
+    tf.config.experimental.enable_op_determinism()
     devices = [d.name for d in tf.config.list_logical_devices()]
     log.info("model %s, seed %d, devices: %s", model, seed, ", ".join(devices))
 
