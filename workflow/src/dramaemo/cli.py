@@ -44,6 +44,12 @@ COMMANDS = {
     "contact-sheet": "dramaemo.report",
     "label": "dramaemo.label",
     "label-agreement": "dramaemo.label",
+    "detect-shots": "dramaemo.footage.shots",
+    "index-episode": "dramaemo.footage.index",
+    "segments": "dramaemo.footage.segments",
+    "index-timeline": "dramaemo.footage.report",
+    "index-summary": "dramaemo.footage.report",
+    "search": "dramaemo.footage.search",
 }
 
 
