@@ -35,7 +35,7 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
     tracks = sorted(faces["track"].unique())
     lane = {track: number for number, track in enumerate(tracks)}
     seconds = int(index["second"].max()) + 1 if len(index) else 1
-    height = min(12.0, 1.6 + 0.22 * max(len(tracks), 1))
+    height = min(12.0, 2.8 + 0.22 * max(len(tracks), 1))
     figure, axis = plt.subplots(figsize=(12, height))
     for emotion, group in faces.groupby("pred"):
         axis.barh([lane[t] for t in group["track"]], 1.0, left=group["second"], height=0.8,
@@ -46,14 +46,14 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
     episode = index["episode"].iloc[0] if len(index) else ""
     faceless = int((index["track"] == NO_FACE).sum())
     axis.set(xlim=(0, seconds), ylim=(-0.6, max(len(tracks), 1) - 0.4), xlabel="second",
-             ylabel="track (one character within a shot)",
+             ylabel="track",
              title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
                    f"{faceless} of {seconds} seconds without a face)")
     if len(tracks) > 40:
         axis.set_yticks([])
-    axis.legend(handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS], ncol=7,
-                loc="upper center", bbox_to_anchor=(0.5, -0.18 if height < 3 else -0.08), frameon=False)
-    figure.tight_layout()
+    figure.legend(handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS], ncol=7,
+                  loc="lower center", frameon=False)
+    figure.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=110)
     plt.close(figure)
