@@ -243,6 +243,12 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     # the face at second 3 is after the cut: a new track even though it barely moved
     assert faces["track"].nunique() == 3
     assert summary["faceless_seconds"] == 3 and summary["rows"] == 7
+    # an episode where no face was ever found is all rows, none missing
+    empty, summary = index_episode(
+        episode="ep", info={"offset": 0.5, "fps": 10, "frames": 6}, manifest=manifest.iloc[:0], shots=shot_table,
+        model_name="baseline", model_path=image_model)
+    assert empty["second"].tolist() == list(range(6)) and empty["track"].eq(NO_FACE).all()
+    assert summary["faceless_seconds"] == 6 and summary["faces"] == 0
     write_index(rows, tmp_path / "ep.parquet", "ep.mp4", shot_table)
     assert pd.read_parquet(tmp_path / "ep.parquet")["second"].tolist() == rows["second"].tolist()
     video, stored_shots = read_index_metadata(tmp_path / "ep.parquet")

@@ -21,13 +21,24 @@ EPISODES = ("demo01", "demo02")
 SECONDS = 20  # tests/data/tiny.yaml: demo.seconds
 
 
+UNLABELLED = "extra01"  # an episode outside the demo, with no annotation, with subtitles
+SUBTITLES = "1\n00:00:02,000 --> 00:00:06,000\nI got the promotion, finally!\n\n"
+CONFIGS = ("--configfile", "config/tiny.yaml", "config/index_tiny.yaml", "config/unlabelled.yaml")
+
+
 @pytest.fixture(scope="module")
 def indexed(tiny_front, tmp_path_factory):
-    """A copy of the tiny front half where `snakemake index` has run (trains what it needs)."""
+    """A copy of the tiny front half where `snakemake index` has run (trains what it needs)
+    on both demo episodes and an unlabelled episode in its own folder, with subtitles."""
     workdir = tmp_path_factory.mktemp("indexed") / "work"
     shutil.copytree(tiny_front, workdir, symlinks=True)
     shutil.copy(INDEX_CONFIG, workdir / "config" / "index_tiny.yaml")
-    run_snakemake(workdir, "index", "--configfile", "config/tiny.yaml", "config/index_tiny.yaml")
+    (workdir / "unlabelled").mkdir()
+    shutil.copy(workdir / "resources" / "demo" / "episodes" / "demo01.mp4", workdir / "unlabelled" / f"{UNLABELLED}.mp4")
+    (workdir / "unlabelled" / f"{UNLABELLED}.en.srt").write_text(SUBTITLES)
+    (workdir / "config" / "unlabelled.yaml").write_text(
+        f"index: {{episodes: [{', '.join(EPISODES)}, {UNLABELLED}], episodes_dir: unlabelled}}\n")
+    run_snakemake(workdir, "index", *CONFIGS)
     return workdir
 
 
@@ -57,9 +68,23 @@ def test_index_has_every_second_of_both_episodes(indexed):
         # tracks stay inside a shot
         assert (faces.groupby("track")["shot"].nunique() == 1).all()
     segments = pd.read_parquet(indexed / "results" / "index" / "segments.parquet")
-    assert set(segments["episode"]) == set(EPISODES) and (segments["seconds"] >= 2).all()
-    for name in ("summary.csv", "summary.html", "timeline/demo01.png", "timeline/demo02.png"):
+    assert set(segments["episode"]) == {*EPISODES, UNLABELLED} and (segments["seconds"] >= 2).all()
+    for name in ("summary.csv", "summary.html", "timeline/demo01.png", f"timeline/{UNLABELLED}.png"):
         assert (indexed / "results" / "index" / name).stat().st_size > 0
+
+
+def test_unlabelled_episode_takes_subtitles_else_the_image_model(indexed):
+    index = pd.read_parquet(indexed / "results" / "index" / f"{UNLABELLED}.parquet")
+    assert sorted(index["second"].unique()) == list(range(SECONDS))
+    faces = index[index["face_index"] != NO_FACE]
+    spoken = faces["second"].between(2, 5)  # the cue runs 2-6 s; second k is seen at k + 0.5
+    assert (faces.loc[spoken, "text_source"] == "subtitle").all() and spoken.any()
+    assert (faces.loc[spoken, "text"] == "I got the promotion, finally!").all()
+    assert (faces.loc[spoken, "model"] == "glove").all()
+    assert (faces.loc[~spoken, "text_source"] == "none").all()
+    assert (faces.loc[~spoken, "model"] == "baseline").all()  # the image-only fallback
+    summary = pd.read_csv(indexed / "results" / "index" / "summary.csv").set_index("episode")
+    assert summary.loc[UNLABELLED, "text_subtitle"] == spoken.sum()
 
 
 def test_search_writes_playable_clips_of_the_requested_length(gallery):
@@ -88,7 +113,7 @@ def _ffmpeg():
 
 
 def test_snakemake_search_target_runs_the_configured_query(indexed):
-    run_snakemake(indexed, "search", "--configfile", "config/tiny.yaml", "config/index_tiny.yaml")
+    run_snakemake(indexed, "search", *CONFIGS)
     hits = pd.read_csv(indexed / "results" / "search" / "hits.csv")
     assert 1 <= len(hits) <= 3 and set(hits["emotion"]) == {"Happy"}
     assert (indexed / "results" / "search" / "gallery" / "index.html").is_file()

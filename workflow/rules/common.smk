@@ -70,7 +70,7 @@ def list_episodes():
 def episode_video(wildcards):
     """The video file of one episode, whatever its suffix."""
     folder = Path(episodes_dir())
-    if config["demo"]["activate"]:
+    if config["demo"]["activate"] and wildcards.episode in EPISODES:
         return f"resources/demo/episodes/{wildcards.episode}.mp4"
     # index-only episodes (workflow/rules/index.smk) may live in index.episodes_dir
     index_folder = config.get("index", {}).get("episodes_dir")
