@@ -329,3 +329,19 @@ def test_clip_bounds_are_padded_inside_the_shot_on_whole_frames():
     assert (start, frames / 25.0) == (8.0, pytest.approx(6.6))         # end held at the next cut
     start, frames = clips.clip_bounds({**segment, "shot_end": 100.0}, 2.0, 15.0, 25.0)
     assert start + frames / 25.0 == pytest.approx(15.0)                # and at the video's end
+
+
+def test_segments_of_an_episode_equal_those_of_each_track_alone():
+    import sys
+
+    sys.path.insert(0, str(__import__("conftest").REPO / "bench"))
+    from footage import synthetic_index  # the latency benchmark's index generator
+
+    index = synthetic_index("ep", 300, np.random.default_rng(3))
+    settings = dict(low=0.35, high=0.5, max_gap=1, min_seconds=2)
+    whole = segments.episode_segments(index, None, "", **settings)
+    alone = pd.concat([segments.episode_segments(track, None, "", **settings)
+                       for _, track in index[index["track"] != NO_FACE].groupby("track")], ignore_index=True)
+    assert len(whole) > 20
+    pd.testing.assert_frame_equal(whole, alone.sort_values(["track", "start", "emotion"], kind="stable")
+                                  .reset_index(drop=True), check_dtype=False)

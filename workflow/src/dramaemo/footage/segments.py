@@ -56,47 +56,53 @@ def runs(series: np.ndarray, low: float, high: float, max_gap: int, min_seconds:
     return found
 
 
-def track_segments(track: pd.DataFrame, *, low: float, high: float, max_gap: int,
-                   min_seconds: int) -> list[dict]:
-    """Segments of one track (its index rows, one per second it was seen)."""
-    track = track.sort_values("second")
-    seconds = track["second"].to_numpy(dtype=np.int64)
-    first = int(seconds[0])
-    span = int(seconds[-1]) - first + 1
-    observed = np.zeros(span, dtype=bool)
-    observed[seconds - first] = True
-    faces = np.zeros(span)
-    faces[seconds - first] = track["faces_on_screen"].to_numpy()
-    segments = []
-    for emotion, column in zip(EMOTIONS, PROBABILITIES):
-        series = np.zeros(span)
-        series[seconds - first] = track[column].to_numpy()
-        for start, stop in runs(series, low, high, max_gap, min_seconds):
-            seen = observed[start:stop]
-            values = series[start:stop][seen]
-            segments.append({
-                "emotion": emotion, "start": first + start, "end": first + stop,
-                "seconds": stop - start, "mean_confidence": float(values.mean()),
-                "min_confidence": float(values.min()),
-                "faces_min": int(faces[start:stop][seen].min()), "faces_max": int(faces[start:stop][seen].max()),
-            })
-    return segments
-
-
 def episode_segments(index: pd.DataFrame, shots: pd.DataFrame | None = None, video: str = "", *,
                      low: float, high: float, max_gap: int, min_seconds: int) -> pd.DataFrame:
-    """Segments of every track of one episode's index rows."""
+    """Segments of every track of one episode's index rows.
+
+    The tracks are laid end to end on one time line, each over its whole second range
+    (0 where its face was missed) and apart by ``max_gap`` + 1 zeros, so that one
+    ``runs`` call per emotion serves the whole episode and no run joins two tracks.
+    """
+    faces = index[index["track"] != NO_FACE].sort_values(["track", "second"])
+    if faces.empty:
+        return pd.DataFrame(columns=SEGMENT_COLUMNS)
+    track = faces["track"].to_numpy()
+    second = faces["second"].to_numpy(dtype=np.int64)
+    ids, first_row = np.unique(track, return_index=True)
+    first = second[first_row]
+    span = np.maximum.reduceat(second, first_row) - first + 1
+    offset = np.concatenate([[0], np.cumsum(span + max_gap + 1)[:-1]])
+    length = int(offset[-1] + span[-1])
+    which = np.searchsorted(ids, track)
+    position = offset[which] + second - first[which]
+    observed = np.zeros(length, dtype=bool)
+    observed[position] = True
+    on_screen = np.zeros(length)
+    on_screen[position] = faces["faces_on_screen"].to_numpy()
+    shot_of = dict(zip(ids, faces["shot"].to_numpy()[first_row]))
+    bounds = shots.set_index("shot") if shots is not None else None
     rows = []
-    faces = index[index["track"] != NO_FACE]
-    for track_id, track in faces.groupby("track", sort=True):
-        shot = int(track["shot"].iloc[0])
-        bounds = shots.set_index("shot").loc[shot] if shots is not None else None
-        for segment in track_segments(track, low=low, high=high, max_gap=max_gap, min_seconds=min_seconds):
-            rows.append({"episode": track["episode"].iloc[0], "track": int(track_id), "shot": shot, **segment,
-                         "shot_start": float(bounds["start"]) if bounds is not None else np.nan,
-                         "shot_end": float(bounds["end"]) if bounds is not None else np.nan,
-                         "video": video})
-    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    for emotion, column in zip(EMOTIONS, PROBABILITIES):
+        series = np.zeros(length)
+        series[position] = faces[column].to_numpy()
+        for start, stop in runs(series, low, high, max_gap, min_seconds):
+            number = int(np.searchsorted(offset, start, side="right") - 1)
+            seen = observed[start:stop]
+            values = series[start:stop][seen]
+            shot = int(shot_of[ids[number]])
+            begin = int(first[number] + start - offset[number])
+            rows.append({
+                "episode": faces["episode"].iloc[0], "track": int(ids[number]), "shot": shot, "emotion": emotion,
+                "start": begin, "end": begin + stop - start, "seconds": stop - start,
+                "mean_confidence": float(values.mean()), "min_confidence": float(values.min()),
+                "faces_min": int(on_screen[start:stop][seen].min()), "faces_max": int(on_screen[start:stop][seen].max()),
+                "shot_start": float(bounds.loc[shot, "start"]) if bounds is not None else np.nan,
+                "shot_end": float(bounds.loc[shot, "end"]) if bounds is not None else np.nan,
+                "video": video,
+            })
+    table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
 
 
 def read_index(path) -> pd.DataFrame:
