@@ -2,9 +2,10 @@
 
 A query names one or more emotions and optionally a minimum length (seconds), a minimum
 mean confidence, how many faces are on screen throughout the segment, and episodes. It
-reads results/index/segments.parquet with pandas (BENCHMARKS.md "Footage index and
-search": a query over 20 one-hour episodes takes milliseconds, so DuckDB would add a
-dependency for nothing). Hits are ranked by mean confidence, then length.
+reads results/index/segments.parquet with pandas: over a synthesised index of 20
+one-hour episodes (13,460 segments) a query took 12.9 ms with pandas and 47.0 ms with the
+same SQL in DuckDB 2.0.1 (BENCHMARKS.md "Footage index and search"), so DuckDB would add a
+25 MB dependency and time. Hits are ranked by mean confidence, then length.
 """
 
 from __future__ import annotations
