@@ -3,7 +3,7 @@
     python bench/footage.py latency [--episodes 20 --hours 1]   # search over a synthesised index
     python bench/footage.py shots --video EP.mp4 [--video ...]   # PySceneDetect vs ffmpeg scene score
     python bench/footage.py throughput --workdir W               # video seconds per wall second, per stage
-    python bench/footage.py precision --workdir W [--top 10]     # top-k precision, recall of runs >= 3 s
+    python bench/footage.py precision --workdir W [--top 10] [--segments S]  # top-k precision, recall of runs >= 3 s
 
 ``throughput`` and ``precision`` read a work folder where `snakemake index` ran on
 bench-drama (config/bench.yaml plus an `index:` section; BENCHMARKS.md gives the
@@ -162,12 +162,12 @@ def precision(args) -> None:
     index = pd.concat(frames)
     labelled = dataset.merge(index, on=["episode", "second", "face_index"], how="inner")
     test_tracks = labelled.groupby(["episode", "track"])["part"].agg(lambda p: set(p) == {"test"})
-    segments = pd.read_parquet(workdir / "results" / "index" / "segments.parquet")
+    segments = pd.read_parquet(args.segments or workdir / "results" / "index" / "segments.parquet")
     rows = []
     for emotion in EMOTIONS:
         candidates = segments[segments["emotion"] == emotion].copy()
         keys = list(zip(candidates["episode"], candidates["track"]))
-        candidates = candidates[[test_tracks.get(key, False) for key in keys]]
+        candidates = candidates[np.array([test_tracks.get(key, False) for key in keys], dtype=bool)]
         hits = candidates.sort_values(["mean_confidence", "seconds"], ascending=False).head(args.top)
         correct = 0
         for hit in hits.itertuples():
@@ -213,6 +213,7 @@ def main() -> None:
     command = commands.add_parser("precision")
     command.add_argument("--workdir", required=True)
     command.add_argument("--top", type=int, default=10)
+    command.add_argument("--segments", help="another segments.parquet of the same index (other thresholds)")
     command.set_defaults(func=precision)
     args = parser.parse_args()
     args.func(args)
