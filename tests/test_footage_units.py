@@ -345,3 +345,14 @@ def test_segments_of_an_episode_equal_those_of_each_track_alone():
     assert len(whole) > 20
     pd.testing.assert_frame_equal(whole, alone.sort_values(["track", "start", "emotion"], kind="stable")
                                   .reset_index(drop=True), check_dtype=False)
+
+
+def test_timeline_lanes_are_shared_by_tracks_that_do_not_overlap(tmp_path):
+    from dramaemo.footage.report import plot_timeline, track_lanes
+
+    faces = pd.DataFrame({"track": [0, 0, 1, 1, 2, 3], "second": [0, 1, 1, 2, 3, 3]})
+    assert track_lanes(faces) == {0: 0, 1: 1, 2: 0, 3: 1}  # never more lanes than faces at once
+    index = faces.assign(episode="ep", pred=["Happy", "Happy", "Sad", "Sad", "Fear", "Angry"])
+    index = pd.concat([index, pd.DataFrame({"episode": ["ep"], "second": [4], "track": [NO_FACE], "pred": [""]})])
+    plot_timeline(index, pd.DataFrame({"shot": [0, 1], "start": [0.0, 3.0], "end": [3.0, 5.0]}), tmp_path / "t.png")
+    assert cv2.imread(str(tmp_path / "t.png")) is not None

@@ -1,7 +1,8 @@
 """The index in the Snakemake report: per-episode emotion timeline, per-episode summary.
 
-Timeline: one lane per track (y) over the episode's seconds (x), each second coloured by
-the track's predicted (smoothed) emotion, shot cuts as thin vertical lines. Summary: per
+Timeline: the tracks over the episode's seconds (x), each second coloured by the track's
+predicted (smoothed) emotion, tracks that do not overlap in time sharing a lane (y), shot
+cuts as thin vertical lines. Summary: per
 episode, the share of face-seconds of each emotion, the dominant emotion, faceless
 seconds and where the text came from.
 """
@@ -24,6 +25,21 @@ log = logging.getLogger(__name__)
 EMOTION_COLOURS = dict(zip(EMOTIONS, ["#d62728", "#8c564b", "#9467bd", "#ff7f0e", "#7f7f7f", "#1f77b4", "#2ca02c"]))
 
 
+def track_lanes(faces: pd.DataFrame) -> dict[int, int]:
+    """A lane per track, tracks that do not overlap in time sharing one (first free lane,
+    in order of start): as many lanes as faces on screen at once, not one per track."""
+    spans = faces.groupby("track")["second"].agg(["min", "max"]).sort_values(["min", "max"])
+    ends: list[int] = []
+    lane = {}
+    for track, (start, end) in spans.iterrows():
+        free = next((number for number, last in enumerate(ends) if last < start), len(ends))
+        if free == len(ends):
+            ends.append(end)
+        ends[free] = end
+        lane[int(track)] = free
+    return lane
+
+
 def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> None:
     import matplotlib
 
@@ -33,9 +49,10 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
 
     faces = index[index["track"] != NO_FACE]
     tracks = sorted(faces["track"].unique())
-    lane = {track: number for number, track in enumerate(tracks)}
+    lane = track_lanes(faces)
+    lanes = max(lane.values(), default=0) + 1
     seconds = int(index["second"].max()) + 1 if len(index) else 1
-    height = min(12.0, 2.8 + 0.22 * max(len(tracks), 1))
+    height = min(12.0, 2.8 + 0.3 * lanes)
     figure, axis = plt.subplots(figsize=(12, height))
     for emotion, group in faces.groupby("pred"):
         axis.barh([lane[t] for t in group["track"]], 1.0, left=group["second"], height=0.8,
@@ -45,12 +62,11 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
             axis.axvline(cut, color="#0003", linewidth=0.5)
     episode = index["episode"].iloc[0] if len(index) else ""
     faceless = int((index["track"] == NO_FACE).sum())
-    axis.set(xlim=(0, seconds), ylim=(-0.6, max(len(tracks), 1) - 0.4), xlabel="second",
-             ylabel="track",
+    axis.set(xlim=(0, seconds), ylim=(-0.6, lanes - 0.4), xlabel="second",
+             ylabel="face lane",
+             yticks=range(lanes),
              title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
                    f"{faceless} of {seconds} seconds without a face)")
-    if len(tracks) > 40:
-        axis.set_yticks([])
     figure.legend(handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS], ncol=7,
                   loc="lower center", frameon=False)
     figure.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
