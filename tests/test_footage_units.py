@@ -3,7 +3,6 @@ smoothing and segments, GloVe tokens for new text, faceless seconds, search quer
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import cv2
@@ -17,7 +16,7 @@ from dramaemo.errors import UserError
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
 from dramaemo.footage import clips, predict, search, segments, shots, subtitles, tracks
 from dramaemo.footage.files import find_subtitles
-from dramaemo.video import ffmpeg_exe, probe_video
+from dramaemo.video import ffmpeg_exe
 
 # ---------------------------------------------------------------------------- subtitles
 SRT = """1

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, run_snakemake, snakemake_env
+from test_label import chrome  # noqa: F401  (Debian's headless Chromium, as the labelling test's)
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE
 from dramaemo.video import probe_video
 
@@ -149,5 +150,3 @@ def test_gallery_opens_from_disk_with_videos_and_posters(gallery, chrome):
     for (error, duration, width), hit in zip(states, hits.to_dict("records")):
         assert error is None and width > 0 and duration >= hit["seconds"] - 0.5, states
 
-
-from test_label import chrome  # noqa: E402,F401  (Debian's headless Chromium, as the labelling test)

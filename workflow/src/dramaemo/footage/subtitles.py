@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from dramaemo.errors import UserError
-from dramaemo.footage.files import find_subtitles  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
