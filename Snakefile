@@ -21,6 +21,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/label.smk"
+include: "workflow/rules/index_common.smk"
+include: "workflow/rules/index.smk"
 
 
 rule all:

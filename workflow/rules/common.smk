@@ -94,13 +94,16 @@ def list_episodes():
 def episode_video(wildcards):
     """The video file of one episode, whatever its suffix."""
     folder = Path(episodes_dir())
-    if config["demo"]["activate"]:
+    if config["demo"]["activate"] and wildcards.episode in EPISODES:
         return f"resources/demo/episodes/{wildcards.episode}.mp4"
-    for suffix in config["video_suffixes"]:
-        for candidate in (suffix, suffix.upper()):
-            path = folder / f"{wildcards.episode}{candidate}"
-            if path.exists():
-                return str(path)
+    # index-only episodes (workflow/rules/index.smk) may live in index.episodes_dir
+    index_folder = config.get("index", {}).get("episodes_dir")
+    for candidate_folder in [folder] + ([Path(index_folder)] if index_folder else []):
+        for suffix in config["video_suffixes"]:
+            for candidate in (suffix, suffix.upper()):
+                path = candidate_folder / f"{wildcards.episode}{candidate}"
+                if path.exists():
+                    return str(path)
     raise WorkflowError(f"episode {wildcards.episode}: no video in {folder}")
 
 

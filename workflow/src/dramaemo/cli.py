@@ -45,6 +45,12 @@ COMMANDS = {
     "contact-sheet": "dramaemo.plots",
     "label": "dramaemo.label",
     "label-agreement": "dramaemo.agreement",
+    "detect-shots": "dramaemo.footage.shots",
+    "index-episode": "dramaemo.footage.index",
+    "segments": "dramaemo.footage.segments",
+    "index-timeline": "dramaemo.footage.report",
+    "index-summary": "dramaemo.footage.report",
+    "search": "dramaemo.footage.search",
 }
 
 

@@ -80,6 +80,15 @@ def check(config: dict) -> list[str]:
         if emotion not in EMOTIONS:
             problems.append(f"label_map: {label!r} maps to {emotion!r}, which is not one of "
                             f"{', '.join(EMOTIONS)}")
+    index = config.get("index", {})
+    if "model" in index and index["model"] not in registry.TRAINED_MODELS:
+        problems.append(f"index.model: unknown model {index['model']!r}; use one of "
+                        f"{', '.join(registry.TRAINED_MODELS)}")
+    if index.get("fallback_model") and index["fallback_model"] not in registry.IMAGE_ONLY_MODELS:
+        problems.append(f"index.fallback_model: {index['fallback_model']!r} is not one of "
+                        f"{', '.join(registry.IMAGE_ONLY_MODELS)} (or empty)")
+    if "split" in index and index["split"] not in SPLIT_STRATEGIES:
+        problems.append(f"index.split: unknown strategy {index['split']!r}; use one of {', '.join(SPLIT_STRATEGIES)}")
     late = config.get("late_fusion", {})
     roles = {"image_model": registry.IMAGE_ONLY_MODELS, "text_model": registry.TEXT_ONLY_MODELS}
     for key, allowed in roles.items():

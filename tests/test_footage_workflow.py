@@ -1,0 +1,152 @@
+"""The footage index on the tiny demo through Snakemake, search with clips, and the
+gallery opened from disk in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, run_snakemake, snakemake_env
+from test_label import chrome  # noqa: F401  (Debian's headless Chromium, as the labelling test's)
+from dramaemo.footage import INDEX_COLUMNS, NO_FACE
+from dramaemo.video import probe_video
+
+pytestmark = pytest.mark.slow
+
+INDEX_CONFIG = REPO / "tests" / "data" / "index_tiny.yaml"
+EPISODES = ("demo01", "demo02")
+SECONDS = 20  # tests/data/tiny.yaml: demo.seconds
+
+
+UNLABELLED = "extra01"  # an episode outside the demo, with no annotation, with subtitles
+SUBTITLES = "1\n00:00:02,000 --> 00:00:06,000\nI got the promotion, finally!\n\n"
+CONFIGS = ("--configfile", "config/tiny.yaml", "config/index_tiny.yaml", "config/unlabelled.yaml")
+
+
+@pytest.fixture(scope="module")
+def indexed(tiny_front, tmp_path_factory):
+    """A copy of the tiny front half where `snakemake index` has run (trains what it needs)
+    on both demo episodes and an unlabelled episode in its own folder, with subtitles."""
+    workdir = tmp_path_factory.mktemp("indexed") / "work"
+    shutil.copytree(tiny_front, workdir, symlinks=True)
+    shutil.copy(INDEX_CONFIG, workdir / "config" / "index_tiny.yaml")
+    (workdir / "unlabelled").mkdir()
+    shutil.copy(workdir / "resources" / "demo" / "episodes" / "demo01.mp4", workdir / "unlabelled" / f"{UNLABELLED}.mp4")
+    (workdir / "unlabelled" / f"{UNLABELLED}.en.srt").write_text(SUBTITLES)
+    (workdir / "config" / "unlabelled.yaml").write_text(
+        f"index: {{episodes: [{', '.join(EPISODES)}, {UNLABELLED}], episodes_dir: unlabelled}}\n")
+    run_snakemake(workdir, "index", *CONFIGS)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def gallery(indexed):
+    """`dramaemo search --emotion Happy --min-seconds 2 --clips DIR` in the indexed folder."""
+    folder = indexed / "happy-clips"
+    result = subprocess.run([sys.executable, "-m", "dramaemo", "search", "--emotion", "Happy", "--min-seconds", "2",
+                             "--limit", "4", "--padding", "1", "--clips", str(folder), "--output", "hits.csv"],
+                            cwd=indexed, env=snakemake_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder, pd.read_csv(indexed / "hits.csv"), result.stdout
+
+
+def test_index_has_every_second_of_both_episodes(indexed):
+    for episode in EPISODES:
+        index = pd.read_parquet(indexed / "results" / "index" / f"{episode}.parquet")
+        assert list(index.columns) == INDEX_COLUMNS
+        assert sorted(index["second"].unique()) == list(range(SECONDS))
+        faces = index[index["face_index"] != NO_FACE]
+        detections = pd.read_csv(indexed / "results" / "faces" / f"{episode}.detections.csv")
+        assert len(faces) == len(detections)
+        # labelled demo: every face's text is the annotation's; the GloVe model decided
+        assert set(faces["text_source"]) <= {"annotation", "none"}
+        assert set(faces.loc[faces["text_source"] == "annotation", "model"]) == {"glove"}
+        assert (faces["track"] >= 0).all()
+        # tracks stay inside a shot
+        assert (faces.groupby("track")["shot"].nunique() == 1).all()
+    segments = pd.read_parquet(indexed / "results" / "index" / "segments.parquet")
+    assert set(segments["episode"]) == {*EPISODES, UNLABELLED} and (segments["seconds"] >= 2).all()
+    for name in ("summary.csv", "summary.html", "timeline/demo01.png", f"timeline/{UNLABELLED}.png"):
+        assert (indexed / "results" / "index" / name).stat().st_size > 0
+
+
+def test_unlabelled_episode_takes_subtitles_else_the_image_model(indexed):
+    index = pd.read_parquet(indexed / "results" / "index" / f"{UNLABELLED}.parquet")
+    assert sorted(index["second"].unique()) == list(range(SECONDS))
+    faces = index[index["face_index"] != NO_FACE]
+    spoken = faces["second"].between(2, 5)  # the cue runs 2-6 s; second k is seen at k + 0.5
+    assert (faces.loc[spoken, "text_source"] == "subtitle").all() and spoken.any()
+    assert (faces.loc[spoken, "text"] == "I got the promotion, finally!").all()
+    assert (faces.loc[spoken, "model"] == "glove").all()
+    assert (faces.loc[~spoken, "text_source"] == "none").all()
+    assert (faces.loc[~spoken, "model"] == "baseline").all()  # the image-only fallback
+    summary = pd.read_csv(indexed / "results" / "index" / "summary.csv").set_index("episode")
+    assert summary.loc[UNLABELLED, "text_subtitle"] == spoken.sum()
+
+
+def test_search_writes_playable_clips_of_the_requested_length(gallery):
+    folder, hits, printed = gallery
+    assert len(hits) >= 1 and set(hits["emotion"]) == {"Happy"} and (hits["seconds"] >= 2).all()
+    assert "rank" in printed.splitlines()[0]
+    for hit in hits.to_dict("records"):
+        clip = folder / f"{hit['rank']:03d}_{hit['episode']}_Happy_{hit['start']}-{hit['end']}.mp4"
+        info = probe_video(clip)
+        start = max(hit["start"] - 1, hit["shot_start"], 0)
+        end = min(hit["end"] + 1, hit["shot_end"])
+        assert abs(info.duration - (end - start)) <= 1 / info.fps + 1e-6, (clip, info.duration, start, end)
+        assert clip.with_suffix(".jpg").stat().st_size > 0
+        # decodes to the end: as many frames as the duration says
+        decoded = subprocess.run([shutil.which("ffmpeg") or _ffmpeg(), "-v", "error", "-i", str(clip),
+                                  "-f", "null", "-"], capture_output=True, text=True)
+        assert decoded.returncode == 0 and not decoded.stderr.strip()
+    page = (folder / "index.html").read_text()
+    assert page.count('<video controls preload="none"') == len(hits)
+
+
+def _ffmpeg():
+    from dramaemo.video import ffmpeg_exe
+
+    return ffmpeg_exe()
+
+
+def test_snakemake_search_target_runs_the_configured_query(indexed):
+    run_snakemake(indexed, "search", *CONFIGS)
+    hits = pd.read_csv(indexed / "results" / "search" / "hits.csv")
+    assert 1 <= len(hits) <= 3 and set(hits["emotion"]) == {"Happy"}
+    assert (indexed / "results" / "search" / "gallery" / "index.html").is_file()
+
+
+@pytest.mark.browser
+def test_gallery_opens_from_disk_with_videos_and_posters(gallery, chrome):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folder, hits, _ = gallery
+    chrome.get((folder / "index.html").as_uri())
+    videos = chrome.find_elements("css selector", "video")
+    assert len(videos) == len(hits)
+    # posters: every one loads as an image
+    chrome.set_script_timeout(30)
+    sizes = chrome.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const posters = [...document.querySelectorAll('video')].map(v => v.getAttribute('poster'));
+        Promise.all(posters.map(src => new Promise(resolve => {
+            const image = new Image();
+            image.onload = () => resolve([image.naturalWidth, image.naturalHeight]);
+            image.onerror = () => resolve([0, 0]);
+            image.src = src;
+        }))).then(done);
+    """)
+    assert all(width > 0 and height > 0 for width, height in sizes), sizes
+    # videos: load each and wait until a frame is decoded (readyState >= 2)
+    chrome.execute_script("document.querySelectorAll('video').forEach(v => { v.preload = 'auto'; v.load(); });")
+    WebDriverWait(chrome, 30).until(lambda driver: driver.execute_script(
+        "return [...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error);"))
+    states = chrome.execute_script(
+        "return [...document.querySelectorAll('video')].map(v => [v.error && v.error.code, v.duration, v.videoWidth]);")
+    for (error, duration, width), hit in zip(states, hits.to_dict("records")):
+        assert error is None and width > 0 and duration >= hit["seconds"] - 0.5, states
+

@@ -1,0 +1,183 @@
+# Footage index and search (README "Footage index and search"): a trained model over every
+# face of every second of any episode, labelled or not; shots, tracks and emotion segments;
+# the report's timeline and summary; `snakemake search` runs config index.query.
+# Frames, faces and crops of an index episode come from the same rules as training's
+# (workflow/rules/frames.smk, faces.smk): episode_video also looks in index.episodes_dir.
+# Input functions: workflow/rules/index_common.smk.
+
+
+rule detect_shots:
+    input:
+        video=episode_video,
+    output:
+        "results/shots/{episode}.csv",
+    log:
+        "logs/detect_shots/{episode}.log",
+    benchmark:
+        "benchmarks/detect_shots/{episode}.tsv"
+    params:
+        method=config["index"]["shots"]["method"],
+        threshold=(
+            ""
+            if config["index"]["shots"]["threshold"] is None
+            else f"--threshold {config['index']['shots']['threshold']}"
+        ),
+        min_shot_seconds=config["index"]["shots"]["min_shot_seconds"],
+    threads: rule_threads("detect_shots")
+    resources:
+        mem_mb=rule_mem_mb("detect_shots"),
+        runtime=rule_runtime("detect_shots"),
+    conda:
+        "../../envs/footage.yaml"
+    shell:
+        "python -m dramaemo detect-shots --video {input.video:q} --output {output:q}"
+        " --method {params.method} {params.threshold}"
+        " --min-shot-seconds {params.min_shot_seconds} > {log:q} 2>&1"
+
+
+rule index_episode:
+    input:
+        unpack(index_inputs),
+    output:
+        index="results/index/{episode}.parquet",
+        summary="results/index/{episode}.json",
+    log:
+        "logs/index_episode/{episode}.log",
+    benchmark:
+        "benchmarks/index_episode/{episode}.tsv"
+    wildcard_constraints:
+        episode="|".join(re.escape(e) for e in INDEX_EPISODES) or "^$",
+    params:
+        model=config["index"]["model"],
+        options=index_options,
+        window=config["index"]["smoothing_seconds"],
+        min_iou=config["index"]["tracks"]["min_iou"],
+        centre_gate=config["index"]["tracks"]["centre_gate"],
+        max_gap=config["index"]["tracks"]["max_gap"],
+        batch_size=config["index"]["batch_size"],
+    threads: rule_threads("index_episode")
+    resources:
+        mem_mb=rule_mem_mb("index_episode"),
+        runtime=rule_runtime("index_episode"),
+    conda:
+        "../../envs/index.yaml"
+    shell:
+        "python -m dramaemo index-episode --episode {wildcards.episode:q} --video {input.video:q}"
+        " --info {input.info:q} --manifest {input.manifest:q} --shots {input.shots:q}"
+        " --model {params.model} --model-path {input.model:q} {params.options}"
+        " --window {params.window} --min-iou {params.min_iou} --centre-gate {params.centre_gate}"
+        " --max-gap {params.max_gap} --batch-size {params.batch_size} --threads {threads}"
+        " --output {output.index:q} --summary {output.summary:q} > {log:q} 2>&1"
+
+
+rule index_segments:
+    input:
+        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+    output:
+        "results/index/segments.parquet",
+    log:
+        "logs/index_segments/index_segments.log",
+    benchmark:
+        "benchmarks/index_segments/index_segments.tsv"
+    params:
+        low=config["index"]["segments"]["low"],
+        high=config["index"]["segments"]["high"],
+        max_gap=config["index"]["segments"]["max_gap"],
+        min_seconds=config["index"]["segments"]["min_seconds"],
+    threads: rule_threads("index_segments")
+    resources:
+        mem_mb=rule_mem_mb("index_segments"),
+        runtime=rule_runtime("index_segments"),
+    conda:
+        "../../envs/footage.yaml"
+    shell:
+        "python -m dramaemo segments --index {input:q} --output {output:q} --low {params.low}"
+        " --high {params.high} --max-gap {params.max_gap} --min-seconds {params.min_seconds}"
+        " > {log:q} 2>&1"
+
+
+rule index_timeline:
+    input:
+        "results/index/{episode}.parquet",
+    output:
+        report(
+            "results/index/timeline/{episode}.png",
+            caption="../report/index_timeline.rst",
+            category="Footage index",
+            subcategory="Timelines",
+            labels={"episode": "{episode}", "plot": "emotion timeline"},
+        ),
+    log:
+        "logs/index_timeline/{episode}.log",
+    benchmark:
+        "benchmarks/index_timeline/{episode}.tsv"
+    threads: rule_threads("index_timeline")
+    resources:
+        mem_mb=rule_mem_mb("index_timeline"),
+        runtime=rule_runtime("index_timeline"),
+    conda:
+        "../../envs/footage.yaml"
+    shell:
+        "python -m dramaemo index-timeline --index {input:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule index_summary:
+    input:
+        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+    output:
+        csv="results/index/summary.csv",
+        html=report(
+            "results/index/summary.html",
+            caption="../report/index_summary.rst",
+            category="Footage index",
+            subcategory="Summary",
+            labels={"episode": "all", "plot": "share per emotion"},
+        ),
+    log:
+        "logs/index_summary/index_summary.log",
+    benchmark:
+        "benchmarks/index_summary/index_summary.tsv"
+    threads: rule_threads("index_summary")
+    resources:
+        mem_mb=rule_mem_mb("index_summary"),
+        runtime=rule_runtime("index_summary"),
+    conda:
+        "../../envs/footage.yaml"
+    shell:
+        "python -m dramaemo index-summary --index {input:q} --csv {output.csv:q}"
+        " --html {output.html:q} > {log:q} 2>&1"
+
+
+# `snakemake index --cores N`: index every episode of the index (not part of `all`).
+rule index:
+    input:
+        index_final_output(),
+
+
+# `snakemake search --cores 1`: config index.query over the index; hits.csv, the clips and
+# their gallery (results/search/gallery/index.html, opens from disk).
+rule search:
+    input:
+        segments="results/index/segments.parquet",
+        index=expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+    output:
+        hits="results/search/hits.csv",
+        gallery=directory("results/search/gallery"),
+    log:
+        "logs/search/search.log",
+    benchmark:
+        "benchmarks/search/search.tsv"
+    params:
+        query=search_options(),
+        index_dir=lambda wildcards, input: os.path.dirname(input.segments),
+        padding=config["index"]["query"]["padding"],
+    threads: rule_threads("search")
+    resources:
+        mem_mb=rule_mem_mb("search"),
+        runtime=rule_runtime("search"),
+    conda:
+        "../../envs/footage.yaml"
+    shell:
+        "python -m dramaemo search {params.query} --index-dir {params.index_dir:q}"
+        " --output {output.hits:q} --clips {output.gallery:q} --padding {params.padding}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,106 @@
+# Input functions of the footage index rules (workflow/rules/index.smk), apart from
+# common.smk so that the index stays one removable piece.
+import re
+import shlex
+
+from dramaemo.footage.files import find_subtitles
+
+INDEX_FILES = ("segments", "summary")  # names under results/index/ that are not episodes
+
+
+def index_episodes_dir():
+    """Folder of the videos to index: index.episodes_dir, else training's."""
+    return config["index"]["episodes_dir"] or episodes_dir()
+
+
+def list_index_episodes():
+    """index.episodes, else every video of the index folder (the demo: its episodes)."""
+    if config["index"]["episodes"]:
+        chosen = list(config["index"]["episodes"])
+    elif config["demo"]["activate"] or not config["index"]["episodes_dir"]:
+        chosen = list(EPISODES)
+    else:
+        folder = Path(index_episodes_dir())
+        suffixes = {s.lower() for s in config["video_suffixes"]}
+        chosen = sorted(p.stem for p in folder.glob("*") if p.suffix.lower() in suffixes)
+        if not chosen:
+            raise WorkflowError(f"index.episodes_dir {folder}: no video files")
+    clash = sorted(set(chosen) & set(INDEX_FILES))
+    if clash:
+        raise WorkflowError(f"episode id {clash[0]!r} is reserved under results/index/; rename the video")
+    return chosen
+
+
+INDEX_EPISODES = list_index_episodes()
+
+
+def index_model_file(kind="model"):
+    """model.keras of index.model (or index.fallback_model): a path from config, else the
+    training run of index.split and index.seed."""
+    settings = config["index"]
+    name, path = settings[kind], settings[f"{kind}_path"]
+    if path:
+        return path
+    return f"results/models/{settings['split']}/{name}/seed{settings['seed']}/model.keras"
+
+
+def index_uses_text():
+    """index.model reads text (registry): it then needs the GloVe vocabulary it was trained with."""
+    return registry.spec(config["index"]["model"]).text is not None
+
+
+def index_inputs(wildcards):
+    """Files one index_episode job reads (text sources and fallback only when used)."""
+    inputs = {
+        "video": episode_video(wildcards),
+        "info": f"results/frames/{wildcards.episode}.info.json",
+        "manifest": f"results/crops/{wildcards.episode}.manifest.csv",
+        "shots": f"results/shots/{wildcards.episode}.csv",
+        "model": index_model_file(),
+    }
+    if index_uses_text():
+        # the model's text encoder cache (registry): new text goes through its vocabulary
+        inputs["glove"] = registry.TEXT_ENCODERS[registry.spec(config["index"]["model"]).text].cache
+        if config["index"]["fallback_model"]:
+            inputs["fallback"] = index_model_file("fallback_model")
+    annotations = [path for path in annotations_file() if config["demo"]["activate"] or Path(path).is_file()]
+    if annotations:
+        inputs["annotations"] = annotations
+    subtitles = find_subtitles(inputs["video"])
+    if subtitles:
+        inputs["subtitles"] = str(subtitles)
+    return inputs
+
+
+def index_options(wildcards, input):
+    """The optional inputs of index-episode as command-line options (quoted)."""
+    options = []
+    for name, flag in (("glove", "--glove"), ("annotations", "--annotations"), ("subtitles", "--subtitles")):
+        if name in input.keys():
+            paths = input[name] if name == "annotations" else [input[name]]
+            options.append(f"{flag} " + " ".join(shlex.quote(str(path)) for path in paths))
+    if "fallback" in input.keys():
+        options.append(f"--fallback-model {config['index']['fallback_model']} "
+                       f"--fallback-path {shlex.quote(str(input.fallback))}")
+    return " ".join(options)
+
+
+def index_final_output():
+    """What `snakemake index` builds: every index, the segments, the report's plots."""
+    return (
+        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES)
+        + ["results/index/segments.parquet", "results/index/summary.csv", "results/index/summary.html"]
+        + expand("results/index/timeline/{episode}.png", episode=INDEX_EPISODES)
+    )
+
+
+def search_options():
+    """config index.query as `dramaemo search` options."""
+    query = config["index"]["query"]
+    options = [f"--emotion {emotion}" for emotion in query["emotions"]]
+    options += [f"--min-seconds {query['min_seconds']}", f"--min-confidence {query['min_confidence']}"]
+    for key in ("min_faces", "max_faces", "limit"):
+        if query[key] is not None:
+            options.append(f"--{key.replace('_', '-')} {query[key]}")
+    options += [f"--episode {shlex.quote(episode)}" for episode in query["episodes"]]
+    return " ".join(options)

@@ -1,0 +1,251 @@
+"""``index-episode``: a trained model over every face of every second of one episode.
+
+Inputs are the outputs of the training front half for that episode (frames info, the
+face crops and their manifest: the very crops training reads, made by crop_faces), its
+shots (detect-shots), a trained model and, for a text model, the GloVe vocabulary it was
+trained with. Each second's text comes from the annotation CSV, else the subtitles beside
+the video, else none (dramaemo.footage.subtitles); a text model's faces without text go
+to the image-only fallback model when one is given. Writes results/index/{episode}.parquet
+(columns dramaemo.footage.INDEX_COLUMNS; the video path and the shot table in the file's
+metadata) and a JSON of counts and per-stage seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dramaemo import EMOTIONS
+from dramaemo.errors import UserError
+from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES
+from dramaemo.footage import predict as inference
+from dramaemo.footage.segments import smooth
+from dramaemo.footage.shots import read_shots, shot_of_times
+from dramaemo.footage.subtitles import annotation_texts, face_texts, read_cues, text_at
+from dramaemo.footage.tracks import link_tracks
+
+log = logging.getLogger(__name__)
+
+BOX = ["x", "y", "w", "h"]
+
+
+class Stages:
+    """Wall seconds per named stage, for the log and the JSON (bench/footage.py)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        stages = self
+
+        class Timer:
+            def __enter__(self):
+                self.started = time.perf_counter()
+
+            def __exit__(self, *exc):
+                stages.seconds[name] = stages.seconds.get(name, 0.0) + time.perf_counter() - self.started
+                log.info("stage %s: %.2f s", name, stages.seconds[name])
+
+        return Timer()
+
+
+def read_crops(paths) -> np.ndarray:
+    """uint8 (N, S, S) crops read as pack-images reads them for training."""
+    from dramaemo.packing import pack_images
+
+    if len(paths) == 0:
+        return np.zeros((0, 1, 1), dtype=np.uint8)
+    import cv2
+
+    first = cv2.imread(str(paths[0]), cv2.IMREAD_GRAYSCALE)
+    if first is None:
+        raise UserError(f"{paths[0]}: crop missing or unreadable; rerun crop_faces")
+    return pack_images(pd.DataFrame({"crop_path": list(paths)}), first.shape[0])
+
+
+def all_rows(manifest: pd.DataFrame, episode: str, seconds: int) -> pd.DataFrame:
+    """The manifest's faces plus one row (face_index NO_FACE, no box) per faceless second."""
+    faces = manifest.assign(episode=episode)[["episode", "second", "face_index", *BOX, "crop_path"]]
+    faceless = sorted(set(range(seconds)) - set(faces["second"].astype(int)))
+    empty = pd.DataFrame({"episode": episode, "second": faceless, "face_index": NO_FACE,
+                          **{column: np.nan for column in BOX}, "crop_path": ""})
+    rows = pd.concat([faces.astype({c: float for c in BOX}), empty], ignore_index=True)
+    rows = rows.astype({"second": np.int64, "face_index": np.int64})
+    return rows.sort_values(["second", "face_index"], kind="stable").reset_index(drop=True)
+
+
+def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd.DataFrame,
+                  model_name: str, model_path, glove_npz=None, fallback_name: str | None = None,
+                  fallback_path=None, annotations: pd.DataFrame | None = None, subtitles=None,
+                  window: int = 3, min_iou: float = 0.3, centre_gate: float = 0.5, max_gap: int = 0,
+                  batch_size: int = 256) -> tuple[pd.DataFrame, dict]:
+    """The index rows of one episode and a summary (counts, seconds per stage)."""
+    from dramaemo.models import load_model
+
+    stages = Stages()
+    offset, fps = float(info["offset"]), float(info.get("fps") or 0.0)
+    seconds = int(info["frames"])
+    with stages("tracks"):
+        rows = all_rows(manifest, episode, seconds)
+        moments = rows["second"].to_numpy(dtype=float) + offset
+        # the frame extract-frames took: nearest to k + offset, the later one on a tie
+        rows["pts"] = np.floor(moments * fps + 0.5) / fps if fps > 0 else moments
+        rows["shot"] = shot_of_times(shots, moments)
+        rows["faces_on_screen"] = rows.groupby("second")["face_index"].transform(lambda f: int((f != NO_FACE).sum()))
+        has_face = rows["face_index"].to_numpy() != NO_FACE
+        rows["track"] = NO_FACE
+        rows.loc[has_face, "track"] = link_tracks(rows.loc[has_face], min_iou, centre_gate, max_gap)
+    with stages("text"):
+        subtitle_text = {}
+        if subtitles:
+            cues = read_cues(subtitles)
+            found = text_at(cues, np.arange(seconds) + offset)
+            subtitle_text = dict(enumerate(found))
+            log.info("%s: %d cues, text at %d of %d seconds", subtitles, len(cues), sum(map(bool, found)), seconds)
+        rows["text"], rows["text_source"] = face_texts(rows, annotation_texts(annotations, episode), subtitle_text)
+    with stages("crops"):
+        faces = read_crops(rows.loc[has_face, "crop_path"].tolist())
+    with stages("predict"):
+        raw = np.full((len(rows), len(EMOTIONS)), np.nan, dtype=np.float32)
+        used = np.full(len(rows), "", dtype=object)
+        main = load_model(model_path)
+        vocabulary = inference.load_vocabulary(glove_npz) if inference.uses_text(model_name) else None
+        to_main = has_face.copy()
+        if inference.uses_text(model_name) and fallback_path:
+            to_fallback = has_face & (rows["text_source"].to_numpy() == "none")
+            to_main &= ~to_fallback
+            if inference.uses_text(fallback_name):
+                raise UserError(f"index fallback model {fallback_name} needs text too; use an image-only model")
+            if to_fallback.any():
+                fallback = load_model(fallback_path)
+                face_rows = to_fallback[has_face]
+                inputs = inference.model_inputs_for(fallback_name, faces[face_rows], [""] * int(face_rows.sum()),
+                                                    model=fallback)
+                raw[to_fallback] = inference.predict(fallback, inputs, batch_size)
+                used[to_fallback] = fallback_name
+        face_rows = to_main[has_face]
+        inputs = inference.model_inputs_for(model_name, faces[face_rows], rows.loc[to_main, "text"].tolist(),
+                                            model=main, vocabulary=vocabulary)
+        raw[to_main] = inference.predict(main, inputs, batch_size)
+        used[to_main] = model_name
+    with stages("smooth"):
+        smoothed = raw.copy()
+        for _, positions in rows[has_face].groupby("track").indices.items():
+            members = np.flatnonzero(has_face)[positions]
+            order = members[np.argsort(rows["second"].to_numpy()[members], kind="stable")]
+            smoothed[order] = smooth(raw[order], window)
+    rows[RAW_PROBABILITIES] = raw
+    rows[PROBABILITIES] = smoothed
+    best = np.where(has_face, np.nan_to_num(smoothed, nan=-1).argmax(axis=1), 0)
+    rows["pred"] = np.where(has_face, np.asarray(EMOTIONS)[best], "")
+    rows["confidence"] = np.where(has_face, np.nan_to_num(smoothed).max(axis=1), np.nan).astype(np.float32)
+    rows["model"] = used
+    for column in BOX:
+        rows[column] = rows[column].astype("Int32")
+    rows = rows[INDEX_COLUMNS]
+    faceless = int((~has_face).sum())
+    summary = {
+        "episode": episode, "seconds": seconds, "rows": len(rows), "faces": int(has_face.sum()),
+        "faceless_seconds": faceless, "tracks": int(rows.loc[has_face, "track"].nunique()),
+        "shots": int(len(shots)), "model": model_name, "fallback_model": fallback_name if fallback_path else None,
+        "text_sources": dict(Counter(rows.loc[has_face, "text_source"])),
+        "model_rows": dict(Counter(used[has_face])), "subtitles": str(subtitles) if subtitles else None,
+        "stage_seconds": {k: round(v, 3) for k, v in stages.seconds.items()},
+    }
+    log.info("%s: %d rows: %d faces in %d tracks, %d seconds without a face (kept as rows); text sources %s",
+             episode, len(rows), summary["faces"], summary["tracks"], faceless, summary["text_sources"])
+    return rows, summary
+
+
+def write_index(rows: pd.DataFrame, path, video: str, shots: pd.DataFrame) -> None:
+    """Parquet (zstd) with the video path and the shot table in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"dramaemo.video"] = str(video).encode()
+    metadata[b"dramaemo.shots"] = shots.to_csv(index=False).encode()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(metadata), path, compression="zstd")
+
+
+def read_index_metadata(path) -> tuple[str, pd.DataFrame | None]:
+    """(video path, shot table) stored in an index file."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such index; run rule index_episode for it") from None
+    shots = metadata.get(b"dramaemo.shots")
+    return (metadata.get(b"dramaemo.video", b"").decode(),
+            pd.read_csv(io.BytesIO(shots)) if shots else None)
+
+
+def _read_json(path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such frames info; run extract_frames") from None
+
+
+def _run(args) -> None:
+    from dramaemo.annotations import read_annotations
+
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
+
+    try:
+        manifest = pd.read_csv(args.manifest)
+    except FileNotFoundError:
+        raise UserError(f"{args.manifest}: no such crop manifest; run crop_faces") from None
+    # config `annotations` may list several files (one per annotator): their rows together
+    annotations = (pd.concat([read_annotations(path) for path in args.annotations], ignore_index=True)
+                   if args.annotations else None)
+    shots = read_shots(args.shots)
+    rows, summary = index_episode(
+        episode=args.episode, info=_read_json(args.info), manifest=manifest, shots=shots,
+        model_name=args.model, model_path=args.model_path, glove_npz=args.glove,
+        fallback_name=args.fallback_model, fallback_path=args.fallback_path, annotations=annotations,
+        subtitles=args.subtitles, window=args.window, min_iou=args.min_iou,
+        centre_gate=args.centre_gate, max_gap=args.max_gap, batch_size=args.batch_size)
+    write_index(rows, args.output, args.video, shots)
+    Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("index-episode", help="emotion of every face of every second of an episode",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episode", required=True)
+    parser.add_argument("--video", required=True, help="the episode video (kept for clips)")
+    parser.add_argument("--info", required=True, help="results/frames/{episode}.info.json")
+    parser.add_argument("--manifest", required=True, help="results/crops/{episode}.manifest.csv")
+    parser.add_argument("--shots", required=True, help="shots CSV (detect-shots)")
+    parser.add_argument("--model", required=True, help="registry model name, e.g. baseline, glove, text")
+    parser.add_argument("--model-path", required=True, help="model.keras")
+    parser.add_argument("--glove", help="prepare-glove .npz the model was trained with (GloVe models)")
+    parser.add_argument("--fallback-model", help="image-only model for faces without text")
+    parser.add_argument("--fallback-path", help="its model.keras")
+    parser.add_argument("--annotations", nargs="*", help="annotation CSV (descriptions of annotated seconds)")
+    parser.add_argument("--subtitles", help="SRT file of the episode")
+    parser.add_argument("--window", type=int, default=3, help="moving average along a track, seconds")
+    parser.add_argument("--min-iou", type=float, default=0.3)
+    parser.add_argument("--centre-gate", type=float, default=0.5, help="in face sides")
+    parser.add_argument("--max-gap", type=int, default=0, help="missed seconds a track may bridge")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0: its choice)")
+    parser.add_argument("--output", required=True, help="results/index/{episode}.parquet")
+    parser.add_argument("--summary", required=True, help="JSON of counts and stage seconds")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,122 @@
+"""The index in the Snakemake report: per-episode emotion timeline, per-episode summary.
+
+Timeline: the tracks over the episode's seconds (x), each second coloured by the track's
+predicted (smoothed) emotion, tracks that do not overlap in time sharing a lane (y), shot
+cuts as thin vertical lines. Summary: per
+episode, the share of face-seconds of each emotion, the dominant emotion, faceless
+seconds and where the text came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from dramaemo import EMOTIONS
+from dramaemo.footage import NO_FACE, TEXT_SOURCES
+from dramaemo.footage.segments import read_index
+
+log = logging.getLogger(__name__)
+
+# One fixed colour per emotion (matplotlib's tab10), so every timeline reads the same.
+EMOTION_COLOURS = dict(zip(EMOTIONS, ["#d62728", "#8c564b", "#9467bd", "#ff7f0e", "#7f7f7f", "#1f77b4", "#2ca02c"]))
+
+
+def track_lanes(faces: pd.DataFrame) -> dict[int, int]:
+    """A lane per track, tracks that do not overlap in time sharing one (first free lane,
+    in order of start): as many lanes as faces on screen at once, not one per track."""
+    spans = faces.groupby("track")["second"].agg(["min", "max"]).sort_values(["min", "max"])
+    ends: list[int] = []
+    lane = {}
+    for track, (start, end) in spans.iterrows():
+        free = next((number for number, last in enumerate(ends) if last < start), len(ends))
+        if free == len(ends):
+            ends.append(end)
+        ends[free] = end
+        lane[int(track)] = free
+    return lane
+
+
+def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    faces = index[index["track"] != NO_FACE]
+    tracks = sorted(faces["track"].unique())
+    lane = track_lanes(faces)
+    lanes = max(lane.values(), default=0) + 1
+    seconds = int(index["second"].max()) + 1 if len(index) else 1
+    height = min(12.0, 2.8 + 0.3 * lanes)
+    figure, axis = plt.subplots(figsize=(12, height))
+    for emotion, group in faces.groupby("pred"):
+        axis.barh([lane[t] for t in group["track"]], 1.0, left=group["second"], height=0.8,
+                  color=EMOTION_COLOURS[emotion], linewidth=0)
+    if shots is not None:
+        for cut in shots["start"].iloc[1:]:
+            axis.axvline(cut, color="#0003", linewidth=0.5)
+    episode = index["episode"].iloc[0] if len(index) else ""
+    faceless = int((index["track"] == NO_FACE).sum())
+    axis.set(xlim=(0, seconds), ylim=(-0.6, lanes - 0.4), xlabel="second",
+             ylabel="face lane",
+             yticks=range(lanes),
+             title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
+                   f"{faceless} of {seconds} seconds without a face)")
+    figure.legend(handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS], ncol=7,
+                  loc="lower center", frameon=False)
+    figure.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+
+
+def summarise(index: pd.DataFrame) -> dict:
+    """Share of face-seconds per emotion, dominant emotion, counts, text sources."""
+    faces = index[index["track"] != NO_FACE]
+    shares = faces["pred"].value_counts(normalize=True).reindex(list(EMOTIONS), fill_value=0.0)
+    sources = faces["text_source"].value_counts().reindex(list(TEXT_SOURCES), fill_value=0)
+    return {
+        "episode": index["episode"].iloc[0] if len(index) else "",
+        "seconds": int(index["second"].nunique()),
+        "faceless_seconds": int((index["track"] == NO_FACE).sum()),
+        "face_seconds": len(faces),
+        "tracks": int(faces["track"].nunique()),
+        "dominant": shares.idxmax() if len(faces) else "",
+        **{f"share_{emotion}": round(float(shares[emotion]), 4) for emotion in EMOTIONS},
+        **{f"text_{source}": int(sources[source]) for source in TEXT_SOURCES},
+    }
+
+
+def _run_timeline(args) -> None:
+    from dramaemo.footage.index import read_index_metadata
+
+    _, shots = read_index_metadata(args.index)
+    plot_timeline(read_index(args.index), shots, args.output)
+
+
+def _run_summary(args) -> None:
+    table = pd.DataFrame([summarise(read_index(path)) for path in args.index])
+    table.to_csv(args.csv, index=False)
+    shown = table.rename(columns=lambda c: c.replace("share_", "").replace("text_", "text: "))
+    Path(args.html).write_text(
+        "<!doctype html><meta charset='utf-8'><title>Index summary</title>"
+        "<p>Share of face-seconds per predicted emotion, per episode; text: where each face's "
+        "description came from.</p>" + shown.to_html(index=False, float_format=lambda v: f"{v:.1%}"),
+        encoding="utf-8")
+    log.info("summary of %d episodes written to %s", len(table), args.csv)
+
+
+def add_parser(subparsers) -> None:
+    timeline = subparsers.add_parser("index-timeline", help="emotion timeline plot of an indexed episode")
+    timeline.add_argument("--index", required=True, help="results/index/{episode}.parquet")
+    timeline.add_argument("--output", required=True, help="PNG")
+    timeline.set_defaults(func=_run_timeline)
+    summary = subparsers.add_parser("index-summary", help="share of each emotion per indexed episode")
+    summary.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
+    summary.add_argument("--csv", required=True)
+    summary.add_argument("--html", required=True)
+    summary.set_defaults(func=_run_summary)

@@ -1,0 +1,143 @@
+"""``search``: emotion segments matching a query, ranked, optionally cut into clips.
+
+A query names one or more emotions and optionally a minimum length (seconds), a minimum
+mean confidence, how many faces are on screen throughout the segment, and episodes. It
+reads results/index/segments.parquet with pandas: over a synthesised index of 20
+one-hour episodes (13,460 segments) a query took 12.9 ms with pandas and 47.0 ms with the
+same SQL in DuckDB 2.0.1 (BENCHMARKS.md "Footage index and search"), so DuckDB would add a
+25 MB dependency and time. Hits are ranked by mean confidence, then length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dramaemo import EMOTIONS
+from dramaemo.errors import UserError
+from dramaemo.footage import SEGMENT_COLUMNS
+
+log = logging.getLogger(__name__)
+
+HIT_COLUMNS = ["rank", *SEGMENT_COLUMNS]
+
+
+@dataclass
+class Query:
+    emotions: list[str]
+    min_seconds: float = 0.0
+    min_confidence: float = 0.0
+    min_faces: int | None = None
+    max_faces: int | None = None
+    episodes: list[str] = field(default_factory=list)
+    limit: int | None = None
+
+    def check(self, indexed: set[str]) -> "Query":
+        """The query with emotions spelled as EMOTIONS; UserError for a bad one."""
+        by_lower = {emotion.lower(): emotion for emotion in EMOTIONS}
+        if not self.emotions:
+            raise UserError(f"no emotion given; use --emotion with one of {', '.join(EMOTIONS)}")
+        unknown = [e for e in self.emotions if e.lower() not in by_lower]
+        if unknown:
+            raise UserError(f"unknown emotion {unknown[0]!r}; use one of {', '.join(EMOTIONS)}")
+        if self.min_seconds < 0:
+            raise UserError(f"--min-seconds {self.min_seconds}: must be 0 or more")
+        if not 0 <= self.min_confidence <= 1:
+            raise UserError(f"--min-confidence {self.min_confidence}: must be between 0 and 1")
+        for name, value in (("--min-faces", self.min_faces), ("--max-faces", self.max_faces)):
+            if value is not None and value < 1:
+                raise UserError(f"{name} {value}: must be 1 or more")
+        if self.min_faces and self.max_faces and self.min_faces > self.max_faces:
+            raise UserError(f"--min-faces {self.min_faces} is above --max-faces {self.max_faces}")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit {self.limit}: must be 1 or more")
+        missing = [e for e in self.episodes if e not in indexed]
+        if missing:
+            raise UserError(f"episode {missing[0]!r} was never indexed (indexed: {', '.join(sorted(indexed)) or 'none'}); "
+                            "add it to index.episodes and run the index target")
+        self.emotions = [by_lower[e.lower()] for e in self.emotions]
+        return self
+
+
+def indexed_episodes(index_dir) -> set[str]:
+    """Episodes with an index file in ``index_dir``."""
+    return {path.stem for path in Path(index_dir).glob("*.parquet") if path.name != "segments.parquet"}
+
+
+def read_segments(path) -> pd.DataFrame:
+    try:
+        segments = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no segments table; run the index target (rule index_segments)") from None
+    missing = set(SEGMENT_COLUMNS) - set(segments.columns)
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; rerun rule index_segments")
+    return segments
+
+
+def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
+    """Segments matching ``query`` (already checked), best first, with a rank column."""
+    keep = segments["emotion"].isin(query.emotions)
+    keep &= segments["seconds"] >= query.min_seconds
+    keep &= segments["mean_confidence"] >= query.min_confidence
+    if query.min_faces is not None:
+        keep &= segments["faces_min"] >= query.min_faces
+    if query.max_faces is not None:
+        keep &= segments["faces_max"] <= query.max_faces
+    if query.episodes:
+        keep &= segments["episode"].isin(query.episodes)
+    hits = segments[keep].sort_values(["mean_confidence", "seconds", "episode", "start"],
+                                      ascending=[False, False, True, True], kind="stable")
+    if query.limit:
+        hits = hits.head(query.limit)
+    hits = hits.reset_index(drop=True)
+    hits.insert(0, "rank", range(1, len(hits) + 1))
+    return hits[HIT_COLUMNS]
+
+
+def format_hits(hits: pd.DataFrame) -> str:
+    if hits.empty:
+        return "no segment matches the query"
+    shown = hits[["rank", "episode", "track", "emotion", "start", "end", "seconds", "mean_confidence",
+                  "min_confidence", "faces_min", "faces_max"]]
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def _run(args) -> None:
+    query = Query(emotions=args.emotion, min_seconds=args.min_seconds, min_confidence=args.min_confidence,
+                  min_faces=args.faces if args.faces is not None else args.min_faces,
+                  max_faces=args.faces if args.faces is not None else args.max_faces,
+                  episodes=args.episode or [], limit=args.limit)
+    query.check(indexed_episodes(args.index_dir))
+    hits = search(read_segments(Path(args.index_dir) / "segments.parquet"), query)
+    print(format_hits(hits))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        hits.to_csv(args.output, index=False)
+    if args.clips:
+        from dramaemo.footage.clips import write_gallery
+
+        write_gallery(hits, args.clips, padding=args.padding, query=query)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("search", help="find emotion segments in indexed episodes (+ clips)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--emotion", action="append", required=True,
+                        help=f"one of {', '.join(EMOTIONS)} (any case); repeat for several")
+    parser.add_argument("--min-seconds", type=float, default=0.0, help="shortest segment")
+    parser.add_argument("--min-confidence", type=float, default=0.0, help="lowest mean probability")
+    parser.add_argument("--faces", type=int, help="exactly this many faces on screen throughout")
+    parser.add_argument("--min-faces", type=int, help="at least this many faces on screen throughout")
+    parser.add_argument("--max-faces", type=int, help="at most this many faces on screen throughout")
+    parser.add_argument("--episode", action="append", help="only this episode; repeat for several")
+    parser.add_argument("--limit", type=int, help="keep the best N hits")
+    parser.add_argument("--index-dir", default="results/index", help="folder of the index files")
+    parser.add_argument("--output", help="CSV of the hits")
+    parser.add_argument("--clips", help="folder for the clips, posters and index.html")
+    parser.add_argument("--padding", type=float, default=1.0, help="seconds added on each side (within the shot)")
+    parser.set_defaults(func=_run)
