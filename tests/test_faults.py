@@ -112,9 +112,16 @@ def log_says(path: str, text: str):
 def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, uninterrupted,
                                                                   tmp_path):
     work = fault_workdir(tiny_front, tmp_path / "work")
-    # A newer demo02 video (same bytes) makes its frames and what follows out of date.
-    os.utime(work / "resources/demo/episodes/demo02.mp4")
-    (work / "logs/extract_frames/demo02.log").unlink()  # the front run's, already done
+    # As if the first run had died after demo01: demo02's frames and all that follows
+    # are still to be made (Snakemake keeps a missing intermediate file missing while
+    # what it feeds is there, so all of it goes).
+    for path in ("results/frames/demo02", "results/faces/demo02.detections.csv",
+                 "results/crops/demo02", "results/dataset", "results/split",
+                 "logs/extract_frames/demo02.log"):
+        target = work / path
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    for path in work.glob("results/*/demo02.*"):
+        path.unlink()
     # killed once ffmpeg is started: the frame folder exists, partly written at most
     run_and_kill(work, log_says("logs/extract_frames/demo02.log", "ffmpeg"))
     assert not (work / "results/frames/demo02.info.json").exists()
