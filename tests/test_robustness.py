@@ -5,6 +5,7 @@ that cannot work; misspelt config keys; bad videos listed at once, or skipped.""
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -135,29 +136,37 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     (episodes / "empty.mp4").touch()
     (episodes / "notes.mkv").write_text("not a video\n")
     targets = ("results/dataset/dataset.csv", "results/split/random.csv")
-    result = run_snakemake(work, *targets, check=False)
+    result = run_snakemake(work, "--dry-run", *targets, check=False)
     assert result.returncode != 0
-    log = (work / "logs/check_videos/check_videos.log").read_text()
-    assert "3 of 4 episode videos cannot be used" in log
+    output = result.stdout + result.stderr
+    assert "3 of 4 episode videos cannot be used" in output
     for name, reason in (("ep02.mp4", "corrupt or truncated"),
                          ("empty.mp4", "empty (zero-byte)"), ("notes.mkv", "")):
-        assert f"my episodes/{name}: {reason}" in log, log
-    assert not (work / "results/frames").exists()  # nothing heavy ran
+        assert f"my episodes/{name}: {reason}" in output, output
+    assert "Traceback" not in output
 
     tiny = work / "config/tiny.yaml"
     tiny.write_text(tiny.read_text() + "on_bad_video: skip\n")
     run_snakemake(work, *targets)
-    check = pd.read_csv(work / "results/videos/check.csv", keep_default_na=False)
-    assert dict(zip(check["episode"], check["status"])) == {
-        "empty": "skipped", "ep01": "ok", "ep02": "skipped", "notes": "skipped"}
+    assert sorted(p.name for p in (work / "results/frames").iterdir()) == [
+        "ep01", "ep01.info.json"]  # nothing is made of the skipped videos
     report = pd.read_csv(work / "results/dataset/join_report.csv")
     skipped = report[report["category"] == "skipped_video"]
     assert sorted(skipped["episode"]) == ["empty", "ep02", "notes"]
+    assert "my episodes/empty.mp4: empty (zero-byte)" in " ".join(skipped["detail"])
     rows_of_ep02 = report[(report["episode"] == "ep02") & (report["kind"] == "row")]
     assert set(rows_of_ep02["category"]) == {"episode_without_video"}
     assert "## skipped_video (3)" in (work / "results/dataset/join_report.md").read_text()
     assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {"ep01"}
-    assert not list((work / "results/frames/ep02").glob("*.jpg"))
-    # the Snakemake report shows the video check
-    run_snakemake(work, *targets, "--report", "report.html")
-    assert "video check" in (work / "report.html").read_text(errors="replace")
+    # ... and the Snakemake report carries that join report
+    run_snakemake(work, *targets, "--report", "report.zip")
+    with zipfile.ZipFile(work / "report.zip") as archive:
+        shown = [name for name in archive.namelist() if name.endswith("join_report.csv")]
+        assert shown and b"skipped_video" in archive.read(shown[0])
+    # the repaired episode joins in; the others are not redone
+    frames = (work / "results/frames/ep01.info.json").stat().st_mtime_ns
+    (episodes / "ep02.mp4").write_bytes(intact)
+    run_snakemake(work, *targets)
+    assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {
+        "ep01", "ep02"}
+    assert (work / "results/frames/ep01.info.json").stat().st_mtime_ns == frames

@@ -16,6 +16,7 @@ sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (model name
 from dramaemo.config_check import check_config_keys, check_episode_ids
 from dramaemo.errors import UserError
 from dramaemo.labels import model_label
+from dramaemo.video_check import check_videos
 
 # Unknown keys first, with the nearest known one: jsonschema's own message for them
 # ("Additional properties are not allowed") names neither the section nor the fix.
@@ -96,12 +97,38 @@ def episode_video(wildcards):
     raise WorkflowError(f"episode {wildcards.episode}: no video in {folder}")
 
 
-EPISODES = list_episodes()
+# Where the video check keeps what it found (per file, with its size and time).
+VIDEO_CHECK_CACHE = ".snakemake/dramaemo/video_check.json"
 
 
-def episode_videos():
-    """The video file of every episode, in EPISODES order (rule check_videos)."""
-    return [episode_video(Namespace(episode=episode)) for episode in EPISODES]
+def checked_episodes(episodes):
+    """(usable episode ids, skipped videos) once every video's header is probed, before
+    any job: on_bad_video stop lists every bad video at once and stops; skip drops them
+    (the join report lists them). Only new or changed files are probed (the cache); the
+    job processes Snakemake starts on a cluster read the cache and probe nothing. The
+    demo's episodes are built by a rule, so they are not probed."""
+    if config["demo"]["activate"]:
+        return episodes, []
+    videos = [episode_video(Namespace(episode=episode)) for episode in episodes]
+    try:
+        records = check_videos(videos, config["on_bad_video"], cache=VIDEO_CHECK_CACHE,
+                               probe=workflow.is_main_process)
+    except UserError as error:
+        raise WorkflowError(f"{error}") from None
+    skipped = [record for record in records if record["status"] != "ok"]
+    dropped = {record["episode"] for record in skipped}
+    return [episode for episode in episodes if episode not in dropped], skipped
+
+
+EPISODES, SKIPPED_VIDEOS = checked_episodes(list_episodes())
+
+
+def skipped_videos_json():
+    """The skipped videos (file, reason) as JSON: a join parameter, so a video that is
+    repaired or goes bad reruns the join."""
+    return json.dumps(
+        [{key: r[key] for key in ("episode", "file", "reason")} for r in SKIPPED_VIDEOS]
+    )
 
 wildcard_constraints:
     episode="[^/]+",
