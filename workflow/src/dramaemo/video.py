@@ -211,4 +211,3 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--jpeg-quality", type=int, default=2, help="ffmpeg -q:v (2..31)")
     parser.add_argument("--threads", type=int, default=0, help="ffmpeg threads (0: auto)")
     parser.set_defaults(func=_run_extract)
-
