@@ -1,5 +1,6 @@
-"""check-videos: every episode probed before any heavy work, all bad videos listed at
-once (stop) or skipped with their reason (skip); extract-frames honours the skip."""
+"""The video check (dramaemo.video_check): every episode probed before any heavy work,
+all bad videos listed at once (stop) or skipped with their reason (skip); a cache keeps
+unchanged files from being probed again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from dramaemo import cli
 from dramaemo.errors import UserError
-from dramaemo.video import CHECK_COLUMNS, check_videos
+from dramaemo.video_check import CHECK_COLUMNS, check_videos
 from front_helpers import blank_video
 
 
@@ -39,7 +40,7 @@ def test_stop_lists_every_bad_video_at_once(videos):
     assert "on_bad_video: skip" in message
 
 
-def test_skip_records_each_video_and_extract_frames_honours_it(videos, tmp_path):
+def test_skip_records_each_video(videos, tmp_path):
     check = tmp_path / "check.csv"
     assert cli.main(["check-videos", "--videos", *map(str, videos), "--on-bad-video", "skip",
                      "--output", str(check)]) == 0
@@ -50,17 +51,22 @@ def test_skip_records_each_video_and_extract_frames_honours_it(videos, tmp_path)
     assert table.loc[0, "duration"] == pytest.approx(3, abs=0.2)
     assert "empty (zero-byte)" in table.loc[2, "reason"]
 
-    out = tmp_path / "frames"
-    for video in (videos[0], videos[2]):
-        code = cli.main(["extract-frames", "--video", str(video), "--outdir",
-                         str(out / video.stem), "--info", str(out / f"{video.stem}.info.json"),
-                         "--check", str(check)])
-        assert code == 0
-    assert len(list((out / "good ep").glob("*.jpg"))) == 3
-    assert list((out / "empty").iterdir()) == []
-    info = json.loads((out / "empty.info.json").read_text())
-    assert info["frames"] == 0 and "empty (zero-byte)" in info["skipped"]
-    # a video the check never saw is an error naming both files
-    other = blank_video(tmp_path / "new.mp4", seconds=2)
-    assert cli.main(["extract-frames", "--video", str(other), "--outdir", str(out / "new"),
-                     "--check", str(check)]) != 0
+
+def test_the_cache_probes_only_new_or_changed_files(videos, tmp_path):
+    cache = tmp_path / "cache" / "check.json"
+    first = check_videos(videos, "skip", cache=cache)
+    stored = json.loads(cache.read_text())
+    assert sorted(stored) == sorted(map(str, videos))
+    # a cached verdict is used as long as size and time are the same ...
+    stored[str(videos[0])]["record"]["reason"] = "marked by the test"
+    cache.write_text(json.dumps(stored))
+    assert check_videos(videos, "skip", cache=cache)[0]["reason"] == "marked by the test"
+    # ... and a changed file is probed again
+    videos[2].write_bytes(videos[0].read_bytes())
+    again = check_videos(videos, "skip", cache=cache)
+    assert [r["status"] for r in again] == ["skipped", "skipped", "ok", "skipped"]
+    assert again[1] == first[1]
+    # without probing (Snakemake's job processes) an unknown file is taken as it is
+    new = blank_video(tmp_path / "new.mp4", seconds=2)
+    assert check_videos([new], "stop", cache=cache, probe=False)[0]["status"] == "ok"
+    assert str(new) not in json.loads(cache.read_text())

@@ -5,6 +5,7 @@ that cannot work; misspelt config keys; bad videos listed at once, or skipped.""
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -86,16 +87,14 @@ def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front
     assert summary["counts"]["matched"] == 1 and len(labelled) == 1
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("._ep01", "starts with a dot"),
-    ("ep\n01", "control character(s) '\\n'"),
-    ("ep{01}", "braces"),
-])
-def test_names_that_cannot_be_episode_ids_stop_naming_the_file(tiny_workdir, name, problem):
+def test_names_that_cannot_be_episode_ids_stop_naming_each_file(tiny_workdir):
     episodes = tiny_workdir / "episodes"
     episodes.mkdir()
-    (episodes / "fine.mp4").write_bytes(b"not checked before the names")
-    (episodes / f"{name}.mp4").write_bytes(b"")
+    (episodes / "fine ep.mp4").write_bytes(b"not read: names are checked first")
+    bad = {"._ep01": "starts with a dot", "ep\n02": "control character(s) '\\n'",
+           "ep{03}": "braces"}
+    for name in bad:
+        (episodes / f"{name}.mp4").write_bytes(b"")
     config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
     config["demo"]["activate"] = False
     config.update(episodes_dir="episodes", annotations="labels.csv")
@@ -103,31 +102,28 @@ def test_names_that_cannot_be_episode_ids_stop_naming_the_file(tiny_workdir, nam
     result = run_snakemake(tiny_workdir, "--dry-run", check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "cannot be episode ids" in output and problem in output, output[-2000:]
-    assert f"episodes/{name.splitlines()[0]}" in output
+    assert "cannot be episode ids (rename the files)" in output, output[-2000:]
+    for name, problem in bad.items():  # all of them at once
+        assert f"episodes/{name}.mp4: " in output and problem in output, (name, output)
+    assert "fine ep" not in output
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"tarin": {"epochs": 2}}, "unknown key 'tarin' (top level); did you mean 'train'?"),
-    ({"train": {"image": {"filtres": [4, 8]}}},
-     "unknown key 'filtres' (train.image); did you mean 'filters'?"),
-    ({"resources": {"detect_face": {"threads": 1, "mem_mb": 500, "runtime": 5}}},
-     "unknown key 'detect_face' (resources); did you mean 'detect_faces'?"),
-])
-def test_misspelt_config_keys_stop_with_the_nearest_key(tiny_workdir, settings, message):
+def test_misspelt_config_keys_stop_with_the_nearest_key(tiny_workdir):
+    """A top-level, a nested and a resources typo, all named in one message."""
     tiny = tiny_workdir / "config/tiny.yaml"
     config = yaml.safe_load(tiny.read_text())
-    for key, value in settings.items():
-        if isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
+    config["tarin"] = {"epochs": 2}
+    config["train"]["image"]["filtres"] = [4, 8]
+    config["resources"] = {"detect_face": {"threads": 1, "mem_mb": 500, "runtime": 5}}
     tiny.write_text(yaml.safe_dump(config))
     result = run_snakemake(tiny_workdir, "--dry-run", check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert message in output, output[-2000:]
+    for message in ("unknown key 'tarin' (top level); did you mean 'train'?",
+                    "unknown key 'filtres' (train.image); did you mean 'filters'?",
+                    "unknown key 'detect_face' (resources); did you mean 'detect_faces'?"):
+        assert message in output, output[-2000:]
     assert "Traceback" not in output
 
 
@@ -141,29 +137,37 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     (episodes / "empty.mp4").touch()
     (episodes / "notes.mkv").write_text("not a video\n")
     targets = ("results/dataset/dataset.csv", "results/split/random.csv")
-    result = run_snakemake(work, *targets, check=False)
+    result = run_snakemake(work, "--dry-run", *targets, check=False)
     assert result.returncode != 0
-    log = (work / "logs/check_videos/check_videos.log").read_text()
-    assert "3 of 4 episode videos cannot be used" in log
+    output = result.stdout + result.stderr
+    assert "3 of 4 episode videos cannot be used" in output
     for name, reason in (("ep02.mp4", "corrupt or truncated"),
                          ("empty.mp4", "empty (zero-byte)"), ("notes.mkv", "")):
-        assert f"my episodes/{name}: {reason}" in log, log
-    assert not (work / "results/frames").exists()  # nothing heavy ran
+        assert f"my episodes/{name}: {reason}" in output, output
+    assert "Traceback" not in output
 
     tiny = work / "config/tiny.yaml"
     tiny.write_text(tiny.read_text() + "on_bad_video: skip\n")
     run_snakemake(work, *targets)
-    check = pd.read_csv(work / "results/videos/check.csv", keep_default_na=False)
-    assert dict(zip(check["episode"], check["status"])) == {
-        "empty": "skipped", "ep01": "ok", "ep02": "skipped", "notes": "skipped"}
+    assert sorted(p.name for p in (work / "results/frames").iterdir()) == [
+        "ep01", "ep01.info.json"]  # nothing is made of the skipped videos
     report = pd.read_csv(work / "results/dataset/join_report.csv")
     skipped = report[report["category"] == "skipped_video"]
     assert sorted(skipped["episode"]) == ["empty", "ep02", "notes"]
+    assert "my episodes/empty.mp4: empty (zero-byte)" in " ".join(skipped["detail"])
     rows_of_ep02 = report[(report["episode"] == "ep02") & (report["kind"] == "row")]
     assert set(rows_of_ep02["category"]) == {"episode_without_video"}
     assert "## skipped_video (3)" in (work / "results/dataset/join_report.md").read_text()
     assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {"ep01"}
-    assert not list((work / "results/frames/ep02").glob("*.jpg"))
-    # the Snakemake report shows the video check
-    run_snakemake(work, *targets, "--report", "report.html")
-    assert "video check" in (work / "report.html").read_text(errors="replace")
+    # ... and the Snakemake report carries that join report
+    run_snakemake(work, *targets, "--report", "report.zip")
+    with zipfile.ZipFile(work / "report.zip") as archive:
+        shown = [name for name in archive.namelist() if name.endswith("join_report.csv")]
+        assert shown and b"skipped_video" in archive.read(shown[0])
+    # the repaired episode joins in; the others are not redone
+    frames = (work / "results/frames/ep01.info.json").stat().st_mtime_ns
+    (episodes / "ep02.mp4").write_bytes(intact)
+    run_snakemake(work, *targets)
+    assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {
+        "ep01", "ep02"}
+    assert (work / "results/frames/ep01.info.json").stat().st_mtime_ns == frames

@@ -20,6 +20,7 @@ from dramaemo.episodes import check_episode_ids
 from dramaemo.errors import UserError
 from dramaemo.options import model_settings
 from dramaemo.text import KUMO_SOURCE
+from dramaemo.video_check import check_videos
 
 # Unknown keys first, with the nearest known one: jsonschema's own message for them
 # ("Additional properties are not allowed") names neither the section nor the fix.
@@ -107,12 +108,38 @@ def episode_video(wildcards):
     raise WorkflowError(f"episode {wildcards.episode}: no video in {folder}")
 
 
-EPISODES = list_episodes()
+# Where the video check keeps what it found (per file, with its size and time).
+VIDEO_CHECK_CACHE = ".snakemake/dramaemo/video_check.json"
 
 
-def episode_videos():
-    """The video file of every episode, in EPISODES order (rule check_videos)."""
-    return [episode_video(Namespace(episode=episode)) for episode in EPISODES]
+def checked_episodes(episodes, built=()):
+    """(usable episode ids, skipped videos) once every video's header is probed, before
+    any job: on_bad_video stop lists every bad video at once and stops; skip drops them
+    (the join report lists them). Only new or changed files are probed (the cache); the
+    job processes Snakemake starts on a cluster read the cache and probe nothing.
+    Episodes in ``built`` (the demo's, made by a rule; ones checked already) are not."""
+    probed = [episode for episode in episodes if episode not in set(built)]
+    if not probed:
+        return episodes, []
+    videos = [episode_video(Namespace(episode=episode)) for episode in probed]
+    try:
+        records = check_videos(videos, config["on_bad_video"], cache=VIDEO_CHECK_CACHE,
+                               probe=workflow.is_main_process)
+    except UserError as error:
+        raise WorkflowError(f"{error}") from None
+    skipped = [record for record in records if record["status"] != "ok"]
+    dropped = {record["episode"] for record in skipped}
+    return [episode for episode in episodes if episode not in dropped], skipped
+
+
+EPISODES, SKIPPED_VIDEOS = checked_episodes(
+    list_episodes(), built=list_episodes() if config["demo"]["activate"] else ())
+
+
+def skipped_videos_json(skipped=SKIPPED_VIDEOS):
+    """The skipped videos (file, reason) as JSON: a parameter of the rule that reports
+    them, so a video that is repaired or goes bad reruns it."""
+    return json.dumps([{key: r[key] for key in ("episode", "file", "reason")} for r in skipped])
 
 wildcard_constraints:
     episode="[^/]+",

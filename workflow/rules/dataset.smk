@@ -26,6 +26,7 @@ rule join_annotations:
         "benchmarks/join_annotations/join_annotations.tsv"
     params:
         label_map=label_map_json(),
+        skipped_videos=skipped_videos_json(),
     threads: rule_threads("join_annotations")
     resources:
         mem_mb=rule_mem_mb("join_annotations"),
@@ -35,7 +36,8 @@ rule join_annotations:
     shell:
         "python -m dramaemo join-annotations --annotations {input.annotations:q}"
         " --manifests {input.manifests:q} --infos {input.infos:q}"
-        " --label-map {params.label_map:q} --output {output.dataset:q}"
+        " --label-map {params.label_map:q} --skipped-videos {params.skipped_videos:q}"
+        " --output {output.dataset:q}"
         " --report-csv {output.report_csv:q} --report-md {output.report_md:q}"
         " --plot {output.plot:q} > {log:q} 2>&1"
 

@@ -135,6 +135,8 @@ rule index_summary:
         ),
     log:
         "logs/index_summary/index_summary.log",
+    params:
+        skipped_videos=skipped_videos_json(SKIPPED_INDEX_VIDEOS),
     benchmark:
         "benchmarks/index_summary/index_summary.tsv"
     threads: rule_threads("index_summary")
@@ -145,7 +147,7 @@ rule index_summary:
         "../../envs/footage.yaml"
     shell:
         "python -m dramaemo index-summary --index {input:q} --csv {output.csv:q}"
-        " --html {output.html:q} > {log:q} 2>&1"
+        " --html {output.html:q} --skipped-videos {params.skipped_videos:q} > {log:q} 2>&1"
 
 
 # `snakemake index --cores N`: index every episode of the index (not part of `all`).

@@ -31,7 +31,8 @@ def list_index_episodes():
     return chosen
 
 
-INDEX_EPISODES = list_index_episodes()
+# Index-only episodes get the same video check as training's (on_bad_video).
+INDEX_EPISODES, SKIPPED_INDEX_VIDEOS = checked_episodes(list_index_episodes(), built=EPISODES)
 
 
 def index_model_file(kind="model"):

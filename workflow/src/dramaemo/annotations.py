@@ -543,6 +543,10 @@ def _run_join(args) -> None:
     if set(manifests) != set(infos):
         raise UserError("join-annotations: --manifests and --infos name different episodes")
     label_map = json.loads(args.label_map) if args.label_map else {}
+    for video in json.loads(args.skipped_videos):  # no frames, no faces; listed
+        infos[video["episode"]] = {"path": video["file"], "skipped": video["reason"],
+                                   "width": 0, "height": 0, "frames": 0}
+        manifests[video["episode"]] = pd.DataFrame(columns=MANIFEST_COLUMNS)
     dataset, report, summary = join(args.annotations, manifests, infos, label_map)
     for path in (args.output, args.report_csv, args.report_md):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -571,6 +575,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--infos", nargs="+", required=True,
                         help="frame infos, <episode>.info.json (size, seconds)")
     parser.add_argument("--label-map", default="{}", help="JSON object: label -> class")
+    parser.add_argument("--skipped-videos", default="[]",
+                        help="JSON list of {episode, file, reason}: videos left out by the "
+                        "video check (on_bad_video: skip), listed in the report")
     parser.add_argument("--output", required=True, help="dataset CSV")
     parser.add_argument("--report-csv", required=True)
     parser.add_argument("--report-md", required=True)

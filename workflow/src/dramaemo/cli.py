@@ -21,7 +21,7 @@ from dramaemo.errors import UserError
 COMMANDS = {
     "build-demo": "dramaemo.demo",
     "extract-frames": "dramaemo.video",
-    "check-videos": "dramaemo.video",
+    "check-videos": "dramaemo.video_check",
     "detect-faces": "dramaemo.faces",
     "crop-faces": "dramaemo.faces",
     "join-annotations": "dramaemo.annotations",

@@ -19,8 +19,6 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import ffmpeg
-
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -127,6 +125,8 @@ def extract_frames(
     Returns the probed VideoInfo. A decode error, or fewer frames than the duration
     promises (a truncated file), raises UserError naming the video.
     """
+    import ffmpeg  # here: the video check (dramaemo.video_check) runs in Snakemake's process
+
     info = probe_video(video)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -188,9 +188,6 @@ def extract_frames(
 
 
 def _run_extract(args) -> None:
-    if args.check and _skipped_by_check(args.check, args.video, args.outdir, args.info,
-                                        args.offset):
-        return
     info = extract_frames(
         args.video, args.outdir, args.offset, args.jpeg_quality, args.threads
     )
@@ -213,89 +210,4 @@ def add_parser(subparsers) -> None:
                         help="second k is the frame nearest to k + offset seconds")
     parser.add_argument("--jpeg-quality", type=int, default=2, help="ffmpeg -q:v (2..31)")
     parser.add_argument("--threads", type=int, default=0, help="ffmpeg threads (0: auto)")
-    parser.add_argument("--check", help="the check-videos CSV: a video it skipped gets "
-                        "an empty frame folder and an info file saying why")
     parser.set_defaults(func=_run_extract)
-
-    check = subparsers.add_parser(
-        "check-videos", help="probe every episode video before any heavy work"
-    )
-    check.add_argument("--videos", nargs="+", required=True, help="episode video files")
-    check.add_argument("--on-bad-video", choices=BAD_VIDEO_ACTIONS, default="stop",
-                       help="stop: fail listing every bad video; skip: go on without them")
-    check.add_argument("--output", required=True, help="CSV, one row per video")
-    check.set_defaults(func=_run_check)
-
-
-# ---- Checking every episode before any heavy work (rule check_videos).
-BAD_VIDEO_ACTIONS = ("stop", "skip")  # config on_bad_video
-CHECK_COLUMNS = ["episode", "file", "status", "reason", "duration", "width", "height"]
-
-
-def check_videos(videos: list[str | Path], on_bad_video: str = "stop") -> list[dict]:
-    """Probe every video (the ffmpeg header only: milliseconds per file) and return one
-    record per video, ``status`` ok or skipped. With ``stop``, any bad video raises one
-    UserError listing every bad file and its reason, not just the first."""
-    records = []
-    for done, video in enumerate(videos, start=1):
-        record = {"episode": Path(video).stem, "file": str(video), "status": "ok",
-                  "reason": "", "duration": 0.0, "width": 0, "height": 0}
-        try:
-            info = probe_video(video)
-            if info.duration <= 0:
-                raise UserError(f"{video}: zero duration; re-encode the episode")
-            record.update(duration=info.duration, width=info.width, height=info.height)
-        except UserError as error:
-            # the message starts with the file's name; keep only the reason
-            reason = str(error).removeprefix(f"{video}: ")
-            record.update(status="skipped" if on_bad_video == "skip" else "bad",
-                          reason=reason)
-        records.append(record)
-        if done % 50 == 0 or done == len(videos):
-            log.info("%d/%d videos checked", done, len(videos))
-    bad = [r for r in records if r["status"] != "ok"]
-    if bad and on_bad_video == "stop":
-        listing = "\n".join(f"  {r['file']}: {r['reason']}" for r in bad)
-        raise UserError(
-            f"{len(bad)} of {len(records)} episode videos cannot be used:\n{listing}\n"
-            "repair or remove them, or set on_bad_video: skip to go on without them"
-        )
-    for r in bad:
-        log.warning("%s: skipped (on_bad_video: skip): %s", r["file"], r["reason"])
-    return records
-
-
-def _run_check(args) -> None:
-    import csv
-
-    records = check_videos(args.videos, args.on_bad_video)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CHECK_COLUMNS)
-        writer.writeheader()
-        writer.writerows(records)
-    log.info("%d videos checked, %d skipped", len(records),
-             sum(r["status"] != "ok" for r in records))
-
-
-def _skipped_by_check(check: str, video: str, outdir: str, info_path: str | None,
-                      offset: float) -> bool:
-    """True (after writing an empty frame folder and an info file with ``skipped``) when
-    the check-videos CSV skipped ``video``; False when it found it fine."""
-    from dramaemo.tables import read_csv_checked
-
-    table = read_csv_checked(check, CHECK_COLUMNS, dtype=str, what="video check",
-                             fix="rerun rule check_videos")
-    rows = table[table["file"] == str(video)]
-    if rows.empty:
-        raise UserError(f"{check}: {video} was not checked; rerun rule check_videos")
-    row = rows.iloc[0]
-    if row["status"] == "ok":
-        return False
-    Path(outdir).mkdir(parents=True, exist_ok=True)
-    if info_path:
-        record = {"path": str(video), "duration": 0.0, "width": 0, "height": 0, "fps": 0.0,
-                  "offset": offset, "frames": 0, "skipped": row["reason"]}
-        Path(info_path).write_text(json.dumps(record, indent=2) + "\n")
-    log.warning("%s: no frames, skipped by the video check: %s", video, row["reason"])
-    return True

@@ -9,6 +9,7 @@ seconds and where the text came from.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -100,14 +101,20 @@ def _run_timeline(args) -> None:
 
 def _run_summary(args) -> None:
     table = pd.DataFrame([summarise(read_index(path)) for path in args.index])
+    skipped = pd.DataFrame(json.loads(args.skipped_videos), columns=["episode", "file", "reason"])
+    # a skipped video is a row of its own, so the count of episodes stays honest
+    table = pd.concat([table.assign(skipped=""),
+                       skipped[["episode"]].assign(skipped=skipped["reason"])], ignore_index=True)
     table.to_csv(args.csv, index=False)
     shown = table.rename(columns=lambda c: c.replace("share_", "").replace("text_", "text: "))
     Path(args.html).write_text(
         "<!doctype html><meta charset='utf-8'><title>Index summary</title>"
         "<p>Share of face-seconds per predicted emotion, per episode; text: where each face's "
-        "description came from.</p>" + shown.to_html(index=False, float_format=lambda v: f"{v:.1%}"),
+        "description came from; skipped: why a video was left out (on_bad_video: skip).</p>"
+        + shown.to_html(index=False, float_format=lambda v: f"{v:.1%}", na_rep=""),
         encoding="utf-8")
-    log.info("summary of %d episodes written to %s", len(table), args.csv)
+    log.info("summary of %d episodes written to %s (%d videos skipped)", len(table) - len(skipped),
+             args.csv, len(skipped))
 
 
 def add_parser(subparsers) -> None:
@@ -119,4 +126,6 @@ def add_parser(subparsers) -> None:
     summary.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     summary.add_argument("--csv", required=True)
     summary.add_argument("--html", required=True)
+    summary.add_argument("--skipped-videos", default="[]",
+                         help="JSON list of the videos left out (episode, file, reason)")
     summary.set_defaults(func=_run_summary)
