@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
+from dramaemo import faces as faces_module
 from dramaemo.demo import build_demo
 from dramaemo.errors import UserError
-from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces, detect_faces,
-                            load_cascade)
+from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces, derived_detection_scale,
+                            detect_faces, load_cascade, resolve_detection_scale)
 from dramaemo.video import extract_frames
 from front_helpers import blank_video
 
@@ -130,3 +131,47 @@ def test_missing_frame_is_named(tmp_path):
     boxes = pd.DataFrame([("ep", 7, 0, 0, 0, 10, 10)], columns=DETECTION_COLUMNS)
     with pytest.raises(UserError, match=r"000007\.jpg: frame missing"):
         crop_faces(tmp_path, boxes, tmp_path / "crops")
+
+
+def matched_boxes(found, reference, second):
+    """IoU of each box of ``found`` at ``second`` with its best match in ``reference``."""
+    theirs = reference[reference["second"] == second]
+    return [max((iou((f.x, f.y, f.w, f.h), (r.x, r.y, r.w, r.h)) for r in theirs.itertuples()),
+                default=0.0)
+            for f in found[found["second"] == second].itertuples()]
+
+
+def test_derived_scale_keeps_the_smallest_face_of_min_size():
+    assert derived_detection_scale(40, (24, 24)) == pytest.approx(0.6)
+    assert derived_detection_scale(20, (24, 24)) == 1.0  # never upsampled
+    classifier = load_cascade("haarcascade_frontalface_default.xml")
+    assert resolve_detection_scale("auto", 40, classifier) == pytest.approx(0.6)
+    assert resolve_detection_scale("0.5", 40, classifier) == 0.5
+    with pytest.raises(UserError, match="faces.detection_scale: 'fast' is outside"):
+        resolve_detection_scale("fast", 40, classifier)
+
+
+def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
+    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0)
+    auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto")
+    assert len(full) > 0
+    assert list(full.groupby("second").size().items()) == \
+        list(auto.groupby("second").size().items())  # same number of faces in each frame
+    for second in full["second"].unique():
+        # same face, box within a few pixels: IoU 0.8 is about 2 px on a 40-px side
+        assert min(matched_boxes(full, auto, second)) > 0.8, second
+        assert min(matched_boxes(auto, full, second)) > 0.8, second
+
+
+def test_threads_give_the_same_detections(demo_episode, tmp_path, monkeypatch):
+    # still frames across a chunk boundary too: 000002..000004 are copies of one frame
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    sources = sorted(demo_episode[0].glob("*.jpg"))
+    for second, source in enumerate(sources[:2] + [sources[2]] * 3 + sources[3:]):
+        shutil.copy(source, frames / f"{second:06d}.jpg")
+    monkeypatch.setattr(faces_module, "CHUNK_FRAMES", 3)
+    one = detect_faces(frames, "demo01", threads=1)
+    for threads in (2, 4):
+        pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads), one)
+    assert len(one) > 0

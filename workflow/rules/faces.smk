@@ -23,11 +23,11 @@ rule detect_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m dramaemo detect-faces --frames {input.frames} --episode {wildcards.episode}"
-        " --output {output} --cascade {params.cascade:q}"
+        "python -m dramaemo detect-faces --frames {input.frames:q} --episode {wildcards.episode:q}"
+        " --output {output:q} --cascade {params.cascade:q}"
         " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
         " --min-size {params.min_size} --detection-scale {params.detection_scale}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule crop_faces:

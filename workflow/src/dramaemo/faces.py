@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 
 from dramaemo.errors import UserError
@@ -50,6 +53,39 @@ def frame_files(frames_dir: str | Path) -> list[tuple[int, Path]]:
     return frames
 
 
+AUTO_SCALE = "auto"  # faces.detection_scale: derive it from min_size (see below)
+CHUNK_FRAMES = PROGRESS_EVERY  # frames read and handed to the worker threads at a time
+
+
+def derived_detection_scale(min_size: int, window: tuple[int, int]) -> float:
+    """The smallest detection scale that still finds faces of ``min_size`` pixels.
+
+    A cascade's window (24x24 for the frontal-face Haar cascades) is the smallest face it
+    sees; on a frame resized by s it finds faces from window / s original pixels, so
+    s = window / min_size (0.6 for 24 and 40) loses no face that ``min_size`` keeps.
+    Never above 1: upsampling finds nothing smaller than the window either.
+    """
+    return min(1.0, min(window) / min_size)
+
+
+def resolve_detection_scale(
+    detection_scale: float | str | None, min_size: int, classifier
+) -> float:
+    """``detection_scale`` as a number: ``auto`` (or None) derives it from ``min_size``."""
+    if detection_scale is None or detection_scale == AUTO_SCALE:
+        return derived_detection_scale(min_size, tuple(classifier.getOriginalWindowSize()))
+    try:
+        scale = float(detection_scale)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 1:
+        raise UserError(
+            f"faces.detection_scale: {detection_scale!r} is outside (0, 1]; "
+            f"set a factor such as 0.5, or {AUTO_SCALE}"
+        )
+    return scale
+
+
 def detect_in_image(
     image, classifier, scale_factor: float, min_neighbors: int, min_size: int,
     detection_scale: float,
@@ -79,6 +115,29 @@ def detect_in_image(
     return sorted(boxes)
 
 
+def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int,
+                   detection_scale: float):
+    """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share.
+
+    Each thread loads its own cascade: a CascadeClassifier keeps the image pyramid of its
+    current frame inside itself, and two threads sharing one got different faces than one
+    thread (measured). Frames are decoded straight to gray (the JPEG's luma, no colour
+    conversion), the same image crop_faces cuts from.
+    """
+    local = threading.local()
+
+    def detect(data: bytes):
+        if not hasattr(local, "classifier"):
+            local.classifier = load_cascade(cascade)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            return None
+        return detect_in_image(image, local.classifier, scale_factor, min_neighbors,
+                               min_size, detection_scale)
+
+    return detect
+
+
 def detect_faces(
     frames_dir: str | Path,
     episode: str,
@@ -86,31 +145,42 @@ def detect_faces(
     scale_factor: float = 1.1,
     min_neighbors: int = 5,
     min_size: int = 40,
-    detection_scale: float = 1.0,
+    detection_scale: float | str = AUTO_SCALE,
+    threads: int = 1,
 ) -> pd.DataFrame:
-    """Every face of every frame of one episode (an empty table when there is none)."""
-    classifier = load_cascade(cascade)
+    """Every face of every frame of one episode (an empty table when there is none).
+
+    ``threads`` worker threads detect on different frames at once (OpenCV releases the
+    GIL); the result is the same for any number of threads.
+    """
+    scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
+    detect = frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
     frames = frame_files(frames_dir)
+    log.info("%s: %d frames, detection scale %.3g (faces from %d px), %d threads",
+             episode, len(frames), scale, min_size, threads)
     rows = []
     previous_digest, previous_boxes, reused = None, [], 0
     started = time.monotonic()
-    for done, (second, path) in enumerate(frames, start=1):
-        data = path.read_bytes()
-        digest = hashlib.sha1(data).digest()
-        if digest == previous_digest:  # a still shot: same bytes, same faces
-            boxes = previous_boxes
-            reused += 1
-        else:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise UserError(f"{path}: unreadable frame; rerun extract_frames")
-            boxes = detect_in_image(
-                image, classifier, scale_factor, min_neighbors, min_size, detection_scale
-            )
-        previous_digest, previous_boxes = digest, boxes
-        for face_index, (x, y, w, h) in enumerate(boxes):
-            rows.append((episode, second, face_index, x, y, w, h))
-        if done % PROGRESS_EVERY == 0 or done == len(frames):
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for start in range(0, len(frames), CHUNK_FRAMES):
+            chunk = frames[start:start + CHUNK_FRAMES]
+            data = [path.read_bytes() for _, path in chunk]
+            digests = [hashlib.sha1(frame).digest() for frame in data]
+            # a still shot (same bytes as the frame before) reuses that frame's faces
+            fresh = [i for i, digest in enumerate(digests)
+                     if digest != (digests[i - 1] if i else previous_digest)]
+            found = dict(zip(fresh, pool.map(detect, [data[i] for i in fresh])))
+            for i, (second, path) in enumerate(chunk):
+                if i in found:
+                    if found[i] is None:
+                        raise UserError(f"{path}: unreadable frame; rerun extract_frames")
+                    previous_boxes = found[i]
+                else:
+                    reused += 1
+                for face_index, (x, y, w, h) in enumerate(previous_boxes):
+                    rows.append((episode, second, face_index, x, y, w, h))
+            previous_digest = digests[-1]
+            done = start + len(chunk)
             log.info(
                 "%s: %d/%d frames, %d faces, %d still frames reused, %.1f frames/s",
                 episode, done, len(frames), len(rows), reused,
@@ -166,10 +236,10 @@ def crop_faces(
 
 
 def _run_detect(args) -> None:
-    cv2.setNumThreads(args.threads)  # detectMultiScale's threads: the rule's share
+    cv2.setNumThreads(args.threads)  # detectMultiScale's own threads: the rule's share
     table = detect_faces(
         args.frames, args.episode, args.cascade, args.scale_factor, args.min_neighbors,
-        args.min_size, args.detection_scale,
+        args.min_size, args.detection_scale, args.threads,
     )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
@@ -190,8 +260,10 @@ def add_parser(subparsers) -> None:
     detect.add_argument("--scale-factor", type=float, default=1.1)
     detect.add_argument("--min-neighbors", type=int, default=5)
     detect.add_argument("--min-size", type=int, default=40, help="original pixels")
-    detect.add_argument("--detection-scale", type=float, default=1.0)
-    detect.add_argument("--threads", type=int, default=1, help="OpenCV threads")
+    detect.add_argument("--detection-scale", default=AUTO_SCALE,
+                        help=f"factor in (0, 1], or {AUTO_SCALE}: derived from --min-size")
+    detect.add_argument("--threads", type=int, default=1,
+                        help="frames detected at once (and OpenCV's threads)")
     detect.set_defaults(func=_run_detect)
 
     crop = subparsers.add_parser("crop-faces", help="grayscale square crops + manifest")
