@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,8 +15,9 @@ from dramaemo import cli
 from dramaemo import faces as faces_module
 from dramaemo.demo import build_demo
 from dramaemo.errors import UserError
-from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces, derived_detection_scale,
-                            detect_faces, load_cascade, resolve_detection_scale)
+from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
+                            derived_detection_scale, detect_faces, load_cascade,
+                            resolve_detection_scale)
 from dramaemo.video import extract_frames
 from front_helpers import blank_video
 
@@ -175,3 +177,32 @@ def test_threads_give_the_same_detections(demo_episode, tmp_path, monkeypatch):
     for threads in (2, 4):
         pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads), one)
     assert len(one) > 0
+
+
+def test_crops_of_unchanged_boxes_are_kept_and_the_rest_recut(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.random.default_rng(0).integers(0, 255, (100, 200, 3), np.uint8)
+    for second in (1, 2):
+        cv2.imwrite(str(frames / f"{second:06d}.jpg"), image)
+    crops = tmp_path / "crops"
+    first = crop_faces(frames, pd.DataFrame(
+        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 100, 10, 40, 40),
+         ("ep", 2, 0, 10, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    stamps = {path: Path(path).stat().st_mtime_ns for path in first["crop_path"]}
+    # a new face left of the second one (which becomes face 2), one box moved, one gone
+    second = crop_faces(frames, pd.DataFrame(
+        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 50, 10, 40, 40),
+         ("ep", 1, 2, 100, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    kept = [first["crop_path"][0], first["crop_path"][1]]
+    assert second["crop_path"][0] == kept[0]
+    assert Path(kept[0]).stat().st_mtime_ns == stamps[kept[0]]
+    renamed = Path(second["crop_path"][2])
+    assert renamed.name.startswith("000001_2_") and not Path(kept[1]).exists()
+    assert renamed.stat().st_mtime_ns == stamps[kept[1]]  # moved, not recut
+    assert sorted(p.name for p in crops.iterdir()) == sorted(
+        Path(p).name for p in second["crop_path"])  # second 2's crop is gone
+    # another crop setting: every crop is cut again
+    third = crop_faces(frames, second[DETECTION_COLUMNS], crops, image_size=32, margin=0.1)
+    assert not set(third["crop_path"]) & set(second["crop_path"])
+    assert len(list(crops.iterdir())) == 3

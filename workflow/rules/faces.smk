@@ -35,7 +35,8 @@ rule crop_faces:
         frames="results/frames/{episode}",
         detections="results/faces/{episode}.detections.csv",
     output:
-        crops=directory("results/crops/{episode}"),
+        # update: kept when the job reruns, so that crop_faces recuts only changed boxes
+        crops=update(directory("results/crops/{episode}")),
         manifest="results/crops/{episode}.manifest.csv",
     log:
         "logs/crop_faces/{episode}.log",
@@ -51,6 +52,7 @@ rule crop_faces:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m dramaemo crop-faces --frames {input.frames} --detections {input.detections}"
-        " --outdir {output.crops} --manifest {output.manifest} --margin {params.margin}"
-        " --image-size {params.image_size} > {log} 2>&1"
+        "python -m dramaemo crop-faces --frames {input.frames:q}"
+        " --detections {input.detections:q} --outdir {output.crops:q}"
+        " --manifest {output.manifest:q} --margin {params.margin}"
+        " --image-size {params.image_size} > {log:q} 2>&1"

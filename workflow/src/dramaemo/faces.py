@@ -4,7 +4,7 @@ detect-faces reads the one-per-second frames of an episode and writes every face
 as ``episode,second,face_index,x,y,w,h`` in the original frame's pixels, faces of one
 frame numbered left to right. crop-faces cuts each box (plus a margin, clipped to the
 frame), converts it to grayscale, resizes it to ``image_size`` and writes PNGs and a
-manifest.
+manifest; crops an earlier run cut from the same frame, box and settings are kept.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def frame_files(frames_dir: str | Path) -> list[tuple[int, Path]]:
 
 AUTO_SCALE = "auto"  # faces.detection_scale: derive it from min_size (see below)
 CHUNK_FRAMES = PROGRESS_EVERY  # frames read and handed to the worker threads at a time
+CROP_FORMAT = 1  # part of every crop's key: bump it when crop_faces cuts differently
+CROP_KEY_LENGTH = 12  # hex digits of the key in a crop's file name
 
 
 def derived_detection_scale(min_size: int, window: tuple[int, int]) -> float:
@@ -202,6 +204,15 @@ def crop_box(image, x: int, y: int, w: int, h: int, margin: float):
     return image[y0:y1, x0:x1]
 
 
+def crop_key(frame_digest: bytes, x: int, y: int, w: int, h: int, margin: float,
+             image_size: int) -> str:
+    """A short hash of everything a crop's pixels depend on: the frame's bytes, the box
+    and the crop settings (bump CROP_FORMAT when the way of cropping changes)."""
+    what = repr((frame_digest, int(x), int(y), int(w), int(h), float(margin),
+                 int(image_size), CROP_FORMAT))
+    return hashlib.sha1(what.encode()).hexdigest()[:CROP_KEY_LENGTH]
+
+
 def crop_faces(
     frames_dir: str | Path,
     detections: pd.DataFrame,
@@ -209,29 +220,55 @@ def crop_faces(
     margin: float = 0.0,
     image_size: int = 64,
 ) -> pd.DataFrame:
-    """Grayscale square crops (PNG) of every detection, and their manifest."""
+    """Grayscale square crops (PNG) of every detection, and their manifest.
+
+    A crop is named ``{second:06d}_{face_index}_{key}.png``, ``key`` being ``crop_key``.
+    A crop of an earlier run in ``crops_dir`` with the same second and key is kept
+    (renamed when its face_index moved) instead of cut again, so that after a change of a
+    detection setting only the crops of changed boxes are written; crops no detection
+    asks for are removed.
+    """
     crops_dir = Path(crops_dir)
     crops_dir.mkdir(parents=True, exist_ok=True)
-    for stale in crops_dir.glob("*.png"):
-        stale.unlink()
-    records = []
+    # (second, key) -> crop file; older names without a key never match and are removed
+    earlier = {(path.stem.partition("_")[0], path.stem.rpartition("_")[2]): path
+               for path in crops_dir.glob("*.png")}
+    records, wanted, reused = [], set(), 0
     seconds = detections.groupby("second", sort=True)
     for done, (second, faces) in enumerate(seconds, start=1):
         frame_path = Path(frames_dir) / f"{int(second):06d}.jpg"
-        image = cv2.imread(str(frame_path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise UserError(f"{frame_path}: frame missing or unreadable; rerun extract_frames")
+        unreadable = UserError(f"{frame_path}: frame missing or unreadable; rerun extract_frames")
+        try:
+            data = frame_path.read_bytes()
+        except OSError as error:
+            raise unreadable from error
+        digest, image = hashlib.sha1(data).digest(), None
         for face in faces.itertuples(index=False):
-            crop = crop_box(image, face.x, face.y, face.w, face.h, margin)
-            crop = cv2.resize(crop, (image_size, image_size), interpolation=cv2.INTER_AREA)
-            crop_path = crops_dir / f"{int(second):06d}_{face.face_index}.png"
-            cv2.imwrite(str(crop_path), crop)
+            key = crop_key(digest, face.x, face.y, face.w, face.h, margin, image_size)
+            crop_path = crops_dir / f"{int(second):06d}_{face.face_index}_{key}.png"
+            previous = earlier.pop((f"{int(second):06d}", key), None)
+            if previous is not None:
+                if previous != crop_path:
+                    previous.rename(crop_path)
+                reused += 1
+            else:
+                if image is None:
+                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+                    if image is None:
+                        raise unreadable
+                crop = crop_box(image, face.x, face.y, face.w, face.h, margin)
+                crop = cv2.resize(crop, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                cv2.imwrite(str(crop_path), crop)
+            wanted.add(crop_path)
             records.append(face._asdict() | {
                 "crop_path": str(crop_path), "frame_path": str(frame_path)
             })
         if done % PROGRESS_EVERY == 0:
             log.info("%d/%d frames cropped, %d crops", done, len(seconds), len(records))
-    log.info("%d crops written to %s", len(records), crops_dir)
+    for stale in earlier.values():  # crops of boxes that are gone, or of older settings
+        stale.unlink()
+    log.info("%d crops in %s: %d written, %d kept from an earlier run", len(records),
+             crops_dir, len(records) - reused, reused)
     return pd.DataFrame(records, columns=MANIFEST_COLUMNS)
 
 
