@@ -22,7 +22,7 @@ def test_rerun_of_detection_keeps_the_crops_of_unchanged_boxes(tiny_front_copy):
     stamps = {path: (work / path).stat().st_mtime_ns for path in before["crop_path"]}
     frame_stamp = frame.stat().st_mtime_ns
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
-    config["faces"] = {"min_neighbors": 1}  # more (false) faces; the real ones stay
+    config["faces"]["min_neighbors"] = 1  # more (false) faces; the real ones stay
     (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(work, "results/crops/demo01.manifest.csv")
     after = pd.read_csv(manifest)
