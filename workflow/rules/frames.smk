@@ -22,6 +22,6 @@ rule extract_frames:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m dramaemo extract-frames --video {input.video} --outdir {output.frames}"
-        " --info {output.info} --offset {params.offset}"
-        " --jpeg-quality {params.jpeg_quality} --threads {threads} > {log} 2>&1"
+        "python -m dramaemo extract-frames --video {input.video:q} --outdir {output.frames:q}"
+        " --info {output.info:q} --offset {params.offset}"
+        " --jpeg-quality {params.jpeg_quality} --threads {threads} > {log:q} 2>&1"
