@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,10 +12,12 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
+from dramaemo import faces as faces_module
 from dramaemo.demo import build_demo
 from dramaemo.errors import UserError
-from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces, detect_faces,
-                            load_cascade)
+from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
+                            derived_detection_scale, detect_faces, load_cascade,
+                            resolve_detection_scale)
 from dramaemo.video import extract_frames
 from front_helpers import blank_video
 
@@ -130,3 +133,76 @@ def test_missing_frame_is_named(tmp_path):
     boxes = pd.DataFrame([("ep", 7, 0, 0, 0, 10, 10)], columns=DETECTION_COLUMNS)
     with pytest.raises(UserError, match=r"000007\.jpg: frame missing"):
         crop_faces(tmp_path, boxes, tmp_path / "crops")
+
+
+def matched_boxes(found, reference, second):
+    """IoU of each box of ``found`` at ``second`` with its best match in ``reference``."""
+    theirs = reference[reference["second"] == second]
+    return [max((iou((f.x, f.y, f.w, f.h), (r.x, r.y, r.w, r.h)) for r in theirs.itertuples()),
+                default=0.0)
+            for f in found[found["second"] == second].itertuples()]
+
+
+def test_derived_scale_keeps_the_smallest_face_of_min_size():
+    assert derived_detection_scale(40, (24, 24)) == pytest.approx(0.6)
+    assert derived_detection_scale(20, (24, 24)) == 1.0  # never upsampled
+    classifier = load_cascade("haarcascade_frontalface_default.xml")
+    assert resolve_detection_scale("auto", 40, classifier) == pytest.approx(0.6)
+    assert resolve_detection_scale("0.5", 40, classifier) == 0.5
+    with pytest.raises(UserError, match="faces.detection_scale: 'fast' is outside"):
+        resolve_detection_scale("fast", 40, classifier)
+
+
+def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
+    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0)
+    auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto")
+    assert len(full) > 0
+    assert list(full.groupby("second").size().items()) == \
+        list(auto.groupby("second").size().items())  # same number of faces in each frame
+    for second in full["second"].unique():
+        # same face, box within a few pixels: IoU 0.8 is about 2 px on a 40-px side
+        assert min(matched_boxes(full, auto, second)) > 0.8, second
+        assert min(matched_boxes(auto, full, second)) > 0.8, second
+
+
+def test_threads_give_the_same_detections(demo_episode, tmp_path, monkeypatch):
+    # still frames across a chunk boundary too: 000002..000004 are copies of one frame
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    sources = sorted(demo_episode[0].glob("*.jpg"))
+    for second, source in enumerate(sources[:2] + [sources[2]] * 3 + sources[3:]):
+        shutil.copy(source, frames / f"{second:06d}.jpg")
+    monkeypatch.setattr(faces_module, "CHUNK_FRAMES", 3)
+    one = detect_faces(frames, "demo01", threads=1)
+    for threads in (2, 4):
+        pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads), one)
+    assert len(one) > 0
+
+
+def test_crops_of_unchanged_boxes_are_kept_and_the_rest_recut(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.random.default_rng(0).integers(0, 255, (100, 200, 3), np.uint8)
+    for second in (1, 2):
+        cv2.imwrite(str(frames / f"{second:06d}.jpg"), image)
+    crops = tmp_path / "crops"
+    first = crop_faces(frames, pd.DataFrame(
+        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 100, 10, 40, 40),
+         ("ep", 2, 0, 10, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    stamps = {path: Path(path).stat().st_mtime_ns for path in first["crop_path"]}
+    # a new face left of the second one (which becomes face 2), one box moved, one gone
+    second = crop_faces(frames, pd.DataFrame(
+        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 50, 10, 40, 40),
+         ("ep", 1, 2, 100, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    kept = [first["crop_path"][0], first["crop_path"][1]]
+    assert second["crop_path"][0] == kept[0]
+    assert Path(kept[0]).stat().st_mtime_ns == stamps[kept[0]]
+    renamed = Path(second["crop_path"][2])
+    assert renamed.name.startswith("000001_2_") and not Path(kept[1]).exists()
+    assert renamed.stat().st_mtime_ns == stamps[kept[1]]  # moved, not recut
+    assert sorted(p.name for p in crops.iterdir()) == sorted(
+        Path(p).name for p in second["crop_path"])  # second 2's crop is gone
+    # another crop setting: every crop is cut again
+    third = crop_faces(frames, second[DETECTION_COLUMNS], crops, image_size=32, margin=0.1)
+    assert not set(third["crop_path"]) & set(second["crop_path"])
+    assert len(list(crops.iterdir())) == 3

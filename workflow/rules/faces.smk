@@ -35,7 +35,8 @@ rule crop_faces:
         frames="results/frames/{episode}",
         detections="results/faces/{episode}.detections.csv",
     output:
-        crops=directory("results/crops/{episode}"),
+        # update: kept when the job reruns, so that crop_faces recuts only changed boxes
+        crops=update(directory("results/crops/{episode}")),
         manifest="results/crops/{episode}.manifest.csv",
     log:
         "logs/crop_faces/{episode}.log",

@@ -4,19 +4,23 @@ detect-faces reads the one-per-second frames of an episode and writes every face
 as ``episode,second,face_index,x,y,w,h`` in the original frame's pixels, faces of one
 frame numbered left to right. crop-faces cuts each box (plus a margin, clipped to the
 frame), converts it to grayscale, resizes it to ``image_size`` and writes PNGs and a
-manifest.
+manifest; crops an earlier run cut from the same frame, box and settings are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,41 @@ def frame_files(frames_dir: str | Path) -> list[tuple[int, Path]]:
     return frames
 
 
+AUTO_SCALE = "auto"  # faces.detection_scale: derive it from min_size (see below)
+CHUNK_FRAMES = PROGRESS_EVERY  # frames read and handed to the worker threads at a time
+CROP_FORMAT = 1  # part of every crop's key: bump it when crop_faces cuts differently
+CROP_KEY_LENGTH = 12  # hex digits of the key in a crop's file name
+
+
+def derived_detection_scale(min_size: int, window: tuple[int, int]) -> float:
+    """The smallest detection scale that still finds faces of ``min_size`` pixels.
+
+    A cascade's window (24x24 for the frontal-face Haar cascades) is the smallest face it
+    sees; on a frame resized by s it finds faces from window / s original pixels, so
+    s = window / min_size (0.6 for 24 and 40) loses no face that ``min_size`` keeps.
+    Never above 1: upsampling finds nothing smaller than the window either.
+    """
+    return min(1.0, min(window) / min_size)
+
+
+def resolve_detection_scale(
+    detection_scale: float | str | None, min_size: int, classifier
+) -> float:
+    """``detection_scale`` as a number: ``auto`` (or None) derives it from ``min_size``."""
+    if detection_scale is None or detection_scale == AUTO_SCALE:
+        return derived_detection_scale(min_size, tuple(classifier.getOriginalWindowSize()))
+    try:
+        scale = float(detection_scale)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 1:
+        raise UserError(
+            f"faces.detection_scale: {detection_scale!r} is outside (0, 1]; "
+            f"set a factor such as 0.5, or {AUTO_SCALE}"
+        )
+    return scale
+
+
 def detect_in_image(
     image, classifier, scale_factor: float, min_neighbors: int, min_size: int,
     detection_scale: float,
@@ -79,6 +118,29 @@ def detect_in_image(
     return sorted(boxes)
 
 
+def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int,
+                   detection_scale: float):
+    """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share.
+
+    Each thread loads its own cascade: a CascadeClassifier keeps the image pyramid of its
+    current frame inside itself, and two threads sharing one got different faces than one
+    thread (measured). Frames are decoded straight to gray (the JPEG's luma, no colour
+    conversion), the same image crop_faces cuts from.
+    """
+    local = threading.local()
+
+    def detect(data: bytes):
+        if not hasattr(local, "classifier"):
+            local.classifier = load_cascade(cascade)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            return None
+        return detect_in_image(image, local.classifier, scale_factor, min_neighbors,
+                               min_size, detection_scale)
+
+    return detect
+
+
 def detect_faces(
     frames_dir: str | Path,
     episode: str,
@@ -86,31 +148,42 @@ def detect_faces(
     scale_factor: float = 1.1,
     min_neighbors: int = 5,
     min_size: int = 40,
-    detection_scale: float = 1.0,
+    detection_scale: float | str = AUTO_SCALE,
+    threads: int = 1,
 ) -> pd.DataFrame:
-    """Every face of every frame of one episode (an empty table when there is none)."""
-    classifier = load_cascade(cascade)
+    """Every face of every frame of one episode (an empty table when there is none).
+
+    ``threads`` worker threads detect on different frames at once (OpenCV releases the
+    GIL); the result is the same for any number of threads.
+    """
+    scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
+    detect = frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
     frames = frame_files(frames_dir)
+    log.info("%s: %d frames, detection scale %.3g (faces from %d px), %d threads",
+             episode, len(frames), scale, min_size, threads)
     rows = []
     previous_digest, previous_boxes, reused = None, [], 0
     started = time.monotonic()
-    for done, (second, path) in enumerate(frames, start=1):
-        data = path.read_bytes()
-        digest = hashlib.sha1(data).digest()
-        if digest == previous_digest:  # a still shot: same bytes, same faces
-            boxes = previous_boxes
-            reused += 1
-        else:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise UserError(f"{path}: unreadable frame; rerun extract_frames")
-            boxes = detect_in_image(
-                image, classifier, scale_factor, min_neighbors, min_size, detection_scale
-            )
-        previous_digest, previous_boxes = digest, boxes
-        for face_index, (x, y, w, h) in enumerate(boxes):
-            rows.append((episode, second, face_index, x, y, w, h))
-        if done % PROGRESS_EVERY == 0 or done == len(frames):
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for start in range(0, len(frames), CHUNK_FRAMES):
+            chunk = frames[start:start + CHUNK_FRAMES]
+            data = [path.read_bytes() for _, path in chunk]
+            digests = [hashlib.sha1(frame).digest() for frame in data]
+            # a still shot (same bytes as the frame before) reuses that frame's faces
+            fresh = [i for i, digest in enumerate(digests)
+                     if digest != (digests[i - 1] if i else previous_digest)]
+            found = dict(zip(fresh, pool.map(detect, [data[i] for i in fresh])))
+            for i, (second, path) in enumerate(chunk):
+                if i in found:
+                    if found[i] is None:
+                        raise UserError(f"{path}: unreadable frame; rerun extract_frames")
+                    previous_boxes = found[i]
+                else:
+                    reused += 1
+                for face_index, (x, y, w, h) in enumerate(previous_boxes):
+                    rows.append((episode, second, face_index, x, y, w, h))
+            previous_digest = digests[-1]
+            done = start + len(chunk)
             log.info(
                 "%s: %d/%d frames, %d faces, %d still frames reused, %.1f frames/s",
                 episode, done, len(frames), len(rows), reused,
@@ -132,6 +205,15 @@ def crop_box(image, x: int, y: int, w: int, h: int, margin: float):
     return image[y0:y1, x0:x1]
 
 
+def crop_key(frame_digest: bytes, x: int, y: int, w: int, h: int, margin: float,
+             image_size: int) -> str:
+    """A short hash of everything a crop's pixels depend on: the frame's bytes, the box
+    and the crop settings (bump CROP_FORMAT when the way of cropping changes)."""
+    what = repr((frame_digest, int(x), int(y), int(w), int(h), float(margin),
+                 int(image_size), CROP_FORMAT))
+    return hashlib.sha1(what.encode()).hexdigest()[:CROP_KEY_LENGTH]
+
+
 def crop_faces(
     frames_dir: str | Path,
     detections: pd.DataFrame,
@@ -139,37 +221,63 @@ def crop_faces(
     margin: float = 0.0,
     image_size: int = 64,
 ) -> pd.DataFrame:
-    """Grayscale square crops (PNG) of every detection, and their manifest."""
+    """Grayscale square crops (PNG) of every detection, and their manifest.
+
+    A crop is named ``{second:06d}_{face_index}_{key}.png``, ``key`` being ``crop_key``.
+    A crop of an earlier run in ``crops_dir`` with the same second and key is kept
+    (renamed when its face_index moved) instead of cut again, so that after a change of a
+    detection setting only the crops of changed boxes are written; crops no detection
+    asks for are removed.
+    """
     crops_dir = Path(crops_dir)
     crops_dir.mkdir(parents=True, exist_ok=True)
-    for stale in crops_dir.glob("*.png"):
-        stale.unlink()
-    records = []
+    # (second, key) -> crop file; older names without a key never match and are removed
+    earlier = {(path.stem.partition("_")[0], path.stem.rpartition("_")[2]): path
+               for path in crops_dir.glob("*.png")}
+    records, wanted, reused = [], set(), 0
     seconds = detections.groupby("second", sort=True)
     for done, (second, faces) in enumerate(seconds, start=1):
         frame_path = Path(frames_dir) / f"{int(second):06d}.jpg"
-        image = cv2.imread(str(frame_path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise UserError(f"{frame_path}: frame missing or unreadable; rerun extract_frames")
+        unreadable = UserError(f"{frame_path}: frame missing or unreadable; rerun extract_frames")
+        try:
+            data = frame_path.read_bytes()
+        except OSError as error:
+            raise unreadable from error
+        digest, image = hashlib.sha1(data).digest(), None
         for face in faces.itertuples(index=False):
-            crop = crop_box(image, face.x, face.y, face.w, face.h, margin)
-            crop = cv2.resize(crop, (image_size, image_size), interpolation=cv2.INTER_AREA)
-            crop_path = crops_dir / f"{int(second):06d}_{face.face_index}.png"
-            cv2.imwrite(str(crop_path), crop)
+            key = crop_key(digest, face.x, face.y, face.w, face.h, margin, image_size)
+            crop_path = crops_dir / f"{int(second):06d}_{face.face_index}_{key}.png"
+            previous = earlier.pop((f"{int(second):06d}", key), None)
+            if previous is not None:
+                if previous != crop_path:
+                    previous.rename(crop_path)
+                reused += 1
+            else:
+                if image is None:
+                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+                    if image is None:
+                        raise unreadable
+                crop = crop_box(image, face.x, face.y, face.w, face.h, margin)
+                crop = cv2.resize(crop, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                cv2.imwrite(str(crop_path), crop)
+            wanted.add(crop_path)
             records.append(face._asdict() | {
                 "crop_path": str(crop_path), "frame_path": str(frame_path)
             })
         if done % PROGRESS_EVERY == 0:
             log.info("%d/%d frames cropped, %d crops", done, len(seconds), len(records))
-    log.info("%d crops written to %s", len(records), crops_dir)
+    for stale in earlier.values():  # crops of boxes that are gone, or of older settings
+        stale.unlink()
+    log.info("%d crops in %s: %d written, %d kept from an earlier run", len(records),
+             crops_dir, len(records) - reused, reused)
     return pd.DataFrame(records, columns=MANIFEST_COLUMNS)
 
 
 def _run_detect(args) -> None:
-    cv2.setNumThreads(args.threads)  # detectMultiScale's threads: the rule's share
+    cv2.setNumThreads(args.threads)  # detectMultiScale's own threads: the rule's share
     table = detect_faces(
         args.frames, args.episode, args.cascade, args.scale_factor, args.min_neighbors,
-        args.min_size, args.detection_scale,
+        args.min_size, args.detection_scale, args.threads,
     )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
@@ -186,12 +294,15 @@ def add_parser(subparsers) -> None:
     detect.add_argument("--frames", required=True, help="folder of {second:06d}.jpg")
     detect.add_argument("--episode", required=True, help="episode id")
     detect.add_argument("--output", required=True, help="detections CSV")
-    detect.add_argument("--cascade", default="haarcascade_frontalface_default.xml")
-    detect.add_argument("--scale-factor", type=float, default=1.1)
-    detect.add_argument("--min-neighbors", type=int, default=5)
-    detect.add_argument("--min-size", type=int, default=40, help="original pixels")
-    detect.add_argument("--detection-scale", type=float, default=1.0)
-    detect.add_argument("--threads", type=int, default=1, help="OpenCV threads")
+    faces, crops = schema_defaults("faces"), schema_defaults("crops")
+    detect.add_argument("--cascade", default=faces["cascade"])
+    detect.add_argument("--scale-factor", type=float, default=faces["scale_factor"])
+    detect.add_argument("--min-neighbors", type=int, default=faces["min_neighbors"])
+    detect.add_argument("--min-size", type=int, default=faces["min_size"], help="original pixels")
+    detect.add_argument("--detection-scale", default=faces["detection_scale"],
+                        help=f"factor in (0, 1], or {AUTO_SCALE}: derived from --min-size")
+    detect.add_argument("--threads", type=int, default=1,
+                        help="frames detected at once (and OpenCV's threads)")
     detect.set_defaults(func=_run_detect)
 
     crop = subparsers.add_parser("crop-faces", help="grayscale square crops + manifest")
@@ -199,6 +310,6 @@ def add_parser(subparsers) -> None:
     crop.add_argument("--detections", required=True, help="detections CSV")
     crop.add_argument("--outdir", required=True, help="folder for the PNG crops")
     crop.add_argument("--manifest", required=True, help="manifest CSV")
-    crop.add_argument("--margin", type=float, default=0.0)
-    crop.add_argument("--image-size", type=int, default=64)
+    crop.add_argument("--margin", type=float, default=crops["margin"])
+    crop.add_argument("--image-size", type=int, default=crops["image_size"])
     crop.set_defaults(func=_run_crop)

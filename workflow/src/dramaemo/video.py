@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -206,8 +207,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--video", required=True, help="episode video file")
     parser.add_argument("--outdir", required=True, help="folder for {second:06d}.jpg")
     parser.add_argument("--info", help="JSON file for the probed size/duration")
-    parser.add_argument("--offset", type=float, default=0.5,
+    frames = schema_defaults("frames")
+    parser.add_argument("--offset", type=float, default=frames["offset"],
                         help="second k is the frame nearest to k + offset seconds")
-    parser.add_argument("--jpeg-quality", type=int, default=2, help="ffmpeg -q:v (2..31)")
+    parser.add_argument("--jpeg-quality", type=int, default=frames["jpeg_quality"], help="ffmpeg -q:v (2..31)")
     parser.add_argument("--threads", type=int, default=0, help="ffmpeg threads (0: auto)")
     parser.set_defaults(func=_run_extract)
