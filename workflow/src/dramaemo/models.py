@@ -488,3 +488,46 @@ def compile_joint_model(
         metrics={"emotion": ["accuracy"]},
     )
     return model
+
+
+def fer_trunk_features(weights_path, faces, *, copies: int = 1, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """(copies, N, 128) pooled features of fer's frozen trunk (what
+    build_fer_image_encoder(trainable=False) computes before its Dropout + Dense) for
+    ``faces`` ((N, S, S, 1) in [0, 1], preprocess_faces). Copy 0 is the faces as they
+    are; copy k > 0 is augmented with dramaemo.augment.face_augmenter(seed=seed + k).
+
+    A frozen trunk gives the same features every epoch, so computing them once (and a
+    few augmented copies) makes each epoch of a FER-initialised model cost a small dense
+    layer instead of the convolutions (bench-drama: 1-5 s an epoch instead of 60-90 s
+    for fine-tuning, docs/models_research.md).
+    """
+    import tensorflow as tf
+
+    from dramaemo.augment import face_augmenter
+
+    faces = np.asarray(faces, np.float32)
+    encoder = build_fer_image_encoder(weights_path=weights_path, image_size=faces.shape[1], trainable=False)
+    trunk = keras.Model(encoder.input, encoder.get_layer("feature_pool").output)
+    result = []
+    for copy in range(copies):
+        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces), np.int32))).batch(batch_size)
+        if copy:
+            data = data.map(face_augmenter(seed=seed + copy))
+        result.append(trunk.predict(data.map(lambda inputs, label: inputs["face"]), verbose=0))
+    return np.stack(result) if result else np.zeros((0, len(faces), trunk.output.shape[-1]), np.float32)
+
+
+def build_fer_feature_encoder(
+    *,
+    feature_dim: int = 128,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    name: str = "fer_feature_encoder",
+) -> keras.Model:
+    """The trainable part of build_fer_image_encoder(trainable=False) on cached trunk
+    features (input ``fer_features``, fer_trunk_features): Dropout, Dense(``feature_units``).
+    Its layers carry the same names, so its weights load into the face-input encoder."""
+    features = keras.Input(shape=(feature_dim,), name="fer_features")
+    x = layers.Dropout(dropout, name="fer_feature_dropout")(features)
+    x = layers.Dense(feature_units, activation="relu", name="image_features")(x)
+    return keras.Model(features, x, name=name)
