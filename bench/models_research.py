@@ -201,6 +201,7 @@ def main(argv=None):
     parser.add_argument("--aux-weight", type=float, default=0.0, help="auxiliary heads' loss weight (0: no heads)")
     parser.add_argument("--text-dropout", type=float, default=0.0, help="whole-branch text modality dropout")
     parser.add_argument("--warm-start", action="store_true", help="joint encoders from the trained image/text models")
+    parser.add_argument("--freeze-encoders", action="store_true", help="with --warm-start: train only the fusion head")
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="free label stored with the results")
@@ -304,6 +305,9 @@ def main(argv=None):
             image_name = trained["image"].layers[1].name  # the encoder sub-model
             models.copy_encoder_weights(trained["image"], joint, image_name)
             models.copy_encoder_weights(trained["text"], joint, trained["text"].layers[1].name)
+            if args.freeze_encoders:  # only the fusion head (and auxiliary heads) learn
+                joint.get_layer(image_name).trainable = False
+                joint.get_layer(trained["text"].layers[1].name).trainable = False
         models.compile_joint_model(joint, learning_rate=args.joint_lr, auxiliary_weight=args.aux_weight, prior=prior,
                                    tau=args.tau)
         training = fit(joint, arrays, labels, index, outputs=list(joint.output), args=args, epochs=args.joint_epochs,

@@ -99,3 +99,19 @@ def test_cli_names_a_folder_that_is_not_a_checkpoint(tmp_path):
         capture_output=True, text=True)
     assert result.returncode == 2
     assert "not an all-MiniLM-L6-v2 checkpoint (missing config.json, model.safetensors, tokenizer.json)" in result.stderr
+
+
+def test_rule_embed_minilm_runs_in_the_real_workflow(model_dir, tmp_path):
+    from conftest import make_workdir, run_snakemake
+
+    workdir = make_workdir(tmp_path / "work")
+    (workdir / "results/dataset").mkdir(parents=True)
+    pd.DataFrame({"item_id": ["a", "b", "c"], "description": ["He wins.", "Rain all day.", "He wins."]}).to_csv(
+        workdir / "results/dataset/dataset.csv", index=False)
+    (workdir / "resources").mkdir()
+    (workdir / "resources/minilm").symlink_to(model_dir)  # as rule fetch_minilm leaves it
+    run_snakemake(workdir, "results/text/minilm.npz", "--allowed-rules", "embed_minilm")
+    vectors, rows = load_minilm_inputs(workdir / "results/text/minilm.npz", ["a", "b", "c"])
+    assert vectors.shape == (2, EMBEDDING_DIM) and rows[0] == rows[2] != rows[1]
+    assert json.loads((workdir / "results/text/minilm_meta.json").read_text())["threads"] == 1
+    assert "MiniLM" in (workdir / "logs/embed_minilm/embed_minilm.log").read_text()  # progress is logged
