@@ -87,7 +87,9 @@ def started_jobs(log: str) -> list[dict]:
         jobs.append({
             "rule": rule, "local": bool(local), "jobid": fields.get("jobid"),
             "wildcards": fields.get("wildcards", ""),
-            "outputs": fields.get("output", "").split(", ") if "output" in fields else [],
+            # Snakemake marks flagged outputs, e.g. "results/crops/demo01 (update)"
+            "outputs": [re.sub(r" \(\w+\)$", "", output)
+                        for output in fields.get("output", "").split(", ")] if "output" in fields else [],
             "name": f"{rule}[{fields.get('wildcards', '')}]",
         })
     return jobs
