@@ -47,7 +47,7 @@ def make_long_episode(clip: Path, out: Path, size: tuple[int, int], minutes: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--out", type=Path, default=REPO / "resources" / "bench")
+    parser.add_argument("--out", type=Path, default=REPO.parent / "bench-speed")  # never inside the repository
     args = parser.parse_args()
     if not CLIP.exists():
         sys.exit(f"{CLIP}: missing; the benchmarks need ../shared/data beside the repo")
