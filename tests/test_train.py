@@ -12,13 +12,15 @@ pytest.importorskip("tensorflow")
 from dramaemo import EMOTIONS, registry  # noqa: E402
 from dramaemo.cli import main  # noqa: E402
 from dramaemo.models import load_model  # noqa: E402
-from train_tiny_data import write_tiny_inputs  # noqa: E402
+from train_tiny_data import tiny_minilm_dir, write_tiny_fer_weights, write_tiny_inputs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-# Small networks: the settings of config train as JSON (the rest from the schema).
+# Small networks: the settings of config train as JSON (the rest from the schema). The
+# whole train part is fitted (no validation part, no early stopping) unless a test says.
 SMALL = {"image": {"filters": [4, 8], "kernel_sizes": [3, 3], "top_filters": 8},
-         "glove_cnn": {"num_filters": 8}, "batch_size": 8}
+         "glove_cnn": {"num_filters": 8}, "batch_size": 8,
+         "validation_fraction": 0.0, "early_stopping_patience": 0}
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +32,33 @@ def inputs(tmp_path_factory):
     assert main(["build-elmo-standin", "--out", str(folder / "standin"), "--word-dim", "4", "--lstm-dim", "8"]) == 0
     assert main(["embed-elmo", "--dataset", str(paths["dataset.csv"]), "--handle", str(folder / "standin"),
                  "--max-tokens", "8", "--out", str(folder / "elmo.npz"), "--meta", str(folder / "elmo.json")]) == 0
-    return {**paths, "glove": folder / "glove.npz", "elmo": folder / "elmo.npz", "folder": folder}
+    minilm = None
+    if tiny_minilm_dir():
+        minilm = folder / "minilm.npz"
+        assert main(["embed-minilm", "--dataset", str(paths["dataset.csv"]), "--model-dir", str(tiny_minilm_dir()),
+                     "--out", str(minilm), "--meta", str(folder / "minilm.json")]) == 0
+    fer = write_tiny_fer_weights(folder / "fer" / "emotion_model.hdf5")
+    return {**paths, "glove": folder / "glove.npz", "elmo": folder / "elmo.npz", "minilm": minilm,
+            "fer_weights": fer, "folder": folder}
 
 
 def train_args(inputs, out, model, split=None, epochs=2, **settings):
     """`dramaemo train` arguments; ``settings``: config train keys over SMALL."""
     text = registry.MODELS[model].text
+    if text and inputs[text] is None:
+        pytest.skip(f"no {text} checkpoint installed (tests never download it)")
     options = {**SMALL, "epochs": epochs, **settings}
     return ["train", "--model", model, "--dataset", str(inputs["dataset.csv"]),
             "--split-csv", str(split or inputs["split.csv"]), "--images", str(inputs["images.npz"]),
-            *(["--text-cache", str(inputs[text])] if text else []), "--seed", "0",
+            *(["--text-cache", str(inputs[text])] if text else []), "--fer-weights", str(inputs["fer_weights"]),
+            "--seed", "0",
             "--options", json.dumps(options), "--threads", "2",
             "--model-out", str(out / "model.keras"), "--history-out", str(out / "history.csv"),
             "--predictions-out", str(out / "eval" / "predictions.csv"), "--summary-out", str(out / "training.json"),
             "--run-out", str(out / "eval" / "run.json"), "--split-name", "scene"]
 
 
-@pytest.mark.parametrize("model", ["baseline", "glove", "elmo", "text"])
+@pytest.mark.parametrize("model", ["baseline", "baseline_fer", "glove", "elmo", "minilm", "text", "text_minilm"])
 def test_each_model_trains_and_predicts_the_test_part(inputs, tmp_path, model):
     assert main(train_args(inputs, tmp_path, model, class_weight="balanced")) == 0
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
