@@ -140,3 +140,99 @@ def test_bad_inputs_name_file_and_row(inputs, tmp_path, capsys):
     split.to_csv(bad_split, index=False)
     assert main(train_args(inputs, tmp_path, "baseline", split=bad_split)) == 2
     assert "split.csv: row 4: item 'ghost' is not in" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 10: training aids
+def test_validation_part_holds_whole_scenes_disjoint_from_the_fit_items(inputs):
+    from dramaemo.train import _validation_split, read_labelled_split
+
+    items = read_labelled_split(inputs["dataset.csv"], inputs["split.csv"])
+    train_index = np.flatnonzero(items["part"].to_numpy() == "train")
+    train_items = items.iloc[train_index].reset_index(drop=True)
+    splits = {}
+    for seed in (0, 1):
+        fit, validation = _validation_split(train_items, train_index, 0.25, seed, "split.csv")
+        assert len(validation) and not set(fit) & set(validation)
+        assert sorted([*fit, *validation]) == list(train_index)
+        scenes = items["scene_id"].to_numpy()
+        assert not set(scenes[fit]) & set(scenes[validation])  # whole scenes on one side
+        splits[seed] = sorted(validation)
+    assert splits[0] != splits[1]  # seeded by the run's seed
+    np.testing.assert_array_equal(_validation_split(train_items, train_index, 0.25, 0, "split.csv")[1],
+                                  np.array(splits[0]))
+
+
+def test_defaults_hold_out_validation_scenes_and_keep_the_best_epoch(inputs, tmp_path):
+    """The schema's defaults (validation part, early stopping, augmentation, logit
+    adjustment) on the FER2013-initialised image model."""
+    args = train_args(inputs, tmp_path, "baseline_fer", epochs=4)
+    options = json.loads(args[args.index("--options") + 1])
+    del options["validation_fraction"], options["early_stopping_patience"]
+    args[args.index("--options") + 1] = json.dumps(options)
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["validation_items"] > 0 and summary["train_items"] + summary["validation_items"] == 42
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1 <= summary["epochs_run"] <= 4
+
+
+def test_augmentation_is_on_for_fit_batches_only_and_off_at_evaluation(inputs, tmp_path):
+    from dramaemo.models import preprocess_faces
+    from dramaemo.train import make_dataset, predict_items, read_labelled_split
+
+    with np.load(inputs["images.npz"]) as data:
+        faces = preprocess_faces(data["images"][:16])
+    labels = np.zeros(16, np.int32)
+    augmented = make_dataset({"face": faces}, labels, batch_size=16, shared={}, augment_seed=3)
+    epoch1, epoch2 = (next(iter(augmented))[0]["face"].numpy() for _ in range(2))
+    assert not np.allclose(epoch1, faces) and not np.allclose(epoch1, epoch2)  # a new draw each epoch
+    plain = make_dataset({"face": faces}, labels, batch_size=16, shared={})
+    np.testing.assert_array_equal(next(iter(plain))[0]["face"].numpy(), faces)
+
+    assert main(train_args(inputs, tmp_path, "baseline_fer", augment=True)) == 0
+    items = read_labelled_split(inputs["dataset.csv"], inputs["split.csv"])
+    test = items[items["part"] == "test"].reset_index(drop=True)
+    arrays = {"face": preprocess_faces(np.load(inputs["images.npz"])["images"][items.index[items["part"] == "test"]])}
+    first, second = (predict_items(tmp_path / "model.keras", arrays, test, {}, 8) for _ in range(2))
+    pd.testing.assert_frame_equal(first, second)
+    written = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    np.testing.assert_allclose(written.filter(like="prob_").to_numpy(), first.filter(like="prob_").to_numpy(),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("image_branch", ["fer", "scratch"])
+def test_joint_model_trains_with_auxiliary_heads_and_saves_the_fused_output(inputs, tmp_path, image_branch):
+    joint = {"image_branch": image_branch, "auxiliary_weight": 0.5, "text_modality_dropout": 0.3}
+    assert main(train_args(inputs, tmp_path, "glove", joint=joint, validation_fraction=0.25,
+                           early_stopping_patience=2, epochs=3)) == 0
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert {"emotion_loss", "image_emotion_loss", "text_emotion_loss", "val_emotion_loss", "accuracy",
+            "val_accuracy"} <= set(history.columns)
+    model = load_model(tmp_path / "model.keras")
+    assert len(model.outputs) == 1 and model.output.shape[-1] == len(EMOTIONS)  # auxiliary heads dropped
+    layer_names = {layer.name for layer in model.layers}
+    assert ("fer_image_encoder" if image_branch == "fer" else "image_encoder") in layer_names
+    assert "text_modality_dropout" in layer_names and "image_emotion" not in layer_names
+
+
+def test_logit_adjustment_changes_what_is_learned(inputs, tmp_path):
+    """On unequal classes (the tiny data's are equal: there the prior shift is a constant)."""
+    dataset = pd.read_csv(inputs["dataset.csv"])
+    split = pd.read_csv(inputs["split.csv"])
+    rare = dataset.loc[dataset["emotion"].isin(["Disgust", "Fear"]), "item_id"]
+    split.loc[split["item_id"].isin(rare[2:]), "part"] = "test"  # 1 train item each left
+    path = tmp_path / "unequal.csv"
+    split.to_csv(path, index=False)
+    probabilities = {}
+    for tau in (0.0, 1.0):
+        assert main(train_args(inputs, tmp_path / str(tau), "text_minilm", split=path, logit_adjustment_tau=tau)) == 0
+        frame = pd.read_csv(tmp_path / str(tau) / "eval" / "predictions.csv")
+        probabilities[tau] = frame.filter(like="prob_").to_numpy()
+    assert not np.allclose(probabilities[0.0], probabilities[1.0], atol=1e-4)
+
+
+def test_fer_branch_without_weights_is_an_error(inputs, tmp_path, capsys):
+    args = train_args(inputs, tmp_path, "baseline_fer")
+    del args[args.index("--fer-weights"):args.index("--fer-weights") + 2]
+    assert main(args) == 2
+    assert "--fer-weights" in capsys.readouterr().err

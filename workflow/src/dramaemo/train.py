@@ -297,7 +297,7 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
     monitor = "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"
     if options.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=options.early_stopping_patience, restore_best_weights=True))
+            monitor=monitor, mode="min", patience=options.early_stopping_patience, restore_best_weights=True))
     started = time.perf_counter()
     history = network.fit(fit_data, validation_data=validation_data, epochs=options.epochs,
                           callbacks=callbacks, shuffle=False, verbose=0)
