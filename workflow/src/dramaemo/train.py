@@ -9,9 +9,10 @@ prefetched), so no epoch decodes files. The fit part's faces are augmented there
 
 A validation part of whole train scenes (``train.validation_fraction``) drives early
 stopping (best weights restored). Multimodal models train jointly with auxiliary heads
-and text modality dropout (``train.joint``); only their fused output is saved. Settings are config ``train`` (typed as
-dramaemo.options.TrainOptions); by hand, ``--options`` takes them as JSON and the schema
-supplies the rest.
+and text modality dropout (``train.joint``); only their fused output is saved. The loss
+is logit-adjusted by the fit part's class prior (``train.logit_adjustment_tau``).
+Settings are config ``train`` (typed as dramaemo.options.TrainOptions); by hand,
+``--options`` takes them as JSON and the schema supplies the rest.
 
 Writes the model (``model.keras``), its per-epoch history (``history.csv``, with the
 seconds each epoch took), a ``training.json`` summary and the test part's
@@ -279,18 +280,17 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
     network = build_model(spec, shared, options, fit_labels=labels[fit_index])
     network.summary(print_fn=lambda line, *a, **k: log.info("%s", line))
     weights = class_weights(labels[fit_index], options.class_weight)
-    # Class weights as per-item sample weights: Keras takes class_weight for one output only.
-    sample_weights = (lambda rows: np.array([weights[label] for label in labels[rows]], np.float32)) \
-        if weights else (lambda rows: None)
+    # Class weights as per-item sample weights of the fit part (as Keras' class_weight, which
+    # takes one output only); the validation loss stays unweighted.
+    fit_weights = np.array([weights[label] for label in labels[fit_index]], np.float32) if weights else None
     outputs = list(network.output) if isinstance(network.output, dict) else None
     fit_data = make_dataset(_subset(arrays, fit_index), labels[fit_index], batch_size=options.batch_size,
-                            shared=shared, shuffle_seed=seed, outputs=outputs, sample_weights=sample_weights(fit_index),
+                            shared=shared, shuffle_seed=seed, outputs=outputs, sample_weights=fit_weights,
                             augment_seed=seed if options.augment else None)
     validation_data = None
     if len(validation_index):
         validation_data = make_dataset(_subset(arrays, validation_index), labels[validation_index],
-                                       batch_size=options.batch_size, shared=shared, outputs=outputs,
-                                       sample_weights=sample_weights(validation_index))
+                                       batch_size=options.batch_size, shared=shared, outputs=outputs)
     timings: list[float] = []
     callbacks = [_epoch_logger(options.epochs, timings)]
     # Model selection on the fused output's loss (the auxiliary heads are not saved).
