@@ -236,3 +236,12 @@ def test_fer_branch_without_weights_is_an_error(inputs, tmp_path, capsys):
     del args[args.index("--fer-weights"):args.index("--fer-weights") + 2]
     assert main(args) == 2
     assert "--fer-weights" in capsys.readouterr().err
+
+
+def test_joint_model_without_auxiliary_heads_is_the_paper_s_single_output_model(inputs, tmp_path):
+    joint = {"image_branch": "scratch", "auxiliary_weight": 0.0, "text_modality_dropout": 0.0}
+    assert main(train_args(inputs, tmp_path, "glove", joint=joint, class_weight="balanced")) == 0
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert {"loss", "accuracy"} <= set(history.columns) and "image_emotion_loss" not in history.columns
+    layers = {layer.name for layer in load_model(tmp_path / "model.keras").layers}
+    assert "image_encoder" in layers and "text_modality_dropout" not in layers

@@ -278,9 +278,10 @@ def build_registered(spec: registry.ModelSpec, options, *, image_size: int | Non
         image_encoder = fer_encoder(feature_units=feature_units)
     else:
         image_encoder = build_image_encoder(image_size=image_size, feature_units=feature_units, **options.image)
-    return build_joint_model(image_encoder, text_encoder, name=name, **head,
-                             text_modality_dropout=options.joint["text_modality_dropout"],
-                             auxiliary_heads=options.joint["auxiliary_weight"] > 0)
+    auxiliary_heads = options.joint["auxiliary_weight"] > 0
+    joint = build_joint_model(image_encoder, text_encoder, name=name, **head, auxiliary_heads=auxiliary_heads,
+                              text_modality_dropout=options.joint["text_modality_dropout"])
+    return joint if auxiliary_heads else fused_model(joint)  # one output: trained as any other model
 
 
 def load_model(path) -> keras.Model:
