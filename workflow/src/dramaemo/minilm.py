@@ -267,6 +267,16 @@ def load_minilm_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     return vectors, row_of.loc[list(item_ids)].to_numpy()
 
 
+def minilm_inputs(npz_path, item_ids):
+    """The MiniLM branch's inputs of ``item_ids`` (registry TextEncoder ``inputs``): a row
+    per item into the vectors cached once per unique description."""
+    from dramaemo.registry import TextInputs
+
+    vectors, rows = load_minilm_inputs(npz_path, item_ids)
+    return TextInputs(arrays={"minilm_row": rows}, lookup={"minilm_row": {"minilm": vectors.astype(np.float32)}},
+                      builder_args={"embedding_dim": int(vectors.shape[1])})
+
+
 # --------------------------------------------------------------------------- CLI
 
 

