@@ -60,7 +60,7 @@ rule pack_images:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "python -m dramaemo pack-images --dataset {input.dataset:q} --image-size {params.image_size}"
+        "python -m dramaemo pack-images --dataset {input.dataset:q} --image-size {params.image_size:q}"
         " --output {output:q} > {log:q} 2>&1"
 
 
@@ -89,6 +89,6 @@ rule split:
     conda:
         "../../envs/dataset.yaml"
     shell:
-        "python -m dramaemo split --dataset {input.dataset:q} --strategy {wildcards.split}"
-        " --test-fraction {params.test_fraction} --seed {params.seed}"
+        "python -m dramaemo split --dataset {input.dataset:q} --strategy {wildcards.split:q}"
+        " --test-fraction {params.test_fraction:q} --seed {params.seed:q}"
         " --output {output.table:q} --plot {output.plot:q} > {log:q} 2>&1"

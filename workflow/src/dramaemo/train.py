@@ -39,6 +39,7 @@ from dramaemo import EMOTIONS, registry, runs
 from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 from dramaemo.options import TrainOptions
+from dramaemo.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def read_labelled_split(dataset_csv, split_csv) -> pd.DataFrame:
 
     Columns: item_id, scene_id, part, emotion, label (index into EMOTIONS).
     """
-    dataset = _read_csv(dataset_csv, ["item_id", "emotion"])
-    split = _read_csv(split_csv, ["item_id", "part"])
+    dataset = read_csv_checked(dataset_csv, ["item_id", "emotion"], dtype=str, what="dataset")
+    split = read_csv_checked(split_csv, ["item_id", "part"], dtype=str, what="split")
     bad_emotion = ~dataset["emotion"].isin(EMOTIONS)
     if bad_emotion.any():
         row = int(np.flatnonzero(bad_emotion)[0])
@@ -72,17 +73,6 @@ def read_labelled_split(dataset_csv, split_csv) -> pd.DataFrame:
     merged["scene_id"] = merged["item_id"].map(scenes) if scenes is not None else merged["item_id"]
     merged["label"] = merged["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).astype(np.int32)
     return merged
-
-
-def _read_csv(path, columns) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    missing = set(columns) - set(frame.columns)
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    return frame
 
 
 def load_faces(images_npz, item_ids, image_size: int | None) -> np.ndarray:
