@@ -12,7 +12,10 @@ from dramaemo import EMOTIONS, runs
 from dramaemo.cli import main
 from dramaemo.errors import UserError
 from dramaemo.evaluate import (
+    BEST_MULTIMODAL,
     PROB_COLUMNS,
+    VS_BASELINE,
+    comparison_pairs,
     compare_models,
     compute_metrics,
     confusions_per_group,
@@ -224,7 +227,9 @@ def test_compare_models_from_files(tmp_path):
     pd.concat([split_rows, extra]).to_csv(split_path, index=False)
     paths = sorted(tmp_path.glob("*/seed*/predictions.csv"))
     result = compare_models(paths, split_path, resamples=100, seed=0, ci_level=0.9)
-    assert list(result["model"]) == ["glove"]
+    # glove against the baseline, then the best multimodal model against the best single one
+    assert list(zip(result["model"], result["reference"], result["comparison"])) == [
+        ("glove", "baseline", VS_BASELINE), ("glove", "baseline", BEST_MULTIMODAL)]
     assert result.loc[0, "n_groups"] == 8 and result.loc[0, "resample_by"] == "scene"
     # a run on other items is refused, naming the file
     write_predictions(tmp_path / "text" / "seed0" / "predictions.csv",
@@ -287,3 +292,21 @@ def test_late_fusion_refuses_disagreeing_truth():
     text = _predictions([("a", "Sad", {"Happy": 1.0})])
     with pytest.raises(UserError, match="text.csv: item 'a' has true label Sad"):
         late_fusion(image, text, "image.csv", "text.csv")
+
+
+def test_best_multimodal_model_is_compared_with_the_best_single_modality_model():
+    """The claim that text helps is tested against the strongest single modality, whichever
+    it is: here the text-only model beats the image baseline, so it is the reference."""
+    runs = clustered_runs(n_scenes=12, per_scene=5)
+    truth = runs["baseline"][0]
+    perfect = truth.assign(pred=truth["true"])
+    runs["text"] = [perfect]  # the best single-modality model
+    runs["late"] = [perfect.copy()]  # fused: multimodal, as good as the text model
+    pairs = comparison_pairs(runs)
+    assert pairs[-1] == ("late", "text", BEST_MULTIMODAL)
+    assert ("glove", "baseline", VS_BASELINE) in pairs
+    differences, _ = paired_bootstrap(runs, resamples=200, seed=0, pairs=pairs)
+    best = differences[-1]
+    assert (best.model, best.reference, best.comparison) == ("late", "text", BEST_MULTIMODAL)
+    assert best.difference == 0 and best.ci_low == best.ci_high == 0
+    assert best.reference_macro_f1 == 1.0

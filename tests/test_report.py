@@ -245,7 +245,13 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in (
         workdir / "results/table/summary.md").read_text()
     bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
-    assert sorted(bootstrap["model"]) == ["fer", "glove", "late", "text"]
+    versus_baseline = bootstrap[bootstrap["comparison"] == "vs_baseline"]
+    assert sorted(versus_baseline["model"]) == ["fer", "glove", "late", "text"]
+    # one more row: the best multimodal model minus the best single-modality model
+    best = bootstrap[bootstrap["comparison"] == "best_multimodal_vs_best_single"]
+    assert len(best) == 1 and best["model"].iloc[0] in {"glove", "late"}
+    assert best["reference"].iloc[0] in {"baseline", "text", "fer"}
+    assert "the best multimodal model (" in (workdir / "results/table/summary.md").read_text()
     assert set(bootstrap["resamples"]) == {200}
     late = pd.read_csv(workdir / "results/late/scene/seed0/predictions.csv")
     image = pd.read_csv(workdir / "results/models/scene/baseline/seed0/predictions.csv")

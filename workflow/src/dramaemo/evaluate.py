@@ -8,7 +8,9 @@ across scenes, so a text model can score on the test part by remembering sentenc
 subset shows what it learned beyond that.
 
 ``dramaemo compare-models`` computes, for every model, the paired bootstrap CI of its
-macro-F1 difference to the baseline on the same test items. Whole scenes are resampled,
+macro-F1 difference to the baseline on the same test items, and the same for the best
+multimodal model against the best single-modality one (image or text, any encoder, by
+seed-averaged macro-F1): the claim that text helps. Whole scenes are resampled,
 not items: adjacent seconds of one scene are near-duplicates, so resampling items would
 treat them as independent evidence and overstate certainty. With several seeds, each
 resample compares the seed-averaged macro-F1 of the model to that of the baseline.
@@ -36,13 +38,17 @@ from sklearn.metrics import (
 )
 from tqdm import tqdm
 
-from dramaemo import EMOTIONS, runs
+from dramaemo import EMOTIONS, registry, runs
 from dramaemo.registry import BASELINE
 from dramaemo.config import schema_defaults, schema_node
 from dramaemo.errors import UserError
 from dramaemo.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
+
+# Kinds of comparison in bootstrap.csv (column `comparison`).
+VS_BASELINE = "vs_baseline"
+BEST_MULTIMODAL = "best_multimodal_vs_best_single"
 
 PROB_COLUMNS = tuple(f"prob_{emotion}" for emotion in EMOTIONS)
 PREDICTION_COLUMNS = ("item_id", "true", "pred") + PROB_COLUMNS
@@ -248,9 +254,11 @@ def confusions_per_group(true, pred, groups, group_order) -> np.ndarray:
 @dataclass
 class Difference:
     model: str
+    reference: str  # the model subtracted
+    comparison: str  # VS_BASELINE or BEST_MULTIMODAL (dramaemo.evaluate.comparison_pairs)
     n_seeds: int
     macro_f1: float
-    baseline_macro_f1: float
+    reference_macro_f1: float
     difference: float
     ci_low: float
     ci_high: float
@@ -265,16 +273,20 @@ def paired_bootstrap(
     seed: int = 0,
     ci_level: float = 0.95,
     chunk: int = 500,
+    pairs=None,
 ) -> tuple[list[Difference], dict]:
-    """Paired bootstrap CI of each model's seed-averaged macro-F1 minus the baseline's.
+    """Paired bootstrap CI of seed-averaged macro-F1 differences: each (model, reference)
+    of ``pairs`` (default: every model against the baseline).
 
     `runs` maps a model to its runs (one table per seed) with columns item_id, true, pred
     and `groups_column`; all runs cover the same items. Each resample draws whole groups
     with replacement, the same draw for every model and seed (paired).
     """
-    if baseline not in runs:
-        raise UserError(f"no {baseline} predictions to compare against")
-    reference = runs[baseline][0]
+    if pairs is None:
+        if baseline not in runs:
+            raise UserError(f"no {baseline} predictions to compare against")
+        pairs = [(model, baseline, VS_BASELINE) for model in runs if model != baseline]
+    reference = next(iter(runs.values()))[0]
     group_order = pd.unique(reference[groups_column])
     item_groups = pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"])
     stacks = {}
@@ -283,7 +295,7 @@ def paired_bootstrap(
         for table in tables:
             if set(table["item_id"]) != set(item_groups.index):
                 raise UserError(
-                    f"{model}: predictions cover other test items than the {baseline}'s; "
+                    f"{model}: predictions cover other test items than {next(iter(runs))}'s; "
                     "all models must be evaluated on the same split"
                 )
             groups = item_groups.reindex(table["item_id"]).to_numpy()
@@ -317,19 +329,19 @@ def paired_bootstrap(
     }
     tail = (1 - ci_level) / 2 * 100
     differences = []
-    for model in runs:
-        if model == baseline:
-            continue
-        delta = sampled[model] - sampled[baseline]
+    for model, other, comparison in pairs:
+        delta = sampled[model] - sampled[other]
         delta = delta[~np.isnan(delta)]
         low, high = np.percentile(delta, [tail, 100 - tail])
         differences.append(
             Difference(
                 model=model,
+                reference=other,
+                comparison=comparison,
                 n_seeds=len(runs[model]),
                 macro_f1=point[model],
-                baseline_macro_f1=point[baseline],
-                difference=point[model] - point[baseline],
+                reference_macro_f1=point[other],
+                difference=point[model] - point[other],
                 ci_low=float(low),
                 ci_high=float(high),
                 share_above_zero=float((delta > 0).mean()),
@@ -345,6 +357,21 @@ def paired_bootstrap(
     return differences, info
 
 
+def comparison_pairs(by_model: dict[str, list[pd.DataFrame]]) -> list[tuple[str, str, str]]:
+    """(model, reference, comparison) to compare: every model against the baseline (when it
+    ran), then the best multimodal model against the best single-modality model, each the
+    best by seed-averaged macro-F1 (registry ``ModelSpec.multimodal``)."""
+    pairs = [(model, BASELINE, VS_BASELINE) for model in by_model if model != BASELINE] \
+        if BASELINE in by_model else []
+    mean_f1 = {model: float(np.nanmean([macro_f1(t["true"], t["pred"]) for t in tables]))
+               for model, tables in by_model.items()}
+    multimodal = [m for m in mean_f1 if registry.spec(m).multimodal]
+    single = [m for m in mean_f1 if not registry.spec(m).multimodal]
+    if multimodal and single:
+        pairs.append((max(multimodal, key=mean_f1.get), max(single, key=mean_f1.get), BEST_MULTIMODAL))
+    return pairs
+
+
 def compare_models(
     prediction_paths: list[str | Path],
     split_path: str | Path,
@@ -353,7 +380,8 @@ def compare_models(
     ci_level: float,
     resample_by: str = "scene",
 ) -> pd.DataFrame:
-    """Bootstrap table (one row per non-baseline model) from the runs' predictions files."""
+    """Bootstrap table (one row per pair of ``comparison_pairs``) from the runs' predictions
+    files."""
     split_path = Path(split_path)
     split = read_split(split_path)
     if not (split["part"] == "test").any():
@@ -371,7 +399,8 @@ def compare_models(
         by_model.setdefault(run["model"], []).append(merged)
     groups_column = "scene_id" if resample_by == "scene" else "item_id"
     differences, info = paired_bootstrap(
-        by_model, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level
+        by_model, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level,
+        pairs=comparison_pairs(by_model),
     )
     table = pd.DataFrame([vars(d) for d in differences])
     if table.empty:
@@ -411,7 +440,7 @@ def _run_compare(args: argparse.Namespace) -> None:
     )
     for row in table.itertuples():
         log.info(
-            "%s - baseline: %+.3f [%.3f, %.3f]", row.model, row.difference, row.ci_low, row.ci_high
+            "%s - %s: %+.3f [%.3f, %.3f]", row.model, row.reference, row.difference, row.ci_low, row.ci_high
         )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
@@ -430,7 +459,8 @@ def add_parser(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "compare-models",
-        help="paired scene-bootstrap CI of each model's macro-F1 difference to the baseline",
+        help="paired scene-bootstrap CI of each model's macro-F1 difference to the baseline, and of the "
+        "best multimodal model's to the best single-modality model's",
     )
     parser.add_argument(
         "--predictions",

@@ -24,6 +24,7 @@ import pandas as pd
 from dramaemo import EMOTIONS, RANDOM_SPLIT
 from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
+from dramaemo.evaluate import BEST_MULTIMODAL, VS_BASELINE
 from dramaemo.registry import BASELINE, FER, model_label, ordered_models
 from dramaemo.tables import read_csv_checked
 
@@ -246,11 +247,16 @@ def summary_table(
     unknown = set(long["split"]) - set(splits)
     if unknown:
         raise UserError(f"metrics of split(s) {', '.join(sorted(unknown))} not in {strategies}")
-    bootstrap = {}
+    bootstrap, best_pairs = {}, {}
     for path in bootstrap_paths:
-        table = read_csv_checked(path, ("split", "model", "difference", "ci_low", "ci_high", "ci_level"))
+        table = read_csv_checked(path, ("split", "model", "reference", "comparison", "difference", "ci_low",
+                                        "ci_high", "ci_level"))
         if len(table):
-            bootstrap[table["split"].iloc[0]] = table.set_index("model")
+            split = table["split"].iloc[0]
+            bootstrap[split] = table[table["comparison"] == VS_BASELINE].set_index("model")
+            best = table[table["comparison"] == BEST_MULTIMODAL]
+            if len(best):
+                best_pairs[split] = best.iloc[0]
     models = ordered_models(long["model"].unique())
     labels = model_labels(models, elmo_standin, labels)
     display = pd.DataFrame(index=pd.Index([labels[m] for m in models], name="Model"))
@@ -297,6 +303,16 @@ def summary_table(
                 f"{'scenes' if b.get('resample_by', 'scene') == 'scene' else 'items'} "
                 f"({int(b['n_items'])} items), {int(b['resamples'])} resamples."
             )
+        if split in best_pairs:
+            b = best_pairs[split]
+            notes.append(
+                f"{split}: the best multimodal model ({labels.get(b['model'], b['model'])}) minus the best "
+                f"single-modality model ({labels.get(b['reference'], b['reference'])}): "
+                f"{b['difference']:+.{decimals}f} [{b['ci_low']:+.{decimals}f}, {b['ci_high']:+.{decimals}f}] "
+                f"({float(b['ci_level']):.0%} CI, the same resampled scenes)."
+            )
+            for key in ("difference", "ci_low", "ci_high"):
+                numeric.loc[b["model"], f"{split} best multimodal vs best single {key}"] = b[key]
     if headline == RANDOM_SPLIT:
         headline_note = (
             "Only the random split was evaluated: it puts seconds of one scene in both "

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS, RANDOM_SPLIT, runs
 from dramaemo.errors import UserError
+from dramaemo.evaluate import VS_BASELINE
 from dramaemo.config import schema_defaults
 from dramaemo.f1tables import (ROW_MACRO, add_label_options, headline_split, label_option, model_labels,
                                read_metrics, summarise_runs)
@@ -153,7 +154,8 @@ def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False, la
     plt = _pyplot()
     tables = []
     for path in bootstrap_paths:
-        tables.append(read_csv_checked(path, ("split", "model", "difference", "ci_low", "ci_high")))
+        table = read_csv_checked(path, ("split", "model", "comparison", "difference", "ci_low", "ci_high"))
+        tables.append(table[table["comparison"] == VS_BASELINE])
     data = pd.concat(tables, ignore_index=True)
     headline = headline_split(list(strategies))
     splits = [headline] + [s for s in strategies if s != headline and s in set(data["split"])]

@@ -71,6 +71,11 @@ class ModelSpec:
     # decides (the multimodal models, so that the ablation can swap it).
     image_branch: str = ""
 
+    @property
+    def multimodal(self) -> bool:
+        """Reads the face and the text (jointly trained, or fused from two runs)."""
+        return self.kind == FUSED or (self.face and self.text is not None)
+
     def image_branch_in(self, train: dict) -> str | None:
         """SCRATCH or FER_INIT under config ``train`` (None: no face)."""
         if not self.face:
