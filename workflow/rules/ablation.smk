@@ -1,0 +1,77 @@
+# Ablation of the training defaults (config ablation, dramaemo.ablation): each variant is
+# trained and evaluated like a main-table run, by the same rules (`use rule`), into its
+# own folder; variants equal to a main-table run reuse it (common.smk ablation_metrics).
+
+
+use rule train_model as train_ablation with:
+    input:
+        unpack(ablation_train_inputs),
+    output:
+        model="results/ablation/{split}/{variant}/{model}/seed{seed}/model.keras",
+        history="results/ablation/{split}/{variant}/{model}/seed{seed}/history.csv",
+        summary="results/ablation/{split}/{variant}/{model}/seed{seed}/training.json",
+        predictions="results/ablation/{split}/{variant}/{model}/seed{seed}/predictions.csv",
+        run="results/ablation/{split}/{variant}/{model}/seed{seed}/run.json",
+    log:
+        "logs/train_ablation/{split}/{variant}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_ablation/{split}/{variant}/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        model="|".join(registry.TRAINED_MODELS),
+        variant="|".join(ablation.variant_names(ABLATION)) or "(?!)",
+    params:
+        options=ablation_train_options,
+        inputs=train_input_options,
+
+
+use rule evaluate as evaluate_ablation with:
+    input:
+        predictions="results/ablation/{split}/{variant}/{model}/seed{seed}/predictions.csv",
+        run="results/ablation/{split}/{variant}/{model}/seed{seed}/run.json",
+        split="results/split/{split}.csv",
+        dataset="results/dataset/dataset.csv",
+    output:
+        "results/ablation/{split}/{variant}/{model}/seed{seed}/metrics.json",
+    log:
+        "logs/evaluate_ablation/{split}/{variant}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate_ablation/{split}/{variant}/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        variant="|".join(ablation.variant_names(ABLATION)) or "(?!)",
+
+
+rule ablation_table:
+    input:
+        ablation_metrics_files(),
+    output:
+        md="results/table/ablation/ablation.md",
+        csv="results/table/ablation/ablation.csv",
+        html=report(
+            "results/table/ablation/ablation.html",
+            caption="../report/ablation.rst",
+            category="Ablation",
+            labels={"file": "ablation table"},
+        ),
+        plot=report(
+            "results/table/ablation/ablation.png",
+            caption="../report/ablation.rst",
+            category="Ablation",
+            labels={"file": "macro-F1 change per variant"},
+        ),
+    log:
+        "logs/ablation_table/ablation_table.log",
+    benchmark:
+        "benchmarks/ablation_table/ablation_table.tsv"
+    params:
+        runs=ablation_runs_json(),
+        decimals=config["evaluation"]["decimals"],
+    threads: rule_threads("ablation_table")
+    resources:
+        mem_mb=rule_mem_mb("ablation_table"),
+        runtime=rule_runtime("ablation_table"),
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "python -m dramaemo ablation-table --runs {params.runs:q} --decimals {params.decimals}"
+        " --md {output.md:q} --csv {output.csv:q} --html {output.html:q} --plot {output.plot:q}"
+        " > {log:q} 2>&1"

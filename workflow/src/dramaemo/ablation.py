@@ -1,0 +1,207 @@
+"""Ablation of the training defaults: the chosen configuration, then one ingredient changed
+at a time (config ``ablation``).
+
+A variant is a model (``model``; default: ``ablation.model``) and overrides of config
+``train`` (``train``: nested sections merged key by key, applied after ``train.per_model``).
+The workflow trains each variant with every seed of ``train.seeds`` on ``ablation.split``
+(workflow/rules/ablation.smk); a variant whose settings equal a run of the main table
+(e.g. ``{model: glove}`` with the default settings) reuses that run instead of training
+it again. ``dramaemo ablation-table`` then lists macro-F1 (mean ± std over seeds), its
+change against the chosen configuration, macro-F1 on unseen descriptions and accuracy,
+and plots the changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+
+from dramaemo import registry
+from dramaemo.errors import UserError
+from dramaemo.f1tables import MISSING, ROW_ACCURACY, ROW_MACRO, ROW_UNSEEN, format_cell, read_metrics, write_table
+from dramaemo.options import model_settings
+
+log = logging.getLogger(__name__)
+
+CHOSEN = "chosen"  # the row of the configuration as config train sets it
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied, nested dicts merged key by key (a copy)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def variant_names(ablation: dict) -> list[str]:
+    """The variants to run: config files merge ``ablation.variants`` key by key, so a
+    variant of config.yaml is dropped by setting it to null."""
+    return [name for name, variant in ablation["variants"].items() if variant is not None]
+
+
+def variant_model(ablation: dict, name: str) -> str:
+    """The registry model variant ``name`` trains."""
+    return ablation["variants"][name].get("model", ablation["model"])
+
+
+def variant_train(ablation: dict, name: str, train: dict) -> dict:
+    """Config ``train`` as variant ``name`` sees it: its model's ``per_model`` overrides,
+    then the variant's ``train`` overrides (so a variant always gets what it names)."""
+    model = variant_model(ablation, name)
+    merged = merge({k: v for k, v in train.items() if k != "per_model"}, train.get("per_model", {}).get(model, {}))
+    merged = merge(merged, ablation["variants"][name].get("train", {}))
+    merged["per_model"] = {}
+    return merged
+
+
+def variant_settings(ablation: dict, name: str, train: dict) -> dict:
+    """The settings variant ``name`` trains with (dramaemo.options.model_settings)."""
+    return model_settings(variant_model(ablation, name), variant_train(ablation, name, train))
+
+
+def reused_model(ablation: dict, name: str, config: dict) -> str | None:
+    """The main table's model whose runs variant ``name`` reuses (same model, same
+    settings), or None when the variant needs its own runs."""
+    model = variant_model(ablation, name)
+    if model in config["models"] and variant_settings(ablation, name, config["train"]) == \
+            model_settings(model, config["train"]):
+        return model
+    return None
+
+
+def describe(variant: dict) -> str:
+    """What a variant changes, e.g. ``model glove; joint.image_branch scratch``."""
+    parts = [f"model {variant['model']}"] if "model" in variant else []
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                parts.append(f"{prefix}{key} {json.dumps(value)}")
+
+    walk(variant.get("train", {}), "")
+    return "; ".join(parts) or "nothing"
+
+
+def check(config: dict, train_schema: dict) -> list[str]:
+    """Problems of config ``ablation`` that its schema cannot see: unknown models, and
+    overrides that make config ``train`` invalid (named by variant)."""
+    ablation = config.get("ablation", {})
+    if not ablation.get("activate"):
+        return []
+    problems = []
+    models = [("ablation.model", ablation.get("model"))] + [
+        (f"ablation.variants.{name}.model", ablation["variants"][name]["model"])
+        for name in variant_names(ablation) if "model" in ablation["variants"][name]]
+    for where, model in models:
+        if model not in registry.TRAINED_MODELS:
+            problems.append(f"{where}: unknown model {model!r}; use one of {', '.join(registry.TRAINED_MODELS)}")
+    if problems:
+        return problems
+    for name in variant_names(ablation):
+        try:
+            jsonschema.validate(variant_train(ablation, name, config["train"]), train_schema)
+        except jsonschema.ValidationError as error:
+            where = ".".join(str(part) for part in error.absolute_path)
+            problems.append(f"ablation.variants.{name}.train: {where + ': ' if where else ''}{error.message}")
+    return problems
+
+
+# --------------------------------------------------------------------------- table
+def ablation_table(runs: dict, decimals: int = 3):
+    """(display table, numeric table, notes) from ``runs``: {row name: {"change": text,
+    "metrics": [metrics.json paths]}}, the chosen configuration first."""
+    if CHOSEN not in runs:
+        raise UserError(f"no {CHOSEN!r} runs to compare the variants with")
+    names = [CHOSEN] + [name for name in runs if name != CHOSEN]
+    records, splits = [], set()
+    for name in names:
+        long = read_metrics(runs[name]["metrics"])
+        splits |= set(long["split"])
+        stats = long.groupby("row")["value"].agg(["mean", "std"])
+        records.append({
+            "variant": name, "change": runs[name]["change"], "model": ", ".join(sorted(long["model"].unique())),
+            "runs": int(long["seed"].nunique()),
+            **{f"{row} {kind}": stats.loc[row, kind] for row in (ROW_MACRO, ROW_UNSEEN, ROW_ACCURACY)
+               for kind in ("mean", "std")},
+        })
+    if len(splits) > 1:
+        raise UserError(f"ablation runs of several splits given ({', '.join(sorted(splits))}); use one split")
+    numeric = pd.DataFrame(records).set_index("variant")
+    chosen = numeric.loc[CHOSEN, f"{ROW_MACRO} mean"]
+    numeric[f"Δ {ROW_MACRO}"] = numeric[f"{ROW_MACRO} mean"] - chosen
+    display = pd.DataFrame(index=pd.Index(names, name="Configuration"))
+    display["Change"] = numeric["change"]
+    display["Model"] = [registry.model_label(m) if m in registry.MODELS else m for m in numeric["model"]]
+    for row in (ROW_MACRO, ROW_UNSEEN, ROW_ACCURACY):
+        display[row] = [format_cell(r[f"{row} mean"], r[f"{row} std"], r["runs"], decimals)
+                        for _, r in numeric.iterrows()]
+        if row == ROW_MACRO:
+            display[f"Δ {ROW_MACRO} vs chosen"] = [
+                MISSING if name == CHOSEN or np.isnan(d) else f"{d:+.{decimals}f}"
+                for name, d in zip(names, numeric[f"Δ {ROW_MACRO}"])]
+    notes = [
+        f"Split: {splits.pop()}. Each row changes one ingredient of the chosen configuration "
+        "(config train); cells: mean ± std over seeds; Δ: difference of the seed means to the chosen row."
+    ]
+    return display, numeric, notes
+
+
+def plot_ablation(numeric: pd.DataFrame, output) -> None:
+    """Macro-F1 change of each variant against the chosen configuration (mean ± std)."""
+    from dramaemo.plots import _pyplot, _save
+
+    plt = _pyplot()
+    variants = numeric.drop(index=CHOSEN)
+    figure, axis = plt.subplots(figsize=(7, 1.0 + 0.45 * max(1, len(variants))))
+    y = np.arange(len(variants))
+    axis.barh(y, variants[f"Δ {ROW_MACRO}"], xerr=variants[f"{ROW_MACRO} std"].fillna(0), capsize=3,
+              color=["tab:red" if d < 0 else "tab:green" for d in variants[f"Δ {ROW_MACRO}"]])
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_yticks(y, [f"{name}\n({change})" for name, change in zip(variants.index, variants["change"])],
+                    fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xlabel(f"macro-F1 change against the chosen configuration "
+                    f"({numeric.loc[CHOSEN, f'{ROW_MACRO} mean']:.3f}); bars: the variant's std over seeds")
+    figure.tight_layout()
+    _save(figure, output)
+
+
+def _run_table(args: argparse.Namespace) -> None:
+    try:
+        runs = json.loads(args.runs)
+    except json.JSONDecodeError as error:
+        raise UserError(f"--runs: not a JSON object ({error})") from None
+    display, numeric, notes = ablation_table(runs, args.decimals)
+    write_table(display, numeric, notes, {"md": args.md, "csv": args.csv, "html": args.html},
+                title="Ablation of the training defaults", label="tab:ablation")
+    if args.plot:
+        plot_ablation(numeric, args.plot)
+    for name, row in numeric.iterrows():
+        log.info("%s (%s): macro-F1 %.3f, change %+.3f", name, row["change"], row[f"{ROW_MACRO} mean"],
+                 row[f"Δ {ROW_MACRO}"])
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("ablation-table", help="the ablation table and its plot (config ablation)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", required=True,
+                        help='JSON: {"chosen": {"change": "...", "metrics": [metrics.json, ...]}, variant: {...}}')
+    parser.add_argument("--decimals", type=int, default=3)
+    parser.add_argument("--md", help="Markdown table")
+    parser.add_argument("--csv", help="numeric table")
+    parser.add_argument("--html", help="HTML table (the report)")
+    parser.add_argument("--plot", help="PNG of each variant's macro-F1 change")
+    parser.set_defaults(func=_run_table)
