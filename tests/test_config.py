@@ -80,6 +80,8 @@ def test_image_branches_and_fer_weights_come_from_the_registry():
     ({"label_map": {"joy": "Joyful"}}, "label_map: 'joy' maps to 'Joyful'"),
     ({"late_fusion": {"image_model": "glove", "text_model": "text"}}, "late_fusion.image_model: 'glove'"),
     ({"train": {"per_model": {"bert": {"epochs": 2}}}}, "train.per_model: unknown model 'bert'"),
+    ({"index": {"model": "bert"}}, "index.model: 'bert': unknown model"),
+    ({"index": {"model": "elmo"}}, "index.model: 'elmo': its text encoder cannot encode new text"),
 ])
 def test_check_names_what_is_unknown(change, message):
     config = {"models": list(registry.TRAINED_MODELS), "split": {"strategies": list(SPLIT_STRATEGIES)},

@@ -1,5 +1,6 @@
 """Footage index pieces on crafted inputs: subtitles, text sources, tracks, shots,
-smoothing and segments, GloVe tokens for new text, faceless seconds, search queries."""
+smoothing and segments, GloVe tokens and MiniLM vectors for new text, faceless seconds,
+search queries."""
 
 from __future__ import annotations
 
@@ -185,12 +186,12 @@ def test_new_text_gets_the_token_ids_training_gave(tmp_path):
     dataset = tmp_path / "dataset.csv"
     pd.DataFrame({"item_id": ["a", "b"], "description": ["He is angry", "the the the the the"]}).to_csv(dataset, index=False)
     text.prepare_glove(dataset, str(glove), 4, tmp_path / "g.npz", tmp_path / "oov.json")
-    vocabulary = predict.load_vocabulary(tmp_path / "g.npz")
+    vocabulary = text.load_vocabulary(tmp_path / "g.npz")
     with np.load(tmp_path / "g.npz") as data:
         trained = data["token_ids"]
-    assert np.array_equal(predict.token_ids(["He is angry", "the the the the the"], vocabulary, 4), trained)
+    assert np.array_equal(text.token_ids(["He is angry", "the the the the the"], vocabulary, 4), trained)
     # happy is in GloVe but not in the training vocabulary: out of vocabulary, as in training
-    ids = predict.token_ids(["he is happy", "", None], vocabulary, 4)
+    ids = text.token_ids(["he is happy", "", None], vocabulary, 4)
     assert ids[0].tolist() == [vocabulary["he"], vocabulary["is"], text.OOV_ID, text.PAD_ID]
     assert ids[1].tolist() == ids[2].tolist() == [text.PAD_ID] * 4
 
@@ -200,6 +201,61 @@ def test_elmo_and_unknown_models_are_refused():
         predict.uses_text("elmo")
     with pytest.raises(UserError, match="unknown"):
         predict.uses_text("resnet")
+
+
+def _write_crops(folder, seconds, side=32):
+    """A manifest of one random face crop per second (one face, same box)."""
+    rng = np.random.default_rng(0)
+    records = []
+    for second in seconds:
+        crop = folder / f"{second}_0.png"
+        cv2.imwrite(str(crop), rng.integers(0, 255, (side, side), dtype=np.uint8))
+        records.append({"episode": "ep", "second": second, "face_index": 0, "x": 10, "y": 5, "w": 40,
+                        "h": 40, "crop_path": str(crop), "frame_path": ""})
+    return pd.DataFrame(records)
+
+
+def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path):
+    """A Multimodal MiniLM model applied to subtitle text sees exactly the sentence vector
+    embed-minilm cached for the same sentence in training; a second without text gets the
+    zero vector that empty training descriptions had."""
+    from dramaemo import minilm, models
+    from dramaemo.footage import RAW_PROBABILITIES
+    from dramaemo.footage.index import index_episode
+    from train_tiny_data import tiny_minilm_dir
+
+    model_dir = tiny_minilm_dir()
+    if model_dir is None:
+        pytest.skip("all-MiniLM-L6-v2 checkpoint not installed (make setup-test)")
+    sentences = ["I got the job!", "Why would you do that to me?"]
+    dataset = tmp_path / "dataset.csv"
+    pd.DataFrame({"item_id": ["a", "b"], "description": sentences}).to_csv(dataset, index=False)
+    minilm.embed_descriptions(dataset, model_dir, 8, tmp_path / "minilm.npz", tmp_path / "minilm.json")
+    cached, rows = minilm.load_minilm_inputs(tmp_path / "minilm.npz", ["a", "b"])
+
+    model = models.build_multimodal_model(
+        models.build_image_encoder(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4),
+        models.build_minilm_text_encoder(), name="minilm")
+    models.compile_model(model, learning_rate=1e-3).save(tmp_path / "model.keras")
+    srt = tmp_path / "ep.srt"
+    srt.write_text(f"1\n00:00:00,000 --> 00:00:01,000\n{sentences[0]}\n\n"
+                   f"2\n00:00:01,000 --> 00:00:02,000\n{sentences[1]}\n")
+    manifest = _write_crops(tmp_path, [0, 1, 2])
+    shot_table = pd.DataFrame({"shot": [0], "start": [0.0], "end": [3.0]})
+    indexed, summary = index_episode(
+        episode="ep", info={"offset": 0.5, "fps": 10, "frames": 3}, manifest=manifest, shots=shot_table,
+        model_name="minilm", model_path=tmp_path / "model.keras", text_source=model_dir, subtitles=srt)
+    assert indexed["text_source"].tolist() == ["subtitle", "subtitle", "none"]
+    assert indexed["model"].eq("minilm").all()
+
+    faces = models.preprocess_faces(np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in manifest["crop_path"]]), 32)
+    vectors = np.vstack([cached[rows], np.zeros((1, minilm.EMBEDDING_DIM), np.float32)])
+    expected = models.load_model(tmp_path / "model.keras").predict({"face": faces, "minilm": vectors}, verbose=0)
+    assert np.allclose(indexed[RAW_PROBABILITIES].to_numpy(dtype=np.float32), expected, atol=1e-5)
+    # without the checkpoint the index says what it needs
+    with pytest.raises(UserError, match="text.minilm.model_dir"):
+        index_episode(episode="ep", info={"offset": 0.5, "fps": 10, "frames": 3}, manifest=manifest,
+                      shots=shot_table, model_name="minilm", model_path=tmp_path / "model.keras")
 
 
 # ---------------------------------------------------------------------------- faceless seconds

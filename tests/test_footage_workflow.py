@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake, snakemake_env
+from conftest import REPO, planned_jobs, run_snakemake, snakemake_env
 from test_label import chrome  # noqa: F401  (Debian's headless Chromium, as the labelling test's)
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE
 from dramaemo.video import probe_video
@@ -86,6 +86,34 @@ def test_unlabelled_episode_takes_subtitles_else_the_image_model(indexed):
     assert (faces.loc[~spoken, "model"] == "baseline").all()  # the image-only fallback
     summary = pd.read_csv(indexed / "results" / "index" / "summary.csv").set_index("episode")
     assert summary.loc[UNLABELLED, "text_subtitle"] == spoken.sum()
+
+
+def test_multimodal_minilm_indexes_new_footage_without_redoing_the_front_half(indexed, tmp_path):
+    """index.model: minilm: the checkpoint embeds the annotations' and the subtitles' text;
+    switching the model reruns indexing and the MiniLM steps, never frames, faces or crops."""
+    from train_tiny_data import tiny_minilm_dir
+
+    model_dir = tiny_minilm_dir()
+    if model_dir is None:
+        pytest.skip("all-MiniLM-L6-v2 checkpoint not installed (make setup-test)")
+    workdir = tmp_path / "work"
+    shutil.copytree(indexed, workdir, symlinks=True)
+    (workdir / "resources" / "minilm").symlink_to(model_dir)  # as rule fetch_minilm leaves it
+    (workdir / "config" / "minilm.yaml").write_text("index: {model: minilm}\n")
+    planned = {rule for rule, _ in planned_jobs(workdir, "index", *CONFIGS, "config/minilm.yaml")}
+    assert {"embed_minilm", "train_model", "index_episode"} <= planned
+    assert not planned & {"extract_frames", "detect_faces", "crop_faces", "detect_shots"}
+    run_snakemake(workdir, "index", *CONFIGS, "config/minilm.yaml")
+    index = pd.read_parquet(workdir / "results" / "index" / f"{UNLABELLED}.parquet")
+    faces = index[index["face_index"] != NO_FACE]
+    spoken = faces["text_source"] == "subtitle"
+    assert spoken.any() and (faces.loc[spoken, "model"] == "minilm").all()
+    assert (faces.loc[~spoken, "model"] == "baseline").all()
+    labelled = pd.read_parquet(workdir / "results" / "index" / f"{EPISODES[0]}.parquet")
+    annotated = labelled["text_source"] == "annotation"
+    assert annotated.any() and (labelled.loc[annotated, "model"] == "minilm").all()
+    log = (workdir / "logs" / "index_episode" / f"{UNLABELLED}.log").read_text()
+    assert "MiniLM from" in log
 
 
 def test_search_writes_playable_clips_of_the_requested_length(gallery):

@@ -45,9 +45,14 @@ def index_model_file(kind="model"):
     return f"results/models/{settings['split']}/{name}/seed{settings['seed']}/model.keras"
 
 
-def index_uses_text():
-    """index.model reads text (registry): it then needs the GloVe vocabulary it was trained with."""
-    return registry.spec(config["index"]["model"]).text is not None
+def index_text_source():
+    """What index.model's text encoder reads to encode new text (registry new_text_source):
+    GloVe its training cache (the vocabulary), MiniLM its checkpoint; None: no text."""
+    text = registry.spec(config["index"]["model"]).text
+    if text is None:
+        return None
+    encoder = registry.TEXT_ENCODERS[text]
+    return config["text"][encoder.name][encoder.new_text_source] if encoder.new_text_source else encoder.cache
 
 
 def index_inputs(wildcards):
@@ -59,9 +64,8 @@ def index_inputs(wildcards):
         "shots": f"results/shots/{wildcards.episode}.csv",
         "model": index_model_file(),
     }
-    if index_uses_text():
-        # the model's text encoder cache (registry): new text goes through its vocabulary
-        inputs["glove"] = registry.TEXT_ENCODERS[registry.spec(config["index"]["model"]).text].cache
+    if index_text_source():
+        inputs["text_source"] = index_text_source()
         if config["index"]["fallback_model"]:
             inputs["fallback"] = index_model_file("fallback_model")
     annotations = [path for path in annotations_file() if config["demo"]["activate"] or Path(path).is_file()]
@@ -76,7 +80,8 @@ def index_inputs(wildcards):
 def index_options(wildcards, input):
     """The optional inputs of index-episode as command-line options (quoted)."""
     options = []
-    for name, flag in (("glove", "--glove"), ("annotations", "--annotations"), ("subtitles", "--subtitles")):
+    for name, flag in (("text_source", "--text-source"), ("annotations", "--annotations"),
+                       ("subtitles", "--subtitles")):
         if name in input.keys():
             paths = input[name] if name == "annotations" else [input[name]]
             options.append(f"{flag} " + " ".join(shlex.quote(str(path)) for path in paths))

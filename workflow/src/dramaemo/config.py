@@ -81,9 +81,10 @@ def check(config: dict) -> list[str]:
             problems.append(f"label_map: {label!r} maps to {emotion!r}, which is not one of "
                             f"{', '.join(EMOTIONS)}")
     index = config.get("index", {})
-    if "model" in index and index["model"] not in registry.TRAINED_MODELS:
-        problems.append(f"index.model: unknown model {index['model']!r}; use one of "
-                        f"{', '.join(registry.TRAINED_MODELS)}")
+    if "model" in index and index["model"] not in registry.INDEXABLE_MODELS:
+        why = ("its text encoder cannot encode new text offline" if index["model"] in registry.TRAINED_MODELS
+               else "unknown model")
+        problems.append(f"index.model: {index['model']!r}: {why}; use one of {', '.join(registry.INDEXABLE_MODELS)}")
     if index.get("fallback_model") and index["fallback_model"] not in registry.IMAGE_ONLY_MODELS:
         problems.append(f"index.fallback_model: {index['fallback_model']!r} is not one of "
                         f"{', '.join(registry.IMAGE_ONLY_MODELS)} (or empty)")

@@ -205,6 +205,37 @@ class MiniLM:
 # --------------------------------------------------------------------------- cache step
 
 
+def encode_unique(model: MiniLM, descriptions, batch_size: int = 64, progress: bool = False):
+    """(unique sentences (U,), row of each description into them (N,), vectors (U, 384)):
+    each unique description is encoded once; an empty or missing one keeps a zero vector."""
+    # The tokeniser lowercases and strips itself; only surrounding blanks are normalised.
+    sentences = np.asarray(["" if pd.isna(text) else str(text).strip() for text in descriptions], dtype=str)
+    unique, item_row = np.unique(sentences, return_inverse=True)
+    to_embed = np.flatnonzero(unique != "")
+    log.info("%d descriptions, %d unique (%d to embed); MiniLM from %s", len(sentences), len(unique),
+             len(to_embed), model.model_dir)
+    vectors = np.zeros((len(unique), EMBEDDING_DIM), np.float32)
+    vectors[to_embed] = model.encode([str(s) for s in unique[to_embed]], batch_size=batch_size, progress=progress)
+    return unique, item_row.astype(np.int64), vectors
+
+
+def minilm_new_text(model_dir, batch_size: int = 64):
+    """Encoder of new text for a MiniLM model (registry TextEncoder ``new_text``): the
+    checkpoint in ``model_dir`` (config text.minilm.model_dir, the one the training cache
+    was made with) embeds each unique description once; empty text gets the zero vector
+    that empty training descriptions had."""
+    model = MiniLM(model_dir)
+
+    def encode(descriptions, shapes: dict) -> dict[str, np.ndarray]:
+        if shapes.get("minilm") != (EMBEDDING_DIM,):
+            raise UserError(f"model file takes inputs {sorted(shapes)}: no 'minilm' input of {EMBEDDING_DIM} "
+                            "values for MiniLM sentence vectors")
+        _, item_row, vectors = encode_unique(model, list(descriptions), batch_size, progress=True)
+        return {"minilm": vectors[item_row]}
+
+    return encode
+
+
 def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_json, threads: int = 1) -> dict:
     """Cache the MiniLM vector of every unique description of dataset.csv (module doc).
 
@@ -214,24 +245,19 @@ def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_jso
     from threadpoolctl import threadpool_limits
 
     frame = read_descriptions(dataset_csv)
-    # The tokeniser lowercases and strips itself; only surrounding blanks are normalised.
-    sentences = np.asarray([str(text).strip() for text in frame["description"]], dtype=str)
-    unique, item_row = np.unique(sentences, return_inverse=True)
-    to_embed = np.flatnonzero(unique != "")
-    if not len(to_embed):
+    if not any(str(text).strip() for text in frame["description"]):
         raise UserError(f"{dataset_csv}: every description is empty; MiniLM has nothing to embed "
                         "(remove the MiniLM models from config models)")
     model = MiniLM(model_dir)
-    log.info("%d descriptions, %d unique; MiniLM from %s", len(sentences), len(unique), model.model_dir)
     started = time.perf_counter()
-    vectors = np.zeros((len(unique), EMBEDDING_DIM), np.float32)
     with threadpool_limits(limits=threads):
-        vectors[to_embed] = model.encode([str(s) for s in unique[to_embed]], batch_size=batch_size, progress=True)
+        unique, item_row, vectors = encode_unique(model, frame["description"], batch_size, progress=True)
     seconds = time.perf_counter() - started
+    to_embed = np.flatnonzero(unique != "")
     empty = int((unique == "")[item_row].sum())
     meta = {
         "model_dir": str(model.model_dir),
-        "descriptions": int(len(sentences)),
+        "descriptions": int(len(item_row)),
         "unique_descriptions": int(len(unique)),
         "embedding_dim": EMBEDDING_DIM,
         "max_sequence_length": MAX_SEQUENCE_LENGTH,

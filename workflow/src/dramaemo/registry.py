@@ -42,6 +42,12 @@ class TextEncoder:
     inputs: str
     # "module:function" (shared arrays, *, feature_units, **section) -> keras.Model
     builder: str
+    # Encoding text never seen in training (the footage index): "module:function" (source)
+    # -> callable (descriptions, {model input: shape}) -> {model input: array}; "": not
+    # possible offline. Its source is the encoder's cache when ``new_text_source`` is "",
+    # else the file or folder that config text.<name>.<new_text_source> names.
+    new_text: str = ""
+    new_text_source: str = ""
 
 
 @dataclass
@@ -105,6 +111,7 @@ TEXT_ENCODERS = {
         TextEncoder(
             name="glove", label="GloVe", section="glove_cnn", cache="results/text/glove.npz",
             inputs="dramaemo.text:glove_inputs", builder="dramaemo.models:build_glove_text_encoder",
+            new_text="dramaemo.text:glove_new_text",  # through the training vocabulary (the cache)
         ),
         TextEncoder(
             name="elmo", label="ELMo", section="elmo", cache="results/text/elmo_layers.npz",
@@ -113,6 +120,7 @@ TEXT_ENCODERS = {
         TextEncoder(
             name="minilm", label="MiniLM", section="minilm", cache="results/text/minilm.npz",
             inputs="dramaemo.minilm:minilm_inputs", builder="dramaemo.models:build_minilm_text_encoder",
+            new_text="dramaemo.minilm:minilm_new_text", new_text_source="model_dir",  # the checkpoint
         ),
     )
 }
@@ -140,6 +148,8 @@ TRAINED_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == TRA
 # What late fusion may combine: a model of the face alone with one of the text alone.
 IMAGE_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].face and not MODELS[n].text)
 TEXT_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].text and not MODELS[n].face)
+# What the footage index can apply to new footage: the text encoder (if any) encodes new text.
+INDEXABLE_MODELS = tuple(n for n in TRAINED_MODELS if not MODELS[n].text or TEXT_ENCODERS[MODELS[n].text].new_text)
 STANDIN_SUFFIX = " (stand-in weights)"
 
 

@@ -256,6 +256,43 @@ def glove_inputs(npz_path, item_ids):
                       builder_args={"embedding_matrix": matrix, "max_tokens": token_ids.shape[1]})
 
 
+def load_vocabulary(glove_npz) -> dict[str, int]:
+    """Word -> id of the vocabulary a GloVe model was trained with (prepare-glove .npz)."""
+    try:
+        with np.load(glove_npz) as data:
+            vocabulary = data["vocabulary"].astype(str)
+    except FileNotFoundError:
+        raise UserError(f"{glove_npz}: no such file; it is the prepare-glove output the model was trained with") from None
+    except KeyError:
+        raise UserError(f"{glove_npz}: no 'vocabulary' array; rerun prepare-glove") from None
+    return {word: index for index, word in enumerate(vocabulary)}
+
+
+def token_ids(descriptions, vocabulary: dict[str, int], max_tokens: int) -> np.ndarray:
+    """(N, max_tokens) int32 ids of new descriptions, exactly as prepare-glove made them
+    for training: a word outside the training vocabulary is the out-of-vocabulary id (a
+    zero vector), longer descriptions are truncated, shorter ones padded."""
+    ids = np.full((len(descriptions), max_tokens), PAD_ID, dtype=np.int32)
+    for row, description in enumerate(descriptions):
+        tokens = [vocabulary.get(token, OOV_ID) for token in tokenize(description)][:max_tokens]
+        ids[row, : len(tokens)] = tokens
+    return ids
+
+
+def glove_new_text(glove_npz):
+    """Encoder of new text for a GloVe model (registry TextEncoder ``new_text``): token ids
+    through the vocabulary of ``glove_npz``, the prepare-glove cache the model was trained
+    with (its embedding rows are inside model.keras)."""
+    vocabulary = load_vocabulary(glove_npz)
+
+    def encode(descriptions, shapes: dict) -> dict[str, np.ndarray]:
+        if "tokens" not in shapes:
+            raise UserError(f"model file takes inputs {sorted(shapes)}: no 'tokens' input for GloVe token ids")
+        return {"tokens": token_ids(list(descriptions), vocabulary, shapes["tokens"][0])}
+
+    return encode
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "prepare-glove",

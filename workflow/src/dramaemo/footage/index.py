@@ -83,7 +83,7 @@ def all_rows(manifest: pd.DataFrame, episode: str, seconds: int) -> pd.DataFrame
 
 
 def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd.DataFrame,
-                  model_name: str, model_path, glove_npz=None, fallback_name: str | None = None,
+                  model_name: str, model_path, text_source=None, fallback_name: str | None = None,
                   fallback_path=None, annotations: pd.DataFrame | None = None, subtitles=None,
                   window: int = 3, min_iou: float = 0.3, centre_gate: float = 0.5, max_gap: int = 0,
                   batch_size: int = 256) -> tuple[pd.DataFrame, dict]:
@@ -117,7 +117,7 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
         raw = np.full((len(rows), len(EMOTIONS)), np.nan, dtype=np.float32)
         used = np.full(len(rows), "", dtype=object)
         main = load_model(model_path)
-        vocabulary = inference.load_vocabulary(glove_npz) if inference.uses_text(model_name) else None
+        text_encoder = inference.load_text_encoder(model_name, text_source)
         to_main = has_face.copy()
         if inference.uses_text(model_name) and fallback_path:
             to_fallback = has_face & (rows["text_source"].to_numpy() == "none")
@@ -133,7 +133,7 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
                 used[to_fallback] = fallback_name
         face_rows = to_main[has_face]
         inputs = inference.model_inputs_for(model_name, faces[face_rows], rows.loc[to_main, "text"].tolist(),
-                                            model=main, vocabulary=vocabulary)
+                                            model=main, text_encoder=text_encoder)
         raw[to_main] = inference.predict(main, inputs, batch_size)
         used[to_main] = model_name
     with stages("smooth"):
@@ -199,6 +199,8 @@ def _read_json(path) -> dict:
 
 
 def _run(args) -> None:
+    from threadpoolctl import threadpool_limits
+
     from dramaemo.annotations import read_annotations
 
     if args.threads:
@@ -215,12 +217,14 @@ def _run(args) -> None:
     annotations = (pd.concat([read_annotations(path) for path in args.annotations], ignore_index=True)
                    if args.annotations else None)
     shots = read_shots(args.shots)
-    rows, summary = index_episode(
-        episode=args.episode, info=_read_json(args.info), manifest=manifest, shots=shots,
-        model_name=args.model, model_path=args.model_path, glove_npz=args.glove,
-        fallback_name=args.fallback_model, fallback_path=args.fallback_path, annotations=annotations,
-        subtitles=args.subtitles, window=args.window, min_iou=args.min_iou,
-        centre_gate=args.centre_gate, max_gap=args.max_gap, batch_size=args.batch_size)
+    # MiniLM's numpy forward pass: BLAS threads capped to the job's (they spin otherwise)
+    with threadpool_limits(limits=args.threads or None):
+        rows, summary = index_episode(
+            episode=args.episode, info=_read_json(args.info), manifest=manifest, shots=shots,
+            model_name=args.model, model_path=args.model_path, text_source=args.text_source,
+            fallback_name=args.fallback_model, fallback_path=args.fallback_path, annotations=annotations,
+            subtitles=args.subtitles, window=args.window, min_iou=args.min_iou,
+            centre_gate=args.centre_gate, max_gap=args.max_gap, batch_size=args.batch_size)
     write_index(rows, args.output, args.video, shots)
     Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -235,7 +239,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--shots", required=True, help="shots CSV (detect-shots)")
     parser.add_argument("--model", required=True, help="registry model name, e.g. baseline, glove, text")
     parser.add_argument("--model-path", required=True, help="model.keras")
-    parser.add_argument("--glove", help="prepare-glove .npz the model was trained with (GloVe models)")
+    parser.add_argument("--text-source", help="what the model's text encoder reads to encode new text: the "
+                        "prepare-glove .npz it was trained with (GloVe), the checkpoint folder (MiniLM)")
     parser.add_argument("--fallback-model", help="image-only model for faces without text")
     parser.add_argument("--fallback-path", help="its model.keras")
     parser.add_argument("--annotations", nargs="*", help="annotation CSV (descriptions of annotated seconds)")
@@ -245,7 +250,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--centre-gate", type=float, default=0.5, help="in face sides")
     parser.add_argument("--max-gap", type=int, default=0, help="missed seconds a track may bridge")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0: its choice)")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow and BLAS CPU threads (0: their choice)")
     parser.add_argument("--output", required=True, help="results/index/{episode}.parquet")
     parser.add_argument("--summary", required=True, help="JSON of counts and stage seconds")
     parser.set_defaults(func=_run)
