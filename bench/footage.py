@@ -4,8 +4,9 @@
     python bench/footage.py shots --video EP.mp4 [--video ...]   # PySceneDetect vs ffmpeg scene score
     python bench/footage.py throughput --workdir W               # video seconds per wall second, per stage
     python bench/footage.py precision --workdir W [--top 10] [--segments S]  # top-k precision, recall of runs >= 3 s
+    python bench/footage.py agreement --workdir W   # index vs evaluation on the test faces, macro-F1 of each
 
-``throughput`` and ``precision`` read a work folder where `snakemake index` ran on
+``throughput``, ``precision`` and ``agreement`` read a work folder where `snakemake index` ran on
 bench-drama (config/bench.yaml plus an `index:` section; BENCHMARKS.md gives the
 commands). ``latency`` compares the pandas query (what `dramaemo search` runs) with the
 same query in DuckDB when it is importable (it is not a dependency: `pip install
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
+from dramaemo.config import schema_defaults
 from dramaemo.footage import NO_FACE, PROBABILITIES
 from dramaemo.footage.search import Query, search
 from dramaemo.footage.segments import episode_segments
@@ -196,6 +198,43 @@ def precision(args) -> None:
           f"test faces labelled {int((labelled.part == 'test').sum())}, tracks {int(test_tracks.sum())}")
 
 
+def agreement(args) -> None:
+    """The index's raw probabilities on the labelled test faces of its split against the
+    evaluation's predictions of the same training run (same face, same description)."""
+    from sklearn.metrics import f1_score
+
+    from dramaemo.footage import RAW_PROBABILITIES
+
+    workdir = Path(args.workdir)
+    frames = [pd.read_parquet(p) for p in sorted((workdir / "results" / "index").glob("*.parquet"))
+              if p.name != "segments.parquet"]
+    index = pd.concat(frames, ignore_index=True)
+    index = index[index["face_index"] != NO_FACE]
+    model, = set(index.loc[index["text_source"] == "annotation", "model"])
+    split_name, seed = args.split, args.seed
+    folder = workdir / "results" / "models" / split_name / model / f"seed{seed}"
+    evaluated = pd.read_csv(folder / "predictions.csv")
+    dataset = pd.read_csv(workdir / "results" / "dataset" / "dataset.csv", usecols=["item_id", "episode", "second",
+                                                                                     "face_index", "description"])
+    evaluated = evaluated.merge(dataset, on="item_id")
+    both = evaluated.merge(index, on=["episode", "second", "face_index"], how="left", suffixes=("", "_index"))
+    found = both["model"].notna()
+    same_text = found & (both["text"] == both["description"])
+    evaluation_p = both.loc[same_text, [f"prob_{e}" for e in EMOTIONS]].to_numpy(dtype=float)
+    index_p = both.loc[same_text, RAW_PROBABILITIES].to_numpy(dtype=float)
+    print(f"| model | {model}, {split_name} split, seed {seed} ({folder.relative_to(workdir)}) |")
+    print(f"| test faces of the evaluation | {len(both):,}; in the index {int(found.sum()):,}; "
+          f"with the same description {int(same_text.sum()):,} |")
+    print(f"| max abs difference of the 7 probabilities | {np.abs(evaluation_p - index_p).max():.2e} |")
+    print(f"| same predicted class | {(evaluation_p.argmax(1) == index_p.argmax(1)).mean():.2%} |")
+    truth = both.loc[same_text, "true"]
+    raw = np.asarray(EMOTIONS)[index_p.argmax(1)]
+    print(f"| macro-F1 on those faces: evaluation / index raw / index smoothed along tracks | "
+          f"{f1_score(truth, both.loc[same_text, 'pred'], labels=EMOTIONS, average='macro', zero_division=0):.3f} / "
+          f"{f1_score(truth, raw, labels=EMOTIONS, average='macro', zero_division=0):.3f} / "
+          f"{f1_score(truth, both.loc[same_text, 'pred_index'], labels=EMOTIONS, average='macro', zero_division=0):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +254,12 @@ def main() -> None:
     command.add_argument("--top", type=int, default=10)
     command.add_argument("--segments", help="another segments.parquet of the same index (other thresholds)")
     command.set_defaults(func=precision)
+    command = commands.add_parser("agreement")
+    command.add_argument("--workdir", required=True)
+    defaults = schema_defaults("index")
+    command.add_argument("--split", default=defaults["split"], help="config index.split of the indexed run")
+    command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
+    command.set_defaults(func=agreement)
     args = parser.parse_args()
     args.func(args)
 

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from dramaemo import EMOTIONS, RANDOM_SPLIT, registry
-from dramaemo.ablation import merge
+from dramaemo.ablation import CI_HIGH, CI_LOW, merge
 from dramaemo.evaluate import BEST_MULTIMODAL
 from dramaemo.f1tables import headline_split
 
@@ -147,10 +147,13 @@ def main() -> None:
     if ablation_csv.exists():
         ablation = pd.read_csv(ablation_csv)
         print("\n## Ablation\n")
-        print("| variant | change | macro-F1 | Δ vs chosen | unseen |\n|---|---|---|---|---|")
+        print("| variant | change | macro-F1 | Δ vs chosen [CI] | unseen | accuracy |\n|---|---|---|---|---|---|")
         for _, row in ablation.iterrows():
+            interval = (f" [{row[CI_LOW]:+.3f}, {row[CI_HIGH]:+.3f}]"
+                        if CI_LOW in row and not pd.isna(row[CI_LOW]) else "")
             print(f"| {row['variant']} | {row['change']} | {row['Macro-F1 mean']:.3f} ± {row['Macro-F1 std']:.3f} | "
-                  f"{row['Δ Macro-F1']:+.3f} | {row['Macro-F1 (unseen descriptions) mean']:.3f} |")
+                  f"{row['Δ Macro-F1']:+.3f}{interval} | {row['Macro-F1 (unseen descriptions) mean']:.3f} | "
+                  f"{row['Accuracy mean']:.3f} |")
 
     print("\n## Training time per run (Snakemake benchmark files, s)\n")
     print("| rule / model | runs | mean s | total s |\n|---|---|---|---|")

@@ -4,6 +4,7 @@ main-table run where a variant equals it, and writes the table and its plot."""
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -69,6 +70,46 @@ def test_the_table_needs_the_chosen_runs(tmp_path):
         ablation.ablation_table({"no_augment": {"change": "augment false", "metrics": []}})
 
 
+def _write_run(folder, truth, pred):
+    """metrics.json (macro-F1 only, what the table reads) and predictions.csv of one run."""
+    from dramaemo.evaluate import compute_metrics
+
+    folder.mkdir(parents=True)
+    pd.DataFrame({"item_id": [f"i{n}" for n in range(len(truth))], "true": truth, "pred": pred}).to_csv(
+        folder / "predictions.csv", index=False)
+    metrics = {"split": "scene", "model": "minilm", "seed": int(folder.name[-1]), **compute_metrics(truth, pred),
+               "unseen_description": {"macro_f1": None}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return {"metrics": str(folder / "metrics.json"), "predictions": str(folder / "predictions.csv")}
+
+
+def test_each_change_gets_its_paired_scene_bootstrap_interval(tmp_path):
+    """A variant equal to the chosen runs changes nothing, CI [0, 0]; one that is wrong on
+    every scene's Happy items is below 0 with its CI; rows must give a predictions file per run."""
+    from dramaemo import EMOTIONS
+
+    rng = np.random.default_rng(0)
+    truth = list(rng.choice(EMOTIONS, 120))
+    scenes = [f"s{n // 3}" for n in range(120)]  # 40 test scenes of 3 items
+    pd.DataFrame({"item_id": [f"i{n}" for n in range(120)], "scene_id": scenes, "part": "test"}).to_csv(
+        tmp_path / "split.csv", index=False)
+    worse = ["Neutral" if t == "Happy" else t for t in truth]
+    runs = {}
+    for name, pred in (("chosen", truth), ("same", truth), ("worse", worse)):
+        files = [_write_run(tmp_path / name / f"seed{seed}", truth, pred) for seed in (0, 1)]
+        runs[name] = {"change": name, **{kind: [f[kind] for f in files] for kind in ("metrics", "predictions")}}
+    bootstrap = {**schema_defaults("evaluation", "bootstrap"), "resamples": 300}
+    display, numeric, notes = ablation.ablation_table(runs, split_path=tmp_path / "split.csv", bootstrap=bootstrap)
+    assert (numeric.loc["same", [ablation.CI_LOW, ablation.CI_HIGH]] == 0).all()
+    low, high = numeric.loc["worse", [ablation.CI_LOW, ablation.CI_HIGH]]
+    assert low <= numeric.loc["worse", "Δ Macro-F1"] <= high < 0
+    assert display.loc["worse", "Δ Macro-F1 CI"] == f"[{low:+.3f}, {high:+.3f}]"
+    assert "paired bootstrap over the 40 test scenes (300 resamples" in notes[-1]
+    runs["worse"]["predictions"] = runs["worse"]["predictions"][:1]
+    with pytest.raises(Exception, match="row 'worse' has 1 predictions files for 2 metrics files"):
+        ablation.ablation_table(runs, split_path=tmp_path / "split.csv", bootstrap=bootstrap)
+
+
 @pytest.mark.slow
 def test_ablation_trains_each_variant_and_reuses_equal_runs(tiny_front_copy):
     workdir = tiny_front_copy
@@ -101,6 +142,9 @@ def test_ablation_trains_each_variant_and_reuses_equal_runs(tiny_front_copy):
     metrics = json.loads((workdir / "results/eval/scene/glove/seed0/metrics.json").read_text())
     assert numeric.loc["chosen", "Macro-F1 mean"] == pytest.approx(metrics["macro_f1"])
     assert numeric.loc["chosen", "Δ Macro-F1"] == 0
+    # each change with its paired scene-bootstrap CI, read from the runs' predictions
+    low, high = numeric.loc["image_only", [ablation.CI_LOW, ablation.CI_HIGH]]
+    assert low <= numeric.loc["image_only", "Δ Macro-F1"] <= high
     markdown = (workdir / table).read_text()
     assert "| no_augment | augment false | Multimodal GloVe |" in markdown
     assert (workdir / "results/table/ablation/ablation.png").stat().st_size > 0

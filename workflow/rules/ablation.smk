@@ -1,6 +1,6 @@
 # Ablation of the training defaults (config ablation, dramaemo.ablation): each variant is
 # trained and evaluated like a main-table run, by the same rules (`use rule`), into its
-# own folder; variants equal to a main-table run reuse it (common.smk ablation_metrics).
+# own folder; variants equal to a main-table run reuse it (common.smk ablation_run_files).
 
 
 use rule train_model as train_ablation with:
@@ -42,7 +42,8 @@ use rule evaluate as evaluate_ablation with:
 
 rule ablation_table:
     input:
-        ablation_metrics_files(),
+        runs=ablation_input_files(),
+        split=f"results/split/{ABLATION['split']}.csv",
     output:
         md="results/table/ablation/ablation.md",
         csv="results/table/ablation/ablation.csv",
@@ -65,6 +66,10 @@ rule ablation_table:
     params:
         runs=ablation_runs_json(),
         decimals=config["evaluation"]["decimals"],
+        resamples=config["evaluation"]["bootstrap"]["resamples"],
+        seed=config["evaluation"]["bootstrap"]["seed"],
+        ci_level=config["evaluation"]["bootstrap"]["ci_level"],
+        resample_by=config["evaluation"]["bootstrap"]["resample_by"],
     threads: rule_threads("ablation_table")
     resources:
         mem_mb=rule_mem_mb("ablation_table"),
@@ -73,5 +78,7 @@ rule ablation_table:
         "../../envs/report.yaml"
     shell:
         "python -m dramaemo ablation-table --runs {params.runs:q} --decimals {params.decimals}"
+        " --split {input.split:q} --resamples {params.resamples} --seed {params.seed}"
+        " --ci-level {params.ci_level} --resample-by {params.resample_by}"
         " --md {output.md:q} --csv {output.csv:q} --html {output.html:q} --plot {output.plot:q}"
         " > {log:q} 2>&1"

@@ -249,31 +249,40 @@ def ablation_train_options(wildcards):
     return json.dumps(ablation.variant_settings(ABLATION, wildcards.variant, config["train"]), sort_keys=True)
 
 
-def ablation_metrics(variant, seed):
-    """metrics.json of one run of a variant: the main table's run when the variant's
-    settings equal it, else the variant's own run."""
+def main_run_files(split, model, seed):
+    """metrics.json and predictions.csv of a run of the main table."""
+    return {"metrics": f"results/eval/{split}/{model}/seed{seed}/metrics.json",
+            "predictions": f"{run_dir(split, model, seed)}/predictions.csv"}
+
+
+def ablation_run_files(variant, seed):
+    """metrics.json and predictions.csv of one run of a variant: the main table's run when
+    the variant's settings equal it, else the variant's own run."""
     split = ABLATION["split"]
     reused = ablation.reused_model(ABLATION, variant, config)
     if reused:
-        return f"results/eval/{split}/{reused}/seed{seed}/metrics.json"
-    return f"results/ablation/{split}/{variant}/{ablation.variant_model(ABLATION, variant)}/seed{seed}/metrics.json"
+        return main_run_files(split, reused, seed)
+    folder = f"results/ablation/{split}/{variant}/{ablation.variant_model(ABLATION, variant)}/seed{seed}"
+    return {"metrics": f"{folder}/metrics.json", "predictions": f"{folder}/predictions.csv"}
 
 
 def ablation_runs_json():
-    """--runs of dramaemo ablation-table: each row's change and metrics files, the chosen
-    configuration (config train for ablation.model) first."""
+    """--runs of dramaemo ablation-table: each row's change, metrics and predictions files,
+    the chosen configuration (config train for ablation.model) first."""
     split, seeds = ABLATION["split"], train_seeds()
-    runs = {ablation.CHOSEN: {"change": "config train",
-                              "metrics": [f"results/eval/{split}/{ABLATION['model']}/seed{seed}/metrics.json"
-                                          for seed in seeds]}}
+    rows = {ablation.CHOSEN: ("config train", [main_run_files(split, ABLATION["model"], seed) for seed in seeds])}
     for variant in ablation.variant_names(ABLATION):
-        runs[variant] = {"change": ablation.describe(ABLATION["variants"][variant]),
-                         "metrics": [ablation_metrics(variant, seed) for seed in seeds]}
-    return json.dumps(runs)
+        rows[variant] = (ablation.describe(ABLATION["variants"][variant]),
+                         [ablation_run_files(variant, seed) for seed in seeds])
+    return json.dumps({name: {"change": change, **{kind: [files[kind] for files in runs]
+                                                   for kind in ("metrics", "predictions")}}
+                       for name, (change, runs) in rows.items()})
 
 
-def ablation_metrics_files():
-    return [path for row in json.loads(ablation_runs_json()).values() for path in row["metrics"]]
+def ablation_input_files():
+    """Every metrics and predictions file the ablation table reads."""
+    rows = json.loads(ablation_runs_json()).values()
+    return [path for row in rows for kind in ("metrics", "predictions") for path in row[kind]]
 
 
 def ablation_final_output():

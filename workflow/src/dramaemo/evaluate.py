@@ -372,6 +372,18 @@ def comparison_pairs(by_model: dict[str, list[pd.DataFrame]]) -> list[tuple[str,
     return pairs
 
 
+def read_test_runs(prediction_paths, split: pd.DataFrame, split_path) -> list[pd.DataFrame]:
+    """Each predictions.csv aligned to the test part of ``split`` (item_id, true, pred,
+    scene_id), as paired_bootstrap takes them."""
+    return [align_to_test_part(read_predictions(path), split, Path(path), Path(split_path))
+            for path in prediction_paths]
+
+
+def groups_column_of(resample_by: str) -> str:
+    """The column paired_bootstrap resamples for config evaluation.bootstrap.resample_by."""
+    return "scene_id" if resample_by == "scene" else "item_id"
+
+
 def compare_models(
     prediction_paths: list[str | Path],
     split_path: str | Path,
@@ -395,11 +407,9 @@ def compare_models(
     if len(splits) > 1:
         raise UserError(f"predictions of several splits given ({', '.join(splits)}); compare one split at a time")
     for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
-        merged = align_to_test_part(read_predictions(path), split, path, split_path)
-        by_model.setdefault(run["model"], []).append(merged)
-    groups_column = "scene_id" if resample_by == "scene" else "item_id"
+        by_model.setdefault(run["model"], []).extend(read_test_runs([path], split, split_path))
     differences, info = paired_bootstrap(
-        by_model, groups_column=groups_column, resamples=resamples, seed=seed, ci_level=ci_level,
+        by_model, groups_column=groups_column_of(resample_by), resamples=resamples, seed=seed, ci_level=ci_level,
         pairs=comparison_pairs(by_model),
     )
     table = pd.DataFrame([vars(d) for d in differences])
@@ -446,6 +456,20 @@ def _run_compare(args: argparse.Namespace) -> None:
     table.to_csv(args.output, index=False)
 
 
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    """--resamples, --seed, --ci-level, --resample-by (config evaluation.bootstrap)."""
+    bootstrap = schema_defaults("evaluation", "bootstrap")
+    parser.add_argument("--resamples", type=int, default=bootstrap["resamples"])
+    parser.add_argument("--seed", type=int, default=bootstrap["seed"])
+    parser.add_argument("--ci-level", type=float, default=bootstrap["ci_level"])
+    parser.add_argument(
+        "--resample-by",
+        choices=schema_node("evaluation", "bootstrap", "resample_by")["enum"],
+        default=bootstrap["resample_by"],
+        help="resample whole scenes (default) or single items",
+    )
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
@@ -469,15 +493,6 @@ def add_parser(subparsers) -> None:
         help="predictions.csv files, each with the run.json of its run beside it",
     )
     parser.add_argument("--split", required=True, help="results/split/{split}.csv")
-    bootstrap = schema_defaults("evaluation", "bootstrap")
-    parser.add_argument("--resamples", type=int, default=bootstrap["resamples"])
-    parser.add_argument("--seed", type=int, default=bootstrap["seed"])
-    parser.add_argument("--ci-level", type=float, default=bootstrap["ci_level"])
-    parser.add_argument(
-        "--resample-by",
-        choices=schema_node("evaluation", "bootstrap", "resample_by")["enum"],
-        default=bootstrap["resample_by"],
-        help="resample whole scenes (default) or single items",
-    )
+    add_bootstrap_arguments(parser)
     parser.add_argument("--output", required=True, help="CSV to write")
     parser.set_defaults(func=_run_compare)
