@@ -30,12 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 from tqdm import tqdm
 
 from dramaemo import EMOTIONS, registry, runs
@@ -142,6 +136,10 @@ def _number(value: float) -> float | None:
 
 def macro_f1(true, pred) -> float:
     """Macro-F1 over the classes present in `true` (NaN for no items)."""
+    # scikit-learn imported here, not at the top: the workflow imports this module when it
+    # parses the Snakefile, and sklearn alone costs it ~0.8 s
+    from sklearn.metrics import f1_score
+
     present = [emotion for emotion in EMOTIONS if emotion in set(true)]
     if not present:
         return float("nan")
@@ -155,6 +153,8 @@ def compute_metrics(true, pred) -> dict:
     absent from `true`. Confusion-matrix rows are true classes, columns predictions, both
     in EMOTIONS order.
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     true = np.asarray(true, dtype=object)
     pred = np.asarray(pred, dtype=object)
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -194,6 +194,8 @@ def evaluate_run(
 ) -> dict:
     """metrics.json content of one run: its identity (the run.json beside the predictions),
     test-part metrics and the unseen-description subset."""
+    from sklearn.metrics import accuracy_score
+
     predictions_path, split_path = Path(predictions_path), Path(split_path)
     predictions = read_predictions(predictions_path)
     split = read_split(split_path)
