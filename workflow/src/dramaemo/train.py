@@ -374,8 +374,11 @@ def _run(args: argparse.Namespace) -> None:
         given = json.loads(args.options)
     except json.JSONDecodeError as error:
         raise UserError(f"--options: not a JSON object ({error})") from None
-    # Defaults from the schema (their one home), nested sections merged key by key.
-    settings = schema_defaults("train")
+    # Defaults from the schema (their one home), nested sections merged key by key. The
+    # options are one model's settings, per_model overrides already applied (the workflow:
+    # dramaemo.options.model_settings), so the schema's per_model is not applied again: it
+    # would undo a user's own per_model or an ablation variant's override.
+    settings = {**schema_defaults("train"), "per_model": {}}
     for key, value in given.items():
         settings[key] = {**settings[key], **value} if isinstance(settings.get(key), dict) else value
     files = TrainFiles(
