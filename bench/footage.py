@@ -201,8 +201,7 @@ def precision(args) -> None:
 def agreement(args) -> None:
     """The index's raw probabilities on the labelled test faces of its split against the
     evaluation's predictions of the same training run (same face, same description)."""
-    from sklearn.metrics import f1_score
-
+    from dramaemo.evaluate import macro_f1
     from dramaemo.footage import RAW_PROBABILITIES
 
     workdir = Path(args.workdir)
@@ -229,10 +228,9 @@ def agreement(args) -> None:
     print(f"| same predicted class | {(evaluation_p.argmax(1) == index_p.argmax(1)).mean():.2%} |")
     truth = both.loc[same_text, "true"]
     raw = np.asarray(EMOTIONS)[index_p.argmax(1)]
-    print(f"| macro-F1 on those faces: evaluation / index raw / index smoothed along tracks | "
-          f"{f1_score(truth, both.loc[same_text, 'pred'], labels=EMOTIONS, average='macro', zero_division=0):.3f} / "
-          f"{f1_score(truth, raw, labels=EMOTIONS, average='macro', zero_division=0):.3f} / "
-          f"{f1_score(truth, both.loc[same_text, 'pred_index'], labels=EMOTIONS, average='macro', zero_division=0):.3f} |")
+    print("| macro-F1 on those faces (as the evaluation computes it): evaluation / index raw / index smoothed "
+          f"along tracks | {macro_f1(truth, both.loc[same_text, 'pred']):.3f} / {macro_f1(truth, raw):.3f} / "
+          f"{macro_f1(truth, both.loc[same_text, 'pred_index']):.3f} |")
 
 
 def main() -> None:

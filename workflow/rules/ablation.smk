@@ -77,8 +77,8 @@ rule ablation_table:
     conda:
         "../../envs/report.yaml"
     shell:
-        "python -m dramaemo ablation-table --runs {params.runs:q} --decimals {params.decimals}"
-        " --split {input.split:q} --resamples {params.resamples} --seed {params.seed}"
-        " --ci-level {params.ci_level} --resample-by {params.resample_by}"
+        "python -m dramaemo ablation-table --runs {params.runs:q} --decimals {params.decimals:q}"
+        " --split {input.split:q} --resamples {params.resamples:q} --seed {params.seed:q}"
+        " --ci-level {params.ci_level:q} --resample-by {params.resample_by:q}"
         " --md {output.md:q} --csv {output.csv:q} --html {output.html:q} --plot {output.plot:q}"
         " > {log:q} 2>&1"

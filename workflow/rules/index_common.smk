@@ -64,8 +64,9 @@ def index_inputs(wildcards):
         "shots": f"results/shots/{wildcards.episode}.csv",
         "model": index_model_file(),
     }
-    if index_text_source():
-        inputs["text_source"] = index_text_source()
+    text_source = index_text_source()
+    if text_source:
+        inputs["text_source"] = text_source
         if config["index"]["fallback_model"]:
             inputs["fallback"] = index_model_file("fallback_model")
     annotations = [path for path in annotations_file() if config["demo"]["activate"] or Path(path).is_file()]

@@ -38,11 +38,11 @@ def load_text_encoder(model_name: str, source):
     spec = _spec(model_name)
     if spec.text is None:
         return None
+    encoder = registry.TEXT_ENCODERS[spec.text]
     if not source:
-        encoder = registry.TEXT_ENCODERS[spec.text]
         what = f"config text.{encoder.name}.{encoder.new_text_source}" if encoder.new_text_source else encoder.cache
         raise UserError(f"model {model_name} needs {what} to encode new text (--text-source)")
-    return registry.resolve(registry.TEXT_ENCODERS[spec.text].new_text)(source)
+    return registry.resolve(encoder.new_text)(source)
 
 
 def model_inputs_for(model_name: str, faces: np.ndarray, descriptions, *, model,
