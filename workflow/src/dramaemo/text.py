@@ -168,20 +168,13 @@ def prepare_glove(dataset_csv, source: str, max_tokens: int, out_npz, out_json) 
     for word in known:
         embedding_matrix[word_id[word]] = vectors[word]
 
-    token_ids = np.full((len(tokenised), max_tokens), PAD_ID, dtype=np.int32)
-    empty = all_oov = with_oov = truncated = 0
-    for row, tokens in enumerate(tokenised):
-        ids = [word_id.get(token, OOV_ID) for token in tokens]
-        if not ids:
-            empty += 1
-        elif all(i == OOV_ID for i in ids):
-            all_oov += 1
-        if any(i == OOV_ID for i in ids):
-            with_oov += 1
-        if len(ids) > max_tokens:
-            truncated += 1
-        ids = ids[:max_tokens]
-        token_ids[row, : len(ids)] = ids
+    ids = token_ids(frame["description"], word_id, max_tokens)
+    # The report's counts, from the same tokens and vocabulary token_ids mapped.
+    oov_flags = [[word_id.get(token, OOV_ID) == OOV_ID for token in tokens] for tokens in tokenised]
+    empty = sum(not flags for flags in oov_flags)
+    all_oov = sum(bool(flags) and all(flags) for flags in oov_flags)
+    with_oov = sum(any(flags) for flags in oov_flags)
+    truncated = sum(len(tokens) > max_tokens for tokens in tokenised)
 
     oov_counts = collections.Counter({w: c for w, c in counts.items() if w not in vectors})
     total_tokens = sum(counts.values())
@@ -211,7 +204,7 @@ def prepare_glove(dataset_csv, source: str, max_tokens: int, out_npz, out_json) 
         out_npz,
         embedding_matrix=embedding_matrix,
         vocabulary=np.asarray(vocabulary, dtype=str),
-        token_ids=token_ids,
+        token_ids=ids,
         item_id=frame["item_id"].to_numpy(dtype=str),
     )
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
@@ -239,21 +232,21 @@ def _source_dimension(source: str) -> int:
 def load_glove_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     """(embedding_matrix, token_ids of ``item_ids`` in that order) from a prepare-glove .npz."""
     with np.load(npz_path) as data:
-        matrix, token_ids, known = data["embedding_matrix"], data["token_ids"], data["item_id"]
+        matrix, ids, known = data["embedding_matrix"], data["token_ids"], data["item_id"]
     row_of = pd.Series(np.arange(len(known)), index=known)
     missing = pd.Index(item_ids).difference(row_of.index)
     if len(missing):
         raise UserError(f"{npz_path}: no token ids for item {missing[0]!r} (and {len(missing) - 1} more); rerun prepare-glove")
-    return matrix, token_ids[row_of.loc[list(item_ids)].to_numpy()]
+    return matrix, ids[row_of.loc[list(item_ids)].to_numpy()]
 
 
 def glove_inputs(npz_path, item_ids):
     """The GloVe branch's inputs of ``item_ids`` (registry TextEncoder ``inputs``)."""
     from dramaemo.registry import TextInputs
 
-    matrix, token_ids = load_glove_inputs(npz_path, item_ids)
-    return TextInputs(arrays={"tokens": token_ids},
-                      builder_args={"embedding_matrix": matrix, "max_tokens": token_ids.shape[1]})
+    matrix, ids = load_glove_inputs(npz_path, item_ids)
+    return TextInputs(arrays={"tokens": ids},
+                      builder_args={"embedding_matrix": matrix, "max_tokens": ids.shape[1]})
 
 
 def load_vocabulary(glove_npz) -> dict[str, int]:
