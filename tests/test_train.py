@@ -240,6 +240,19 @@ def test_logit_adjustment_changes_what_is_learned(inputs, tmp_path):
     assert not np.allclose(probabilities[0.0], probabilities[1.0], atol=1e-4)
 
 
+def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_run(inputs, tmp_path):
+    for schedule in ("constant", "cosine"):
+        assert main(train_args(inputs, tmp_path / schedule, "baseline", learning_rate_schedule=schedule)) == 0
+    constant, cosine = (load_model(tmp_path / schedule / "model.keras").optimizer for schedule in ("constant", "cosine"))
+    fit_items = json.loads((tmp_path / "cosine" / "training.json").read_text())["train_items"]
+    assert int(cosine.iterations) == 2 * -(-fit_items // SMALL["batch_size"])  # 2 epochs of batches
+    assert float(constant.learning_rate) == pytest.approx(0.001)
+    assert float(cosine.learning_rate) == pytest.approx(0.0, abs=1e-7)  # the schedule ran to its end
+    predictions = [pd.read_csv(tmp_path / schedule / "eval" / "predictions.csv").filter(like="prob_")
+                   for schedule in ("constant", "cosine")]
+    assert not np.allclose(*predictions, atol=1e-4)
+
+
 def test_fer_branch_without_weights_is_an_error(inputs, tmp_path, capsys):
     args = train_args(inputs, tmp_path, "baseline_fer")
     del args[args.index("--fer-weights"):args.index("--fer-weights") + 2]

@@ -301,8 +301,20 @@ def load_model(path) -> keras.Model:
         raise UserError(f"{path}: not a loadable Keras model ({first_line}); retrain it (delete the file and rerun)") from None
 
 
-def compile_model(model: keras.Model, *, learning_rate: float, prior=None, tau: float = 1.0) -> keras.Model:
-    """Adam and sparse categorical cross-entropy on class indices (EMOTIONS order);
+def scheduled_learning_rate(learning_rate: float, schedule: str, total_steps: int):
+    """Adam's learning rate for config ``train.learning_rate_schedule``: the number itself
+    (constant), or a cosine decay from it to 0 over ``total_steps`` batches (cosine), so
+    that the last epochs, whose weights are kept, take small steps."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, int(total_steps)))
+    raise ValueError(f"unknown learning_rate_schedule {schedule!r}: constant or cosine")
+
+
+def compile_model(model: keras.Model, *, learning_rate, prior=None, tau: float = 1.0) -> keras.Model:
+    """Adam (``learning_rate``: a number or a schedule, scheduled_learning_rate) and sparse
+    categorical cross-entropy on class indices (EMOTIONS order);
     with a class ``prior``, the logit-adjusted one (LogitAdjustedLoss)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -509,7 +521,7 @@ def classification_loss(prior=None, *, tau: float = 1.0):
 def compile_joint_model(
     model: keras.Model,
     *,
-    learning_rate: float,
+    learning_rate,
     auxiliary_weight: float = 0.5,
     prior=None,
     tau: float = 1.0,

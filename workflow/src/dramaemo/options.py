@@ -16,7 +16,7 @@ from dramaemo import registry
 
 # Scalar settings of config train that every trained model reads.
 SCALAR_SETTINGS = (
-    "epochs", "batch_size", "learning_rate", "class_weight", "validation_fraction",
+    "epochs", "batch_size", "learning_rate", "learning_rate_schedule", "class_weight", "validation_fraction",
     "early_stopping_patience", "allow_absent_classes", "logit_adjustment_tau",
 )
 # Scalar settings that only the models taking the face read.
@@ -48,6 +48,7 @@ class TrainOptions:
     early_stopping_patience: int
     allow_absent_classes: bool
     logit_adjustment_tau: float = 0.0  # 0: plain cross-entropy (dramaemo.models.LogitAdjustedLoss)
+    learning_rate_schedule: str = "constant"  # or cosine (dramaemo.models.scheduled_learning_rate)
     image_size: int | None = None  # resize crops to this side; None: as stored
     augment: bool = False  # augment the faces of the fit part (dramaemo.augment), never at evaluation
     image_branch: str | None = None  # registry.SCRATCH or registry.FER_INIT (models taking the face)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -163,7 +164,8 @@ def _subset(arrays: dict, index) -> dict:
 # --------------------------------------------------------------------------- model
 def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
     """The compiled model of registry entry ``spec`` with the hyper-parameters of ``options``
-    (``fit_labels``: the class prior of logit adjustment, ``train.logit_adjustment_tau``)."""
+    (``fit_labels``: the class prior of logit adjustment, ``train.logit_adjustment_tau``, and
+    the batches a cosine learning-rate schedule spans)."""
     from dramaemo import models
 
     model = registry.resolve(spec.builder)(
@@ -171,10 +173,14 @@ def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
         fer_weights=shared.get("fer_weights"))
     tau = options.logit_adjustment_tau
     prior = models.class_prior(fit_labels) if tau > 0 and fit_labels is not None else None
+    fit_items = len(fit_labels) if fit_labels is not None else options.batch_size
+    learning_rate = models.scheduled_learning_rate(
+        options.learning_rate, options.learning_rate_schedule,
+        total_steps=options.epochs * math.ceil(fit_items / options.batch_size))
     if isinstance(model.output, dict):  # a joint model: fused output + auxiliary heads
-        return models.compile_joint_model(model, learning_rate=options.learning_rate, prior=prior, tau=tau,
+        return models.compile_joint_model(model, learning_rate=learning_rate, prior=prior, tau=tau,
                                           auxiliary_weight=options.joint["auxiliary_weight"])
-    return models.compile_model(model, learning_rate=options.learning_rate, prior=prior, tau=tau)
+    return models.compile_model(model, learning_rate=learning_rate, prior=prior, tau=tau)
 
 
 def class_weights(labels: np.ndarray, mode: str) -> dict[int, float] | None:
