@@ -1,4 +1,5 @@
 # Helpers and input functions shared by every stage.
+import gc
 import json
 import shlex
 import sys
@@ -21,6 +22,11 @@ from dramaemo.errors import UserError
 from dramaemo.options import model_settings
 from dramaemo.text import KUMO_SOURCE
 from dramaemo.video_check import check_videos
+
+# Everything imported so far lives as long as Snakemake's process: moved out of the
+# garbage collector's sight, the collections that building the DAG triggers get cheap.
+# `snakemake -n` on 100 episodes: 2.03 -> 1.63 s (best of 5, alternated), +2 MB of RSS.
+gc.freeze()
 
 # Unknown keys first, with the nearest known one: jsonschema's own message for them
 # ("Additional properties are not allowed") names neither the section nor the fix.
