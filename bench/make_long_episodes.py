@@ -2,10 +2,10 @@
 
 Loops ../shared/data/video/short_hamilton_clip.mp4 (a real 10 s, 640x360 recording)
 to at least 10 minutes, scaled to 720p and 1080p and re-encoded with libx264 as a
-broadcaster would (veryfast preset, CRF 23, 25 fps). Outputs are cached under
-resources/bench/ (git-ignored): nothing derived from ../shared enters the repo.
+broadcaster would (veryfast preset, CRF 23, 25 fps). Outputs are cached in
+../bench-speed, outside the repository: nothing derived from ../shared enters it.
 
-    python bench/make_long_episodes.py [--minutes 10] [--out resources/bench]
+    python bench/make_long_episodes.py [--minutes 10] [--out ../bench-speed]
 """
 
 from __future__ import annotations
