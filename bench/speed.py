@@ -1,7 +1,7 @@
 """Speed benchmarks: each figure is a ratio against a physical limit measured in the same run.
 
     python bench/speed.py extraction [--minutes 10]   # frame extraction vs raw decode
-    python bench/speed.py faces                       # face stage vs bare detectMultiScale
+    python bench/speed.py faces [--pyramids 1.2/3]    # face stage vs bare detectMultiScale
     python bench/speed.py hour                        # a 1-hour 720p episode: frames + faces
     python bench/speed.py dryrun [--episodes 100]     # `snakemake -n` on 100 episodes
     python bench/speed.py scaling                     # front half on 1, 2, 4 episodes
@@ -164,15 +164,23 @@ def bench_faces(args) -> None:
         default_threads = cv2.getNumThreads()  # what the bare loop gets: OpenCV's default
         bare_seconds, bare_cpu, _ = measured(bare_loop, frame_paths, classifier,
                                              bare_settings)
-        for label in args.scales:
+        # Each row: a detection scale (@threads), and a pyramid (scale_factor/min_neighbors)
+        # other than the config's for the --pyramids rows, all at the default scale.
+        runs = [(label, settings) for label in args.scales] + [
+            ("auto", {**settings, "scale_factor": float(factor), "min_neighbors": int(neighbours)})
+            for factor, neighbours in (pyramid.split("/") for pyramid in args.pyramids)]
+        for label, run_settings in runs:
             scale, threads = (label.split("@") + [None])[:2]
             threads = int(threads or DEFAULTS["resources"]["detect_faces"]["threads"])
-            workdir = tmp / f"scale{scale}_{threads}"
+            pyramid = f"{run_settings['scale_factor']}/{run_settings['min_neighbors']}"
+            workdir = tmp / f"scale{scale}_{threads}_{pyramid.replace('/', '_')}"
             workdir.mkdir()
             seconds, cpu, manifests = measured(
-                lambda: {e: face_stage(frame_dirs[e], e, settings, scale, threads, workdir)
+                lambda: {e: face_stage(frame_dirs[e], e, run_settings, scale, threads, workdir)
                          for e in episodes})
             rows.append({"detection_scale": scale, "threads": threads,
+                         "scale_factor/min_neighbors": pyramid,
+                         "detections": sum(len(manifest) for manifest in manifests.values()),
                          "frames/s": round(len(frame_paths) / seconds, 1),
                          "bare loop frames/s": round(len(frame_paths) / bare_seconds, 1),
                          "speed-up": round(bare_seconds / seconds, 2),
@@ -180,7 +188,9 @@ def bench_faces(args) -> None:
                          "recall %": round(100 * recall(manifests, infos), 2)})
         cv2.setNumThreads(default_threads)
     table = pd.DataFrame(rows)
-    full = table.loc[table["detection_scale"] == "1.0", "recall %"]
+    full = table.loc[(table["detection_scale"] == "1.0")
+                     & (table["scale_factor/min_neighbors"] == f"{settings['scale_factor']}/{settings['min_neighbors']}"),
+                     "recall %"]
     if len(full):
         table["recall vs full-res (points)"] = (table["recall %"] - full.iloc[0]).round(2)
     publish("faces", f"{len(frame_paths)} frames of {len(episodes)} bench-drama episodes; "
@@ -366,6 +376,9 @@ def main() -> None:
     face.add_argument("--scales", nargs="+", default=["auto", "1.0"],
                       help="detection scales (auto or a factor), each optionally @threads "
                            "(default: the detect_faces rule's threads), e.g. 0.4@1")
+    face.add_argument("--pyramids", nargs="*", default=[],
+                      help="extra rows at the default scale with another scale_factor/min_neighbors, "
+                           "e.g. 1.2/3 1.15/4")
     face.set_defaults(func=bench_faces)
     hour = commands.add_parser("hour")
     hour.add_argument("--decode", action="store_true", help="also time a raw decode")
