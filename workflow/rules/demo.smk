@@ -25,6 +25,6 @@ rule build_demo:
         "../../envs/video.yaml"
     shell:
         "python -m dramaemo build-demo --outdir resources/demo/episodes"
-        " --annotations {output.annotations:q} --episodes {params.episodes}"
-        " --seconds {params.seconds} --seed {params.seed} --width {params.width}"
-        " --height {params.height} --fps {params.fps} > {log:q} 2>&1"
+        " --annotations {output.annotations:q} --episodes {params.episodes:q}"
+        " --seconds {params.seconds:q} --seed {params.seed:q} --width {params.width:q}"
+        " --height {params.height:q} --fps {params.fps:q} > {log:q} 2>&1"
