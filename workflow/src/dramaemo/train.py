@@ -173,10 +173,10 @@ def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
         fer_weights=shared.get("fer_weights"))
     tau = options.logit_adjustment_tau
     prior = models.class_prior(fit_labels) if tau > 0 and fit_labels is not None else None
-    fit_items = len(fit_labels) if fit_labels is not None else options.batch_size
+    # batches a schedule spans; without fit labels (a model built only to be measured) one an epoch
+    steps_per_epoch = math.ceil(len(fit_labels) / options.batch_size) if fit_labels is not None else 1
     learning_rate = models.scheduled_learning_rate(
-        options.learning_rate, options.learning_rate_schedule,
-        total_steps=options.epochs * math.ceil(fit_items / options.batch_size))
+        options.learning_rate, options.learning_rate_schedule, total_steps=options.epochs * steps_per_epoch)
     if isinstance(model.output, dict):  # a joint model: fused output + auxiliary heads
         return models.compile_joint_model(model, learning_rate=learning_rate, prior=prior, tau=tau,
                                           auxiliary_weight=options.joint["auxiliary_weight"])
