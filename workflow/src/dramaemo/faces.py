@@ -144,18 +144,25 @@ def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_si
 def detect_faces(
     frames_dir: str | Path,
     episode: str,
-    cascade: str = "haarcascade_frontalface_default.xml",
-    scale_factor: float = 1.1,
-    min_neighbors: int = 5,
-    min_size: int = 40,
-    detection_scale: float | str = AUTO_SCALE,
+    cascade: str | None = None,
+    scale_factor: float | None = None,
+    min_neighbors: int | None = None,
+    min_size: int | None = None,
+    detection_scale: float | str | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
     """Every face of every frame of one episode (an empty table when there is none).
 
+    A setting left None takes the config's default (the schema's ``faces`` section).
     ``threads`` worker threads detect on different frames at once (OpenCV releases the
     GIL); the result is the same for any number of threads.
     """
+    defaults = schema_defaults("faces")
+    cascade = defaults["cascade"] if cascade is None else cascade
+    scale_factor = defaults["scale_factor"] if scale_factor is None else scale_factor
+    min_neighbors = defaults["min_neighbors"] if min_neighbors is None else min_neighbors
+    min_size = defaults["min_size"] if min_size is None else min_size
+    detection_scale = defaults["detection_scale"] if detection_scale is None else detection_scale
     scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
     detect = frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
     frames = frame_files(frames_dir)
