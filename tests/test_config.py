@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dramaemo import EMOTIONS, SPLIT_STRATEGIES, registry
-from dramaemo.config import check, schema_defaults, schema_node
+from dramaemo.config import check, filled, schema_defaults, schema_node
 from dramaemo.options import TrainOptions, model_settings
 from conftest import REPO
 
@@ -28,6 +28,14 @@ def test_config_yaml_restates_the_schema_defaults_exactly():
         if path in defaults and path[0] not in ("episodes_dir", "annotations", "video_suffixes"):
             assert value == defaults[path], f"{'.'.join(path)}: config.yaml {value!r}, schema {defaults[path]!r}"
     assert schema_defaults("train")["epochs"] == config["train"]["epochs"]
+
+
+def test_library_functions_fill_what_is_left_out_from_the_schema():
+    defaults = schema_defaults("faces")
+    assert filled("faces", min_neighbors=None, scale_factor=1.3, min_size=0) == {
+        "min_neighbors": defaults["min_neighbors"], "scale_factor": 1.3, "min_size": 0}
+    with pytest.raises(KeyError):
+        filled("faces", min_neighbours=None)  # a misspelt key is an error, not a None
 
 
 def test_model_settings_hold_only_what_a_model_reads():

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import run_snakemake
+from dramaemo.config import schema_defaults
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def test_rerun_of_detection_keeps_the_crops_of_unchanged_boxes(tiny_front_copy):
     log = (work / "logs/crop_faces/demo01.log").read_text()
     assert f"0 written, {len(strict)} kept from an earlier run" in log
     # back to the default: only the dropped face's crop is cut again
-    again = rerun_with_min_neighbors(work, 5)
+    again = rerun_with_min_neighbors(work, schema_defaults("faces")["min_neighbors"])
     assert again[BOX].equals(before[BOX])
     recut = again[~again["crop_path"].isin(strict["crop_path"])]
     assert len(recut) == len(before) - len(strict)

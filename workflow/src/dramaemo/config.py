@@ -55,6 +55,13 @@ def schema_defaults(*path: str):
     return _defaults(schema_node(*path))
 
 
+def filled(section: str, **given) -> dict:
+    """``given`` with each None replaced by the schema's default of that key of ``section``
+    (e.g. "faces"): the library functions' defaults, in the order given."""
+    defaults = schema_defaults(section)
+    return {key: defaults[key] if value is None else value for key, value in given.items()}
+
+
 def schema_node(*path: str) -> dict:
     """The schema entry of one config key, e.g. ("evaluation", "bootstrap", "resample_by")."""
     node = schema()

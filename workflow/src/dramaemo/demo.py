@@ -22,7 +22,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.annotations import ANNOTATION_COLUMNS
-from dramaemo.config import schema_defaults
+from dramaemo.config import filled, schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -208,10 +208,14 @@ def render_episode(
     return rows
 
 
-def build_demo(outdir: str | Path, annotations: str | Path, episodes: int = 2,
-               seconds: int = 60, seed: int = 0, width: int = 320, height: int = 240,
-               fps: int = 10) -> pd.DataFrame:
-    """Write ``demoNN.mp4`` episodes into ``outdir`` and their annotation CSV."""
+def build_demo(outdir: str | Path, annotations: str | Path, episodes: int | None = None,
+               seconds: int | None = None, seed: int | None = None, width: int | None = None,
+               height: int | None = None, fps: int | None = None) -> pd.DataFrame:
+    """Write ``demoNN.mp4`` episodes into ``outdir`` and their annotation CSV (settings
+    left None: the schema's ``demo`` defaults)."""
+    episodes, seconds, seed, width, height, fps = filled(
+        "demo", episodes=episodes, seconds=seconds, seed=seed, width=width, height=height,
+        fps=fps).values()
     rng = np.random.default_rng(seed)
     characters = load_characters()
     labels = label_cycle(rng)

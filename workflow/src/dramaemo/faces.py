@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dramaemo.config import schema_defaults
+from dramaemo.config import filled, schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -157,12 +157,9 @@ def detect_faces(
     ``threads`` worker threads detect on different frames at once (OpenCV releases the
     GIL); the result is the same for any number of threads.
     """
-    defaults = schema_defaults("faces")
-    cascade = defaults["cascade"] if cascade is None else cascade
-    scale_factor = defaults["scale_factor"] if scale_factor is None else scale_factor
-    min_neighbors = defaults["min_neighbors"] if min_neighbors is None else min_neighbors
-    min_size = defaults["min_size"] if min_size is None else min_size
-    detection_scale = defaults["detection_scale"] if detection_scale is None else detection_scale
+    cascade, scale_factor, min_neighbors, min_size, detection_scale = filled(
+        "faces", cascade=cascade, scale_factor=scale_factor, min_neighbors=min_neighbors,
+        min_size=min_size, detection_scale=detection_scale).values()
     scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
     detect = frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
     frames = frame_files(frames_dir)
@@ -225,10 +222,11 @@ def crop_faces(
     frames_dir: str | Path,
     detections: pd.DataFrame,
     crops_dir: str | Path,
-    margin: float = 0.0,
-    image_size: int = 64,
+    margin: float | None = None,
+    image_size: int | None = None,
 ) -> pd.DataFrame:
-    """Grayscale square crops (PNG) of every detection, and their manifest.
+    """Grayscale square crops (PNG) of every detection, and their manifest (settings left
+    None: the schema's ``crops`` defaults).
 
     A crop is named ``{second:06d}_{face_index}_{key}.png``, ``key`` being ``crop_key``.
     A crop of an earlier run in ``crops_dir`` with the same second and key is kept
@@ -236,6 +234,7 @@ def crop_faces(
     detection setting only the crops of changed boxes are written; crops no detection
     asks for are removed.
     """
+    margin, image_size = filled("crops", margin=margin, image_size=image_size).values()
     crops_dir = Path(crops_dir)
     crops_dir.mkdir(parents=True, exist_ok=True)
     # (second, key) -> crop file; older names without a key never match and are removed

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dramaemo.config import schema_defaults
+from dramaemo.config import filled, schema_defaults
 from dramaemo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -117,17 +117,19 @@ def _last_line(text: str) -> str:
 def extract_frames(
     video: str | Path,
     outdir: str | Path,
-    offset: float = 0.5,
-    jpeg_quality: int = 2,
+    offset: float | None = None,
+    jpeg_quality: int | None = None,
     threads: int = 0,
 ) -> VideoInfo:
-    """Write one JPEG per second of ``video`` into ``outdir`` as ``{second:06d}.jpg``.
+    """Write one JPEG per second of ``video`` into ``outdir`` as ``{second:06d}.jpg``
+    (settings left None: the schema's ``frames`` defaults).
 
     Returns the probed VideoInfo. A decode error, or fewer frames than the duration
     promises (a truncated file), raises UserError naming the video.
     """
     import ffmpeg  # here: the video check (dramaemo.video_check) runs in Snakemake's process
 
+    offset, jpeg_quality = filled("frames", offset=offset, jpeg_quality=jpeg_quality).values()
     info = probe_video(video)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
