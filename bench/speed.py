@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -152,7 +151,8 @@ def extracted(videos: dict[str, Path], root: Path) -> tuple[dict[str, Path], dic
     for episode, path in videos.items():
         frame_dirs[episode] = root / episode
         info = video.extract_frames(path, frame_dirs[episode])
-        infos[episode] = asdict(info) | {"frames": len(faces.frame_files(frame_dirs[episode]))}
+        infos[episode] = video.frames_record(info, frame_dirs[episode],
+                                             DEFAULTS["frames"]["offset"])
     return frame_dirs, infos
 
 

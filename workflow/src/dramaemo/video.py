@@ -190,15 +190,18 @@ def extract_frames(
     return info
 
 
+def frames_record(info: VideoInfo, outdir: str | Path, offset: float) -> dict:
+    """What the join reads about an extracted episode (its ``.info.json``): the probed
+    video, the offset and the number of frames written."""
+    return asdict(info) | {"offset": offset, "frames": len(list(Path(outdir).glob("*.jpg")))}
+
+
 def _run_extract(args) -> None:
     info = extract_frames(
         args.video, args.outdir, args.offset, args.jpeg_quality, args.threads
     )
     if args.info:
-        record = asdict(info) | {
-            "offset": args.offset,
-            "frames": len(list(Path(args.outdir).glob("*.jpg"))),
-        }
+        record = frames_record(info, args.outdir, args.offset)
         Path(args.info).write_text(json.dumps(record, indent=2) + "\n")
 
 
