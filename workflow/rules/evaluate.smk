@@ -51,8 +51,8 @@ rule predict_fer:
         "../../envs/tensorflow.yaml"
     shell:
         "python -m dramaemo predict-fer --model {input.model:q} --images {input.images:q}"
-        " --split {input.split:q} --split-name {wildcards.split} --dataset {input.dataset:q}"
-        " --batch-size {params.batch_size} --output {output.predictions:q} > {log:q} 2>&1"
+        " --split {input.split:q} --split-name {wildcards.split:q} --dataset {input.dataset:q}"
+        " --batch-size {params.batch_size:q} --output {output.predictions:q} > {log:q} 2>&1"
 
 
 rule late_fusion:
@@ -131,5 +131,5 @@ rule compare_models:
         "../../envs/report.yaml"
     shell:
         "python -m dramaemo compare-models --predictions {input.predictions:q} --split {input.split:q}"
-        " --resamples {params.resamples} --seed {params.seed} --ci-level {params.ci_level}"
-        " --resample-by {params.resample_by} --output {output:q} > {log:q} 2>&1"
+        " --resamples {params.resamples:q} --seed {params.seed:q} --ci-level {params.ci_level:q}"
+        " --resample-by {params.resample_by:q} --output {output:q} > {log:q} 2>&1"
