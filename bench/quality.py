@@ -34,7 +34,7 @@ def read_runs(workdir: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((workdir / "results" / "eval").glob("*/*/seed*/metrics.json")):
         metrics = json.loads(path.read_text())
-        row = {key: metrics[key] for key in ("split", "model", "seed", "macro_f1", "accuracy")}
+        row = {key: metrics[key] for key in ("split", "split_draw", "model", "seed", "macro_f1", "accuracy")}
         row["unseen"] = metrics["unseen_description"]["macro_f1"]
         # rows: true class, columns: predicted class, in metrics["labels"] order
         confusion = pd.DataFrame(metrics["confusion_matrix"], index=metrics["labels"], columns=metrics["labels"])
@@ -64,7 +64,10 @@ def main() -> None:
     headline = headline_split(strategies)
     models = registry.ordered_models(runs["model"].unique())
 
+    draws = runs.groupby("seed")["split_draw"].unique().to_dict()
     print("## Macro-F1 per model (mean ± std over seeds)\n")
+    print("Split draw of each seed: " + ", ".join(f"seed {seed}: draw {', '.join(map(str, d))}"
+                                                   for seed, d in sorted(draws.items())) + "\n")
     header = ["model"] + [f"{split}{' (headline)' if split == headline else ''}" for split in strategies] + [
         f"{headline}, unseen descriptions"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))

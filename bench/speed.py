@@ -332,7 +332,7 @@ def bench_scaling(args) -> None:
                 folder / "annotations.csv", index=False)
             config = season_config(folder)
             seconds, result = timed(snakemake, folder / "work", config, "--cores",
-                                    str(args.cores), "results/split/scene.csv")
+                                    str(args.cores), "results/split/scene/draw0.csv")
             if result.returncode != 0:
                 sys.exit(result.stdout[-3000:] + result.stderr[-3000:])
             minutes = sum(video.probe_video(p).duration for p in chosen) / 60

@@ -25,7 +25,7 @@ FRONT_TARGETS = (
     "results/dataset/dataset.csv",
     "results/dataset/join_report.md",
     "results/dataset/images.npz",
-    "results/split/scene.csv",
+    "results/split/scene/draw0.csv",
 )
 
 
@@ -59,16 +59,22 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True,
     return result
 
 
-def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, str | None]]:
-    """(rule, model wildcard or None) of every job a dry run of ``targets`` would run."""
+def planned_job_wildcards(workdir: Path, *targets: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run of ``targets`` would run."""
     output = run_snakemake(workdir, "-n", *targets).stdout
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
         rule = re.match(r"(?:local)?rule (\w+):", block)
         if rule:
-            model = re.search(r"wildcards: .*model=(\w+)", block)
-            jobs.append((rule.group(1), model.group(1) if model else None))
+            found = re.search(r"wildcards: (.*)", block)
+            pairs = [pair.split("=", 1) for pair in found.group(1).split(", ")] if found else []
+            jobs.append((rule.group(1), dict(pairs)))
     return jobs
+
+
+def planned_jobs(workdir: Path, *targets: str) -> list[tuple[str, str | None]]:
+    """(rule, model wildcard or None) of every job a dry run of ``targets`` would run."""
+    return [(rule, wildcards.get("model")) for rule, wildcards in planned_job_wildcards(workdir, *targets)]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO, planned_jobs, run_snakemake
-from dramaemo import ablation
+from dramaemo import ablation, runs
 from dramaemo.config import check, schema_defaults
 from dramaemo.options import model_settings
 
@@ -77,7 +77,8 @@ def _write_run(folder, truth, pred):
     folder.mkdir(parents=True)
     pd.DataFrame({"item_id": [f"i{n}" for n in range(len(truth))], "true": truth, "pred": pred}).to_csv(
         folder / "predictions.csv", index=False)
-    metrics = {"split": "scene", "model": "minilm", "seed": int(folder.name[-1]), **compute_metrics(truth, pred),
+    identity = runs.write_run(folder / "run.json", split="scene", split_draw=0, model="minilm", seed=int(folder.name[-1]))
+    metrics = {**identity, **compute_metrics(truth, pred),
                "unseen_description": {"macro_f1": None}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return {"metrics": str(folder / "metrics.json"), "predictions": str(folder / "predictions.csv")}
@@ -91,7 +92,7 @@ def test_each_change_gets_its_paired_scene_bootstrap_interval(tmp_path):
     rng = np.random.default_rng(0)
     truth = list(rng.choice(EMOTIONS, 120))
     scenes = [f"s{n // 3}" for n in range(120)]  # 40 test scenes of 3 items
-    pd.DataFrame({"item_id": [f"i{n}" for n in range(120)], "scene_id": scenes, "part": "test"}).to_csv(
+    pd.DataFrame({"item_id": [f"i{n}" for n in range(120)], "scene_id": scenes, "part": "test", "draw": 0}).to_csv(
         tmp_path / "split.csv", index=False)
     worse = ["Neutral" if t == "Happy" else t for t in truth]
     runs = {}
@@ -99,15 +100,15 @@ def test_each_change_gets_its_paired_scene_bootstrap_interval(tmp_path):
         files = [_write_run(tmp_path / name / f"seed{seed}", truth, pred) for seed in (0, 1)]
         runs[name] = {"change": name, **{kind: [f[kind] for f in files] for kind in ("metrics", "predictions")}}
     bootstrap = {**schema_defaults("evaluation", "bootstrap"), "resamples": 300}
-    display, numeric, notes = ablation.ablation_table(runs, split_path=tmp_path / "split.csv", bootstrap=bootstrap)
+    display, numeric, notes = ablation.ablation_table(runs, split_paths=[tmp_path / "split.csv"], bootstrap=bootstrap)
     assert (numeric.loc["same", [ablation.CI_LOW, ablation.CI_HIGH]] == 0).all()
     low, high = numeric.loc["worse", [ablation.CI_LOW, ablation.CI_HIGH]]
     assert low <= numeric.loc["worse", "Δ Macro-F1"] <= high < 0
     assert display.loc["worse", "Δ Macro-F1 CI"] == f"[{low:+.3f}, {high:+.3f}]"
-    assert "paired bootstrap over the 40 test scenes (300 resamples" in notes[-1]
+    assert "paired bootstrap over the 40 test scenes of 1 split draw(s) (300 resamples" in notes[-1]
     runs["worse"]["predictions"] = runs["worse"]["predictions"][:1]
     with pytest.raises(Exception, match="row 'worse' has 1 predictions files for 2 metrics files"):
-        ablation.ablation_table(runs, split_path=tmp_path / "split.csv", bootstrap=bootstrap)
+        ablation.ablation_table(runs, split_paths=[tmp_path / "split.csv"], bootstrap=bootstrap)
 
 
 @pytest.mark.slow

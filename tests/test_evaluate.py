@@ -26,11 +26,11 @@ from dramaemo.evaluate import (
 )
 
 
-def write_predictions(path, item_ids, true, pred, model="baseline", seed=0, split="scene"):
+def write_predictions(path, item_ids, true, pred, model="baseline", seed=0, split="scene", split_draw=0):
     """A predictions.csv in the training stage's format (one-hot probabilities), with the
     run.json of its run beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    runs.write_run(path.with_name("run.json"), split=split, model=model, seed=seed)
+    runs.write_run(path.with_name("run.json"), split=split, split_draw=split_draw, model=model, seed=seed)
     table = pd.DataFrame({"item_id": item_ids, "true": true, "pred": pred})
     for emotion, column in zip(EMOTIONS, PROB_COLUMNS):
         table[column] = (table["pred"] == emotion).astype(float)
@@ -98,7 +98,7 @@ def make_split_and_dataset(tmp_path):
     table = pd.DataFrame(rows, columns=["item_id", "scene_id", "part", "emotion", "description"])
     split_path = tmp_path / "split" / "scene.csv"
     split_path.parent.mkdir(parents=True)
-    table[["item_id", "scene_id", "part"]].to_csv(split_path, index=False)
+    table[["item_id", "scene_id", "part"]].assign(draw=0).to_csv(split_path, index=False)
     dataset_path = tmp_path / "dataset.csv"
     table[["item_id", "emotion", "description", "scene_id"]].to_csv(dataset_path, index=False)
     return table, split_path, dataset_path
@@ -200,8 +200,9 @@ def test_scene_bootstrap_is_wider_than_item_bootstrap():
 
 def test_bootstrap_identical_model_and_seed_average():
     runs = clustered_runs()
-    runs["copy"] = [runs["baseline"][0].copy()]
-    # two seeds: the point estimate is the mean of the seeds' macro-F1
+    # two seeds on one draw: the point estimate is the mean of the seeds' macro-F1
+    runs["baseline"].append(runs["baseline"][0].copy())
+    runs["copy"] = [table.copy() for table in runs["baseline"]]
     runs["glove"].append(runs["baseline"][0].copy())
     differences, _ = paired_bootstrap(runs, resamples=200, seed=3)
     by_model = {d.model: d for d in differences}
@@ -224,9 +225,9 @@ def test_compare_models_from_files(tmp_path):
     split_rows = table[["item_id", "scene_id"]].assign(part="test")
     extra = pd.DataFrame({"item_id": ["x1"], "scene_id": ["sx"], "part": ["train"]})
     split_path = tmp_path / "split.csv"
-    pd.concat([split_rows, extra]).to_csv(split_path, index=False)
+    pd.concat([split_rows, extra]).assign(draw=0).to_csv(split_path, index=False)
     paths = sorted(tmp_path.glob("*/seed*/predictions.csv"))
-    result = compare_models(paths, split_path, resamples=100, seed=0, ci_level=0.9)
+    result = compare_models(paths, [split_path], resamples=100, seed=0, ci_level=0.9)
     # glove against the baseline, then the best multimodal model against the best single one
     assert list(zip(result["model"], result["reference"], result["comparison"])) == [
         ("glove", "baseline", VS_BASELINE), ("glove", "baseline", BEST_MULTIMODAL)]
@@ -235,16 +236,68 @@ def test_compare_models_from_files(tmp_path):
     write_predictions(tmp_path / "text" / "seed0" / "predictions.csv",
                       ["zzz"], ["Angry"], ["Angry"], model="text")
     with pytest.raises(UserError, match=r"text/seed0/predictions.csv: 1 item\(s\) not in"):
-        compare_models(sorted(tmp_path.glob("*/seed*/predictions.csv")), split_path,
+        compare_models(sorted(tmp_path.glob("*/seed*/predictions.csv")), [split_path],
                        resamples=10, seed=0, ci_level=0.9)
 
 
 def test_compare_models_needs_a_test_part(tmp_path):
     split_path = tmp_path / "split.csv"
-    pd.DataFrame({"item_id": ["a"], "scene_id": ["s"], "part": ["train"]}).to_csv(split_path, index=False)
+    pd.DataFrame({"item_id": ["a"], "scene_id": ["s"], "part": ["train"], "draw": [0]}).to_csv(split_path, index=False)
     path = write_predictions(tmp_path / "baseline" / "seed0" / "predictions.csv", [], [], [])
     with pytest.raises(UserError, match=r"split.csv: the test part is empty"):
-        compare_models([path], split_path, resamples=10, seed=0, ci_level=0.9)
+        compare_models([path], [split_path], resamples=10, seed=0, ci_level=0.9)
+
+
+def two_draws(n_scenes=12, per_scene=4):
+    """Two seeds, each tested on its own draw (other items, other scenes): a baseline and
+    a glove model per seed, as paired_bootstrap takes them."""
+    first, second = (clustered_runs(n_scenes=n_scenes, per_scene=per_scene, seed=seed) for seed in (0, 1))
+    for model in second:
+        second[model][0] = second[model][0].assign(item_id=lambda t: "d1" + t["item_id"],
+                                                   scene_id=lambda t: "d1" + t["scene_id"])
+    return {model: first[model] + second[model] for model in first}
+
+
+def test_bootstrap_over_seeds_on_their_own_draws():
+    runs = two_draws()
+    differences, info = paired_bootstrap(runs, resamples=400, seed=0)
+    glove = differences[0]
+    # the point estimate averages each seed's macro-F1 on its own draw
+    expected = np.mean([macro_f1(t["true"], t["pred"]) for t in runs["glove"]]) \
+        - np.mean([macro_f1(t["true"], t["pred"]) for t in runs["baseline"]])
+    assert glove.difference == pytest.approx(expected)
+    assert glove.ci_low < glove.difference < glove.ci_high
+    assert (info["n_draws"], info["n_groups"], info["n_items"]) == (2, 24, 96)
+    # a model identical to the baseline on both draws differs by exactly 0 in every resample
+    runs["copy"] = [table.copy() for table in runs["baseline"]]
+    copy = {d.model: d for d in paired_bootstrap(runs, resamples=100, seed=0)[0]}["copy"]
+    assert (copy.ci_low, copy.ci_high) == (0, 0)
+    # runs of one seed position must share their draw's items
+    runs["text"] = [runs["baseline"][1], runs["baseline"][0]]
+    with pytest.raises(UserError, match="text: the run of seed position 0 covers other test items"):
+        paired_bootstrap(runs, resamples=10, seed=0)
+
+
+def test_compare_models_matches_each_run_to_its_draw(tmp_path):
+    runs = two_draws(n_scenes=6, per_scene=3)
+    split_paths = []
+    for seed in (0, 1):
+        for model, tables in runs.items():
+            table = tables[seed]
+            write_predictions(tmp_path / model / f"seed{seed}" / "predictions.csv", table["item_id"],
+                              table["true"], table["pred"], model=model, seed=seed, split_draw=seed)
+        split_paths.append(tmp_path / f"draw{seed}.csv")
+        runs["baseline"][seed][["item_id", "scene_id"]].assign(part="test", draw=seed).to_csv(
+            split_paths[-1], index=False)
+    paths = sorted(tmp_path.glob("*/seed*/predictions.csv"))
+    result = compare_models(paths, split_paths, resamples=100, seed=0, ci_level=0.9)
+    assert (result.loc[0, "n_draws"], result.loc[0, "n_groups"]) == (2, 12)
+    # the split file of a run's draw must be given
+    with pytest.raises(UserError, match=r"seed1/predictions.csv: a run of split draw 1, but no split file"):
+        compare_models(paths, split_paths[:1], resamples=10, seed=0, ci_level=0.9)
+    # and evaluating a run on another draw's split is refused
+    with pytest.raises(UserError, match=r"a run of split draw 1, but .*draw0.csv is draw 0"):
+        evaluate_run(tmp_path / "glove" / "seed1" / "predictions.csv", split_paths[0], tmp_path / "x.csv")
 
 
 # --------------------------------------------------------------------------- late fusion

@@ -59,7 +59,7 @@ def write_inputs(tmp_path, size=48):
     )
     dataset_path = tmp_path / "dataset.csv"
     dataset.to_csv(dataset_path, index=False)
-    split = dataset[["item_id", "scene_id"]].assign(part=["train", "test", "test", "test", "test", "test"])
+    split = dataset[["item_id", "scene_id"]].assign(part=["train", "test", "test", "test", "test", "test"], draw=0)
     split_path = tmp_path / "scene.csv"
     split.to_csv(split_path, index=False)
     return images_path, split_path, dataset_path
@@ -70,7 +70,7 @@ def test_predict_with_tiny_hdf5_model(tmp_path):
     images_path, split_path, dataset_path = write_inputs(tmp_path)  # 48 px: resized to 64
     output = tmp_path / "eval" / "scene" / "fer" / "seed0" / "predictions.csv"
     predict_test_part(model_path, images_path, split_path, dataset_path, output, batch_size=2)
-    runs.write_run(output.with_name("run.json"), split="scene", model="fer", seed=0)
+    runs.write_run(output.with_name("run.json"), split="scene", split_draw=0, model="fer", seed=0)
     table = pd.read_csv(output)
     assert list(table.columns) == ["item_id", "true", "pred"] + [f"prob_{e}" for e in EMOTIONS]
     assert list(table["item_id"]) == [f"ep_{i:03d}" for i in range(1, 6)]  # test part only
@@ -99,7 +99,7 @@ def test_images_lacking_test_items(tmp_path):
     model_path = brightness_model(tmp_path / "m.hdf5")
     images_path, split_path, dataset_path = write_inputs(tmp_path)
     split = pd.read_csv(split_path)
-    split.loc[len(split)] = ["ep_999", "s9", "test"]
+    split.loc[len(split)] = ["ep_999", "s9", "test", 0]
     split.to_csv(split_path, index=False)
     with pytest.raises(UserError, match=r"images.npz: lacks 1 test item\(s\).*'ep_999'"):
         predict_test_part(model_path, images_path, split_path, dataset_path, tmp_path / "p.csv")

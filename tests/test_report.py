@@ -57,16 +57,18 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
     dataset["part"] = ["train"] * 8 + ["test"] * n_test
     (root / "split").mkdir(parents=True, exist_ok=True)
     split_path = root / "split" / f"{split}.csv"
-    dataset[["item_id", "scene_id", "part"]].to_csv(split_path, index=False)
+    dataset[["item_id", "scene_id", "part"]].assign(draw=0).to_csv(split_path, index=False)
     dataset_path = root / "dataset" / "dataset.csv"
     dataset_path.parent.mkdir(exist_ok=True)
     dataset.to_csv(dataset_path, index=False)
     wrong = {"Angry": "Happy", "Happy": "Neutral", "Neutral": "Sad", "Sad": "Angry"}
-    all_runs = [(m, s) for m in models for s in seeds] + [("fer", 0)]
+    all_runs = [(m, s) for m in [*models, "fer"] for s in seeds]
     metrics, predictions, histories = [], [], []
     for model, run_seed in all_runs:
         if model == "baseline":
             right = np.full(n_test, run_seed != 2)
+        elif model == "fer":  # deterministic: the same predictions on the one draw
+            right = np.random.default_rng(seed).random(n_test) < 0.6
         else:
             right = rng.random(n_test) < 0.6
         pred = np.where(right, true, [wrong[t] for t in true])
@@ -76,7 +78,7 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
         for emotion in EMOTIONS:
             table[f"prob_{emotion}"] = (pred == emotion).astype(float)
         table.to_csv(folder / "predictions.csv", index=False)
-        runs.write_run(folder / "run.json", split=split, model=model, seed=run_seed)
+        runs.write_run(folder / "run.json", split=split, split_draw=0, model=model, seed=run_seed)
         predictions.append(folder / "predictions.csv")
         (folder / "metrics.json").write_text(
             json.dumps(evaluate_run(folder / "predictions.csv", split_path, dataset_path))
@@ -85,7 +87,7 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
         if model != "fer":
             history = root / "models" / split / model / f"seed{run_seed}" / "history.csv"
             history.parent.mkdir(parents=True)
-            runs.write_run(history.with_name("run.json"), split=split, model=model, seed=run_seed)
+            runs.write_run(history.with_name("run.json"), split=split, split_draw=0, model=model, seed=run_seed)
             epochs = np.arange(5)
             pd.DataFrame({"epoch": epochs, "loss": 2 / (epochs + 1), "accuracy": epochs / 5,
                           "val_loss": 2.5 / (epochs + 1), "val_accuracy": epochs / 6}).to_csv(
@@ -107,11 +109,11 @@ def test_f1_table_layout_and_cells(tmp_path):
     # classes absent from the test part have no F1
     for emotion in ("Disgust", "Fear", "Surprise"):
         assert set(display.loc[emotion]) == {"–"}
-    # FER: a single run, no std
-    assert "±" not in display.loc["Macro-F1", "FER2013 zero-shot"]
+    # FER: deterministic, one run per seed's draw; here every seed is on one draw
+    assert display.loc["Macro-F1", "FER2013 zero-shot"].endswith(" ± 0.000")
     assert numeric.loc["Macro-F1", "Baseline CNN (image) mean"] == pytest.approx(2 / 3)
     assert numeric.loc["Macro-F1", "Baseline CNN (image) std"] == pytest.approx(np.sqrt(1 / 3))
-    assert numeric.loc["Macro-F1", "FER2013 zero-shot runs"] == 1
+    assert numeric.loc["Macro-F1", "FER2013 zero-shot runs"] == 3
     assert any("stand-in" in note for note in notes)
     # without the stand-in flag the ELMo column has its plain name
     plain, _, _ = f1_table(metrics, elmo_standin=False)
@@ -148,7 +150,7 @@ def test_summary_table_and_difference_plot(tmp_path):
     for split in ("random", "scene"):
         split_metrics, predictions, _, split_path = make_runs(tmp_path, split=split)
         metrics += split_metrics
-        table = compare_models(predictions, split_path, resamples=200, seed=0, ci_level=0.95)
+        table = compare_models(predictions, [split_path], resamples=200, seed=0, ci_level=0.95)
         path = tmp_path / "table" / split / "bootstrap.csv"
         path.parent.mkdir(parents=True)
         table.to_csv(path, index=False)
@@ -226,7 +228,7 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     """The whole tiny DAG ends with the table (FER on, a tiny .hdf5 model, late fusion of
     the baseline and the text model); editing a GloVe-model setting then reruns that
     model, its evaluation and the tables/plots only (not the late fusion)."""
-    from conftest import run_snakemake
+    from conftest import planned_job_wildcards, run_snakemake
     from test_fer import brightness_model
 
     workdir = tiny_front_copy
@@ -256,17 +258,41 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     late = pd.read_csv(workdir / "results/late/scene/seed0/predictions.csv")
     image = pd.read_csv(workdir / "results/models/scene/baseline/seed0/predictions.csv")
     assert sorted(late["item_id"]) == sorted(image["item_id"])
-    fer = pd.read_csv(workdir / "results/fer/scene/predictions.csv")
-    split = pd.read_csv(workdir / "results/split/scene.csv")
+    fer = pd.read_csv(workdir / "results/fer/scene/seed0/predictions.csv")
+    split = pd.read_csv(workdir / "results/split/scene/draw0.csv")
     assert sorted(fer["item_id"]) == sorted(split.loc[split["part"] == "test", "item_id"])
     run_snakemake(workdir, "--report", "report.html")
     assert (workdir / "report.html").stat().st_size > 100_000
     assert jobs_to_run(workdir) == set()
 
-    tiny.write_text(tiny.read_text().replace(
+    settings = tiny.read_text()
+    tiny.write_text(settings.replace(
         "train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1))
     assert jobs_to_run(workdir) == {
         ("train_model", "glove"), ("evaluate", "glove"), ("compare_models", None),
         ("f1_table", None), ("summary_table", None), ("plot_differences", None),
         ("plot_confusion", None), ("plot_f1", None), ("plot_training", None), ("all", None),
     }
+
+    # A second seed trains and tests on its own split draw: only its runs are new, and
+    # every model (FER too) is scored on both draws.
+    tiny.write_text(settings.replace("seeds: [0]", "seeds: [0, 1]", 1))
+    planned = planned_job_wildcards(workdir)
+    per_run = {rule for rule, _ in planned} & {"train_model", "predict_fer", "late_fusion", "evaluate"}
+    assert per_run == {"train_model", "predict_fer", "late_fusion", "evaluate"}
+    assert {wildcards.get("seed") for rule, wildcards in planned if rule in per_run} == {"1"}
+    assert [wildcards for rule, wildcards in planned if rule == "split"] == [{"split": "scene", "draw": "1"}]
+    run_snakemake(workdir)
+    draws = {draw: pd.read_csv(workdir / f"results/split/scene/draw{draw}.csv") for draw in (0, 1)}
+    for seed, split in draws.items():
+        test_items = sorted(split.loc[split["part"] == "test", "item_id"])
+        for folder in (f"fer/scene/seed{seed}", f"models/scene/glove/seed{seed}"):
+            assert sorted(pd.read_csv(workdir / "results" / folder / "predictions.csv")["item_id"]) == test_items
+        assert json.loads((workdir / f"results/models/scene/glove/seed{seed}/run.json").read_text())[
+            "split_draw"] == seed
+    assert sorted(draws[0].loc[draws[0]["part"] == "test", "item_id"]) != \
+        sorted(draws[1].loc[draws[1]["part"] == "test", "item_id"])
+    bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
+    assert set(bootstrap["n_draws"]) == {2} and set(bootstrap["n_seeds"]) == {2}
+    assert "own split draw (2 draws: 0, 1)" in (workdir / "results/table/scene/f1_table.md").read_text()
+

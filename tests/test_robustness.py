@@ -131,12 +131,12 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     work = tiny_workdir
     episodes = own_episodes(work, tiny_front, {"demo01": "ep01", "demo02": "ep02"},
                             split={"strategies": ["random"], "test_fraction": 0.2,
-                                   "seed": 0})
+                                   "seed": 0, "draw_per_seed": True})
     intact = (episodes / "ep02.mp4").read_bytes()
     (episodes / "ep02.mp4").write_bytes(intact[: len(intact) // 3])  # a cut download
     (episodes / "empty.mp4").touch()
     (episodes / "notes.mkv").write_text("not a video\n")
-    targets = ("results/dataset/dataset.csv", "results/split/random.csv")
+    targets = ("results/dataset/dataset.csv", "results/split/random/draw0.csv")
     result = run_snakemake(work, "--dry-run", *targets, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr

@@ -38,7 +38,7 @@ DETERMINISTIC = (
     "results/crops/*.manifest.csv",
     "results/dataset/dataset.csv",
     "results/dataset/join_report.csv",
-    "results/split/*.csv",
+    "results/split/*/*.csv",
 )
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (.+?)\)")
 RUN_ID = re.compile(r"SLURM run ID: (\S+)")

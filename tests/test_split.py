@@ -8,7 +8,7 @@ import pytest
 
 from dramaemo import cli
 from dramaemo.errors import UserError
-from dramaemo.split import SPLIT_COLUMNS, split_dataset
+from dramaemo.split import SPLIT_COLUMNS, draw_of, read_draw, split_dataset
 
 EMOTIONS = ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]
 
@@ -43,6 +43,36 @@ def test_random_is_the_seeded_paper_split():
     assert first.equals(split_dataset(data, "random", 0.2, seed=1))
     assert not first.equals(split_dataset(data, "random", 0.2, seed=2))
     assert (first["part"] == "test").sum() == round(0.2 * len(data))
+
+
+def test_each_seed_draws_its_own_split():
+    """Seed k uses draw split.seed + k (or split.seed for all); the draw is in the file, and
+    successive scene draws test on other scenes, also when StratifiedGroupKFold's shuffle
+    leaves the partition unchanged (scenes of distinct class mixes are never tied)."""
+    assert [draw_of(seed, 0, True) for seed in (0, 1, 2)] == [0, 1, 2]
+    assert [draw_of(seed, 5, True) for seed in (0, 1, 2)] == [5, 6, 7]
+    assert [draw_of(seed, 5, False) for seed in (0, 1, 2)] == [5, 5, 5]
+    data = dataset(scenes=30)
+    tests = []
+    for draw in (0, 1, 2):
+        table = split_dataset(data, "scene", 0.2, seed=draw)
+        assert set(table["draw"]) == {draw}
+        tests.append(frozenset(table.loc[table["part"] == "test", "scene_id"]))
+    assert len(set(tests)) == 3
+    assert split_dataset(data, "scene", 0.2, seed=1).equals(split_dataset(data, "scene", 0.2, seed=1))
+
+
+def test_a_split_file_holds_one_draw(tmp_path):
+    table = split_dataset(dataset(), "random", 0.2, seed=4)
+    table.to_csv(tmp_path / "draw4.csv", index=False)
+    assert read_draw(tmp_path / "draw4.csv") == 4
+    table.loc[3, "draw"] = 5
+    table.to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(UserError, match=r"mixed.csv: the draw column holds 2 values"):
+        read_draw(tmp_path / "mixed.csv")
+    table.drop(columns="draw").to_csv(tmp_path / "old.csv", index=False)
+    with pytest.raises(UserError, match=r"old.csv.*draw"):
+        read_draw(tmp_path / "old.csv")
 
 
 def test_stratified_keeps_class_shares():

@@ -30,16 +30,17 @@ def test_front_outputs(tiny_front):
     packed = np.load(tiny_front / "results/dataset/images.npz")
     assert packed["images"].dtype == np.uint8 and packed["images"].shape == (len(dataset), 32, 32)
     assert packed["item_id"].tolist() == dataset["item_id"].tolist()
-    split = pd.read_csv(tiny_front / "results/split/scene.csv")
-    assert split.columns.tolist() == ["item_id", "scene_id", "part"]
+    split = pd.read_csv(tiny_front / "results/split/scene/draw0.csv")
+    assert split.columns.tolist() == ["item_id", "scene_id", "part", "draw"]
+    assert set(split["draw"]) == {0}
     assert split["item_id"].tolist() == dataset["item_id"].tolist()
     assert (split.groupby("scene_id")["part"].nunique() == 1).all()
     frames = sorted((tiny_front / "results/frames/demo01").glob("*.jpg"))
     assert [f.name for f in frames] == [f"{s:06d}.jpg" for s in range(20)]
     for rule in ("extract_frames", "detect_faces", "crop_faces", "join_annotations",
                  "split"):
-        assert list((tiny_front / "benchmarks" / rule).glob("*.tsv")), rule
-        assert list((tiny_front / "logs" / rule).glob("*.log")), rule
+        assert list((tiny_front / "benchmarks" / rule).rglob("*.tsv")), rule
+        assert list((tiny_front / "logs" / rule).rglob("*.log")), rule
     assert "frames/s" in (tiny_front / "logs/detect_faces/demo01.log").read_text()
 
 
@@ -50,7 +51,7 @@ def dry_run_rules(workdir, *targets) -> set[str]:
 
 def test_editing_min_neighbors_reruns_detection_not_frames(tiny_front_copy):
     work = tiny_front_copy
-    targets = ("results/dataset/images.npz", "results/split/scene.csv")
+    targets = ("results/dataset/images.npz", "results/split/scene/draw0.csv")
     assert dry_run_rules(work, *targets) == set()  # up to date
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
     config["faces"] = {"min_neighbors": 4}
@@ -65,13 +66,19 @@ def test_editing_min_neighbors_reruns_detection_not_frames(tiny_front_copy):
     assert detections.stat().st_mtime_ns > before[1]
 
 
-def test_editing_the_split_seed_reruns_only_the_split(tiny_front_copy):
+def test_editing_the_split_seed_draws_a_new_split_only(tiny_front_copy):
+    """split.seed names the draw: a new seed is a new split file beside the old one, and
+    nothing before the split reruns."""
     work = tiny_front_copy
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
     config["split"]["seed"] = 7
     (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
-    assert dry_run_rules(work, "results/dataset/images.npz", "results/split/scene.csv") \
+    assert dry_run_rules(work, "results/dataset/images.npz", "results/split/scene/draw7.csv") \
         == {"split"}
+    run_snakemake(work, "results/split/scene/draw7.csv")
+    old, new = (pd.read_csv(work / f"results/split/scene/draw{draw}.csv") for draw in (0, 7))
+    assert set(new["draw"]) == {7} and old["item_id"].tolist() == new["item_id"].tolist()
+    assert (old["part"] != new["part"]).any()  # another draw: other scenes in test
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
@@ -124,7 +131,7 @@ def test_own_episodes_with_a_faceless_video(tiny_front, tiny_workdir):
     # one 20-second episode has too few scenes per class for a 5-fold scene split
     config["split"]["strategies"] = ["random"]
     (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(tiny_workdir, "results/split/random.csv", "results/dataset/images.npz")
+    run_snakemake(tiny_workdir, "results/split/random/draw0.csv", "results/dataset/images.npz")
     assert (tiny_workdir / "results/faces/ep02.detections.csv").read_text().strip() == \
         "episode,second,face_index,x,y,w,h"
     report = pd.read_csv(tiny_workdir / "results/dataset/join_report.csv")

@@ -44,7 +44,7 @@ def write_tiny_inputs(folder: Path, *, items: int = 56, image_size: int = 32, cl
     dataset.to_csv(paths["dataset.csv"], index=False)
     np.savez(paths["images.npz"], images=np.stack(images), item_id=dataset["item_id"].to_numpy(dtype=str))
     part = np.where(np.arange(items) % 4 == 3, "test", "train")
-    pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part}).to_csv(
+    pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part, "draw": 0}).to_csv(
         paths["split.csv"], index=False)
     return paths
 

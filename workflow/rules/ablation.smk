@@ -28,7 +28,7 @@ use rule evaluate as evaluate_ablation with:
     input:
         predictions="results/ablation/{split}/{variant}/{model}/seed{seed}/predictions.csv",
         run="results/ablation/{split}/{variant}/{model}/seed{seed}/run.json",
-        split="results/split/{split}.csv",
+        split=seed_split,
         dataset="results/dataset/dataset.csv",
     output:
         "results/ablation/{split}/{variant}/{model}/seed{seed}/metrics.json",
@@ -43,7 +43,7 @@ use rule evaluate as evaluate_ablation with:
 rule ablation_table:
     input:
         runs=ablation_input_files(),
-        split=f"results/split/{ABLATION['split']}.csv",
+        split=split_files(ABLATION["split"]),
     output:
         md="results/table/ablation/ablation.md",
         csv="results/table/ablation/ablation.csv",

@@ -20,6 +20,7 @@ from dramaemo.config import check_config_keys
 from dramaemo.episodes import check_episode_ids
 from dramaemo.errors import UserError
 from dramaemo.options import model_settings
+from dramaemo.split import draw_of
 from dramaemo.text import KUMO_SOURCE
 from dramaemo.video_check import check_videos
 
@@ -160,7 +161,7 @@ def get_final_output():
         "results/dataset/join_report.md",
         "results/dataset/images.npz",
     ]
-    final += expand("results/split/{split}.csv", split=config["split"]["strategies"])
+    final += [path for split in config["split"]["strategies"] for path in split_files(split)]
     # the F1 tables, summary and plots (report_final_output: workflow/rules/report.smk)
     final += report_final_output()
     final += ablation_final_output()
@@ -187,6 +188,18 @@ def train_seeds():
     return list(config["train"]["seeds"])
 
 
+def split_file(split, seed):
+    """The split CSV of the draw the run with training `seed` trains and tests on
+    (dramaemo.split.draw_of: config split.seed, split.draw_per_seed)."""
+    draw = draw_of(seed, config["split"]["seed"], config["split"]["draw_per_seed"])
+    return f"results/split/{split}/draw{draw}.csv"
+
+
+def split_files(split):
+    """The split CSVs of every draw the runs of a split use (one per seed, or one)."""
+    return list(dict.fromkeys(split_file(split, seed) for seed in train_seeds()))
+
+
 def glove_file_input():
     """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
     source = config["text"]["glove"]["source"]
@@ -207,13 +220,14 @@ def elmo_handle(wildcards, input):
     return local[0] if local else config["text"]["elmo"]["handle"]
 
 
-def model_train_inputs(model, split, train):
-    """Files one training job reads: labels and split, plus the model's inputs (registry)
-    under config `train` (which may pick the FER2013-initialised image branch)."""
+def model_train_inputs(model, split, seed, train):
+    """Files one training job reads: labels and its seed's split draw, plus the model's
+    inputs (registry) under config `train` (which may pick the FER2013-initialised image
+    branch)."""
     spec = registry.spec(model)
     inputs = {
         "dataset": "results/dataset/dataset.csv",
-        "split": f"results/split/{split}.csv",
+        "split": split_file(split, seed),
     }
     if spec.face:
         inputs["images"] = "results/dataset/images.npz"
@@ -225,7 +239,7 @@ def model_train_inputs(model, split, train):
 
 
 def train_inputs(wildcards):
-    return model_train_inputs(wildcards.model, wildcards.split, config["train"])
+    return model_train_inputs(wildcards.model, wildcards.split, wildcards.seed, config["train"])
 
 
 def train_input_options(wildcards, input):
@@ -245,7 +259,7 @@ ABLATION = config["ablation"]
 
 
 def ablation_train_inputs(wildcards):
-    return model_train_inputs(wildcards.model, wildcards.split,
+    return model_train_inputs(wildcards.model, wildcards.split, wildcards.seed,
                               ablation.variant_train(ABLATION, wildcards.variant, config["train"]))
 
 
@@ -321,19 +335,17 @@ def run_dir(split, model, seed):
     """Folder of a run's predictions.csv and run.json: each kind of run has its own rule
     (registry kind), and each rule its own folder, so no two rules can write one file."""
     kind = registry.spec(model).kind
-    if kind == registry.ZERO_SHOT:
-        return f"results/{model}/{split}"
-    if kind == registry.FUSED:
+    if kind in (registry.ZERO_SHOT, registry.FUSED):
         return f"results/{model}/{split}/seed{seed}"
     return f"results/models/{split}/{model}/seed{seed}"
 
 
 def run_list(split):
-    """(model, seed) of every run evaluated on a split: trained models x seeds, late
-    fusion x seeds, then FER (one deterministic run, seed 0)."""
-    models = trained_models() + ([registry.LATE] if late_fusion_active() else [])
-    runs = [(model, seed) for model in models for seed in train_seeds()]
-    return runs + ([(registry.FER, 0)] if fer_active() else [])
+    """(model, seed) of every run evaluated on a split: trained models, late fusion and
+    FER, each once per seed (FER is deterministic: one run per seed's split draw)."""
+    models = trained_models() + ([registry.LATE] if late_fusion_active() else []) \
+        + ([registry.FER] if fer_active() else [])
+    return [(model, seed) for model in models for seed in train_seeds()]
 
 
 def run_files(split, name):
@@ -347,9 +359,15 @@ def metrics_files(split):
 
 
 def evaluated_run(wildcards):
-    """The predictions and run.json that rule evaluate reads for one run."""
+    """The predictions and run.json that rule evaluate reads for one run, and its draw's split."""
     folder = run_dir(wildcards.split, wildcards.model, wildcards.seed)
-    return {"predictions": f"{folder}/predictions.csv", "run": f"{folder}/run.json"}
+    return {"predictions": f"{folder}/predictions.csv", "run": f"{folder}/run.json",
+            "split": split_file(wildcards.split, wildcards.seed)}
+
+
+def seed_split(wildcards):
+    """The split CSV of the draw of the run with `wildcards.seed`."""
+    return split_file(wildcards.split, wildcards.seed)
 
 
 def model_labels_json():

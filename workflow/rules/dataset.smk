@@ -68,20 +68,22 @@ rule split:
     input:
         dataset="results/dataset/dataset.csv",
     output:
-        table="results/split/{split}.csv",
+        table="results/split/{split}/draw{draw}.csv",
         plot=report(
-            "results/split/{split}.png",
+            "results/split/{split}/draw{draw}.png",
             caption="../report/split.rst",
             category="Dataset",
             subcategory="Splits",
+            labels={"split": "{split}", "draw": "{draw}"},
         ),
     log:
-        "logs/split/{split}.log",
+        "logs/split/{split}/draw{draw}.log",
     benchmark:
-        "benchmarks/split/{split}.tsv"
+        "benchmarks/split/{split}/draw{draw}.tsv"
+    wildcard_constraints:
+        draw=r"\d+",
     params:
         test_fraction=config["split"]["test_fraction"],
-        seed=config["split"]["seed"],
     threads: rule_threads("split")
     resources:
         mem_mb=rule_mem_mb("split"),
@@ -90,5 +92,5 @@ rule split:
         "../../envs/dataset.yaml"
     shell:
         "python -m dramaemo split --dataset {input.dataset:q} --strategy {wildcards.split:q}"
-        " --test-fraction {params.test_fraction:q} --seed {params.seed:q}"
+        " --test-fraction {params.test_fraction:q} --seed {wildcards.draw:q}"
         " --output {output.table:q} --plot {output.plot:q} > {log:q} 2>&1"

@@ -1,5 +1,5 @@
 # Evaluation: the FER2013 zero-shot and late-fusion runs, metrics of every run on the
-# test part, and the paired scene-bootstrap comparison of each model to the baseline
+# test part of its seed's split draw, and the paired scene-bootstrap comparison of each model to the baseline
 # (dramaemo.fer, dramaemo.fusion, dramaemo.evaluate). Every run's predictions.csv has its
 # run.json beside it (dramaemo.runs); input functions: workflow/rules/common.smk.
 
@@ -32,15 +32,15 @@ rule predict_fer:
     input:
         model=config["fer"]["weights"],
         images="results/dataset/images.npz",
-        split="results/split/{split}.csv",
+        split=seed_split,
         dataset="results/dataset/dataset.csv",
     output:
-        predictions="results/fer/{split}/predictions.csv",
-        run="results/fer/{split}/run.json",
+        predictions="results/fer/{split}/seed{seed}/predictions.csv",
+        run="results/fer/{split}/seed{seed}/run.json",
     log:
-        "logs/predict_fer/{split}.log",
+        "logs/predict_fer/{split}/seed{seed}.log",
     benchmark:
-        "benchmarks/predict_fer/{split}.tsv"
+        "benchmarks/predict_fer/{split}/seed{seed}.tsv"
     params:
         batch_size=config["fer"]["batch_size"],
     threads: rule_threads("predict_fer")
@@ -51,8 +51,8 @@ rule predict_fer:
         "../../envs/tensorflow.yaml"
     shell:
         "python -m dramaemo predict-fer --model {input.model:q} --images {input.images:q}"
-        " --split {input.split:q} --split-name {wildcards.split:q} --dataset {input.dataset:q}"
-        " --batch-size {params.batch_size:q} --output {output.predictions:q} > {log:q} 2>&1"
+        " --split {input.split:q} --split-name {wildcards.split:q} --seed {wildcards.seed:q}"
+        " --dataset {input.dataset:q} --batch-size {params.batch_size:q} --output {output.predictions:q} > {log:q} 2>&1"
 
 
 rule late_fusion:
@@ -82,7 +82,6 @@ rule late_fusion:
 rule evaluate:
     input:
         unpack(evaluated_run),
-        split="results/split/{split}.csv",
         dataset="results/dataset/dataset.csv",
     output:
         "results/eval/{split}/{model}/seed{seed}/metrics.json",
@@ -105,7 +104,7 @@ rule compare_models:
     input:
         predictions=lambda wildcards: run_files(wildcards.split, "predictions.csv"),
         runs=lambda wildcards: run_files(wildcards.split, "run.json"),
-        split="results/split/{split}.csv",
+        split=lambda wildcards: split_files(wildcards.split),
     output:
         report(
             "results/table/{split}/bootstrap.csv",

@@ -126,30 +126,32 @@ def check(config: dict, train_schema: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- table
-def bootstrap_against_chosen(runs: dict, names: list[str], split_path, bootstrap: dict):
+def bootstrap_against_chosen(runs: dict, names: list[str], split_paths, bootstrap: dict):
     """(paired scene-bootstrap Difference of each variant against the chosen row, info)
-    from the rows' predictions (``runs[name]["predictions"]``); ``bootstrap``: config
-    evaluation.bootstrap (resamples, seed, ci_level, resample_by)."""
-    from dramaemo.evaluate import groups_column_of, paired_bootstrap, read_split, read_test_runs
+    from the rows' predictions (``runs[name]["predictions"]``, in seed order) and the split
+    files of their draws; ``bootstrap``: config evaluation.bootstrap (resamples, seed,
+    ci_level, resample_by)."""
+    from dramaemo.evaluate import groups_column_of, paired_bootstrap, read_splits, read_test_run
 
-    split = read_split(split_path)
+    splits = read_splits(split_paths)
     by_row = {}
     for name in names:
         paths = runs[name].get("predictions") or []
         if len(paths) != len(runs[name]["metrics"]):
             raise UserError(f"--runs: row {name!r} has {len(paths)} predictions files for "
                             f"{len(runs[name]['metrics'])} metrics files; give one per run")
-        by_row[name] = read_test_runs(paths, split, split_path)
+        by_row[name] = [read_test_run(path, splits) for path in paths]
     return paired_bootstrap(by_row, groups_column=groups_column_of(bootstrap["resample_by"]),
                             resamples=bootstrap["resamples"], seed=bootstrap["seed"],
                             ci_level=bootstrap["ci_level"],
                             pairs=[(name, CHOSEN, VS_CHOSEN) for name in names if name != CHOSEN])
 
 
-def ablation_table(runs: dict, decimals: int = 3, split_path=None, bootstrap: dict | None = None):
+def ablation_table(runs: dict, decimals: int = 3, split_paths=None, bootstrap: dict | None = None):
     """(display table, numeric table, notes) from ``runs``: {row name: {"change": text,
     "metrics": [metrics.json paths], "predictions": [predictions.csv paths]}}, the chosen
-    configuration first. With ``split_path`` (results/split/{split}.csv) and ``bootstrap``
+    configuration first. With ``split_paths`` (results/split/{split}/draw{draw}.csv of the
+    runs' draws) and ``bootstrap``
     each change gets its paired bootstrap CI (bootstrap_against_chosen)."""
     if CHOSEN not in runs:
         raise UserError(f"no {CHOSEN!r} runs to compare the variants with")
@@ -171,16 +173,17 @@ def ablation_table(runs: dict, decimals: int = 3, split_path=None, bootstrap: di
     chosen = numeric.loc[CHOSEN, f"{ROW_MACRO} mean"]
     numeric[f"Δ {ROW_MACRO}"] = numeric[f"{ROW_MACRO} mean"] - chosen
     interval = None
-    if split_path is not None:
-        differences, info = bootstrap_against_chosen(runs, names, split_path, bootstrap)
+    if split_paths:
+        differences, info = bootstrap_against_chosen(runs, names, split_paths, bootstrap)
         for column in (CI_LOW, CI_HIGH, SHARE_ABOVE_ZERO):
             numeric[column] = np.nan
         for difference in differences:
             numeric.loc[difference.model, [CI_LOW, CI_HIGH, SHARE_ABOVE_ZERO]] = (
                 difference.ci_low, difference.ci_high, difference.share_above_zero)
         interval = (f"{info['ci_level']:.0%} CI: paired bootstrap over the {info['n_groups']} test "
-                    f"{'scenes' if bootstrap['resample_by'] == 'scene' else 'items'} ({info['resamples']} "
-                    "resamples, the same draw for every row, seed-averaged macro-F1); a change whose CI "
+                    f"{'scenes' if bootstrap['resample_by'] == 'scene' else 'items'} of {info['n_draws']} split "
+                    f"draw(s) ({info['resamples']} "
+                    "resamples, the same resampled scenes for every row, seed-averaged macro-F1); a change whose CI "
                     "excludes 0 is distinguishable from the seed and scene noise.")
     display = pd.DataFrame(index=pd.Index(names, name="Configuration"))
     display["Change"] = numeric["change"]
@@ -234,7 +237,7 @@ def _run_table(args: argparse.Namespace) -> None:
     except json.JSONDecodeError as error:
         raise UserError(f"--runs: not a JSON object ({error})") from None
     bootstrap = {key: getattr(args, key) for key in ("resamples", "seed", "ci_level", "resample_by")}
-    display, numeric, notes = ablation_table(runs, args.decimals, split_path=args.split, bootstrap=bootstrap)
+    display, numeric, notes = ablation_table(runs, args.decimals, split_paths=args.split, bootstrap=bootstrap)
     write_table(display, numeric, notes, {"md": args.md, "csv": args.csv, "html": args.html},
                 title="Ablation of the training defaults", label="tab:ablation")
     if args.plot:
@@ -251,7 +254,9 @@ def add_parser(subparsers) -> None:
                         help='JSON: {"chosen": {"change": "...", "metrics": [metrics.json, ...], '
                              '"predictions": [predictions.csv, ...]}, variant: {...}}')
     parser.add_argument("--decimals", type=int, default=schema_defaults("evaluation")["decimals"])
-    parser.add_argument("--split", help="results/split/{split}.csv: adds each change's paired bootstrap CI")
+    parser.add_argument("--split", nargs="+",
+                        help="results/split/{split}/draw{draw}.csv of the runs' draws: adds each change's paired "
+                             "bootstrap CI")
     add_bootstrap_arguments(parser)
     parser.add_argument("--md", help="Markdown table")
     parser.add_argument("--csv", help="numeric table")

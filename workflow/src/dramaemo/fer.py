@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dramaemo import EMOTIONS, runs
+from dramaemo.split import read_draw, read_split
 from dramaemo.config import schema_defaults
 from dramaemo.registry import FER
 from dramaemo.errors import UserError
@@ -144,7 +145,7 @@ def predict(model, images: np.ndarray, batch_size: int) -> np.ndarray:
 
 def load_test_part(images_path: Path, split_path: Path, dataset_path: Path):
     """(item ids, true labels, uint8 crops) of the split's test part."""
-    from dramaemo.evaluate import read_csv_checked, read_split
+    from dramaemo.tables import read_csv_checked
 
     split = read_split(split_path)
     dataset = read_csv_checked(dataset_path, ("item_id", "emotion"))
@@ -205,8 +206,10 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--model", required=True, help="emotion_model.hdf5")
     parser.add_argument("--images", required=True, help="results/dataset/images.npz")
-    parser.add_argument("--split", required=True, help="results/split/{split}.csv")
+    parser.add_argument("--split", required=True, help="results/split/{split}/draw{draw}.csv")
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the seed whose draw --split is (the model has none: it names the run)")
     parser.add_argument("--batch-size", type=int, default=schema_defaults("fer", "batch_size"))
     parser.add_argument("--output", required=True, help="predictions.csv to write")
     parser.add_argument("--split-name", required=True,
@@ -216,6 +219,8 @@ def add_parser(subparsers) -> None:
 
 def _run_predict(args) -> None:
     predict_test_part(args.model, args.images, args.split, args.dataset, args.output, args.batch_size)
-    # One deterministic run: seed 0 by convention, settings = the weights and batch size.
-    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=args.split_name, model=FER, seed=0,
+    # Deterministic: one run per draw, named by the seed whose draw it is; settings = the
+    # weights and batch size.
+    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=args.split_name,
+                   split_draw=read_draw(args.split), model=FER, seed=args.seed,
                    settings={"model": Path(args.model).name, "batch_size": args.batch_size})

@@ -65,14 +65,17 @@ def late_fusion(image: pd.DataFrame, text: pd.DataFrame, image_path="image",
 
 def _run_late_fusion(args: argparse.Namespace) -> None:
     image_run, text_run = runs.run_beside(args.image), runs.run_beside(args.text)
-    if (image_run["split"], image_run["seed"]) != (text_run["split"], text_run["seed"]):
-        raise UserError(f"{args.text}: run of split {text_run['split']} seed {text_run['seed']}, but {args.image} "
-                        f"is of split {image_run['split']} seed {image_run['seed']}; fuse runs of one split and seed")
+    same = ("split", "split_draw", "seed")
+    if [image_run[key] for key in same] != [text_run[key] for key in same]:
+        raise UserError(f"{args.text}: run of split {text_run['split']} draw {text_run['split_draw']} seed "
+                        f"{text_run['seed']}, but {args.image} is of split {image_run['split']} draw "
+                        f"{image_run['split_draw']} seed {image_run['seed']}; fuse runs of one split, draw and seed")
     fused = late_fusion(read_predictions(args.image), read_predictions(args.text),
                         args.image, args.text)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     fused.to_csv(args.output, index=False)
-    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=image_run["split"], model=LATE,
+    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=image_run["split"],
+                   split_draw=image_run["split_draw"], model=LATE,
                    seed=image_run["seed"], settings={"image": image_run, "text": text_run})
     log.info("late fusion of %s and %s: %d items, accuracy %.3f, macro-F1 %.3f -> %s",
              args.image, args.text, len(fused), (fused["true"] == fused["pred"]).mean(),

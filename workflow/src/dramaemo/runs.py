@@ -1,4 +1,5 @@
-"""A run's identity: which split, model and seed made a predictions file, and with what.
+"""A run's identity: which split (and draw of it), model and seed made a predictions file,
+and with what.
 
 Every rule that writes predictions (train_model, predict_fer, late_fusion) writes a
 ``run.json`` beside them; evaluation copies the identity into ``metrics.json``, and the
@@ -15,7 +16,7 @@ from pathlib import Path
 from dramaemo.errors import UserError
 
 RUN_FILE = "run.json"
-IDENTITY = ("split", "model", "seed")
+IDENTITY = ("split", "split_draw", "model", "seed")
 
 
 def settings_digest(settings) -> str:
@@ -24,11 +25,12 @@ def settings_digest(settings) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def write_run(path, *, split: str | None, model: str, seed: int, settings=None) -> dict:
-    """Write run.json: split, model, seed and the digest of the run's settings."""
+def write_run(path, *, split: str | None, split_draw: int, model: str, seed: int, settings=None) -> dict:
+    """Write run.json: split, its draw (dramaemo.split), model, seed and the digest of the
+    run's settings."""
     if not split:
         raise UserError(f"{path}: a run's identity needs its split's name (--split-name)")
-    run = {"split": split, "model": model, "seed": int(seed),
+    run = {"split": split, "split_draw": int(split_draw), "model": model, "seed": int(seed),
            "config_digest": settings_digest(settings if settings is not None else {})}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(run, indent=2) + "\n")
@@ -36,7 +38,7 @@ def write_run(path, *, split: str | None, model: str, seed: int, settings=None) 
 
 
 def read_run(path) -> dict:
-    """A run.json, checked to name split, model and seed."""
+    """A run.json, checked to name split, draw, model and seed."""
     path = Path(path)
     try:
         run = json.loads(path.read_text())
@@ -47,7 +49,7 @@ def read_run(path) -> dict:
     missing = [key for key in IDENTITY if key not in run]
     if missing:
         raise UserError(f"{path}: lacks {', '.join(missing)}; rerun the rule that wrote it")
-    run["seed"] = int(run["seed"])
+    run["seed"], run["split_draw"] = int(run["seed"]), int(run["split_draw"])
     return run
 
 

