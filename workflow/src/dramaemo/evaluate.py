@@ -296,16 +296,16 @@ def paired_bootstrap(
             raise UserError(f"{model}: {len(tables)} run(s), but {first} has {n_seeds}; compare models "
                             "run with the same seeds")
     # Runs of one seed share a test part; seeds on the same draw share its resamples.
-    tests = []  # (group order, item -> group) of each distinct test part
+    tests = []  # (group order, item -> group, items) of each distinct test part
+    test_index = {}  # items -> position in tests
     test_of_seed = []
-    for position in range(n_seeds):
-        reference = runs[first][position]
+    for reference in runs[first]:
         key = frozenset(reference["item_id"])
-        known = [index for index, (_, _, items) in enumerate(tests) if items == key]
-        if not known:
+        if key not in test_index:
+            test_index[key] = len(tests)
             tests.append((pd.unique(reference[groups_column]),
                           pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"]), key))
-        test_of_seed.append(known[0] if known else len(tests) - 1)
+        test_of_seed.append(test_index[key])
     flat = {}  # model -> per seed (G, K*K) confusions per group
     for model, tables in runs.items():
         flat[model] = []
@@ -401,11 +401,11 @@ def read_splits(split_paths) -> dict[int, tuple[pd.DataFrame, Path]]:
     return splits
 
 
-def read_test_run(path, splits: dict[int, tuple[pd.DataFrame, Path]]) -> pd.DataFrame:
+def read_test_run(path, splits: dict[int, tuple[pd.DataFrame, Path]], run: dict | None = None) -> pd.DataFrame:
     """One predictions.csv aligned to the test part of its run's draw (``splits``: from
-    read_splits): item_id, true, pred, scene_id."""
+    read_splits; ``run``: its run.json, read when not given): item_id, true, pred, scene_id."""
     path = Path(path)
-    run = runs.run_beside(path)
+    run = run or runs.run_beside(path)
     if run["split_draw"] not in splits:
         raise UserError(f"{path}: a run of split draw {run['split_draw']}, but no split file of that draw "
                         f"was given ({', '.join(str(p) for _, p in splits.values())})")
@@ -413,9 +413,9 @@ def read_test_run(path, splits: dict[int, tuple[pd.DataFrame, Path]]) -> pd.Data
     return align_to_test_part(read_predictions(path), split, path, split_path)
 
 
-def read_test_runs(prediction_paths, split_paths) -> dict[str, list[pd.DataFrame]]:
-    """Each predictions.csv aligned to its draw's test part (read_test_run), grouped by
-    model in seed order, as paired_bootstrap takes them."""
+def read_test_runs(prediction_paths, split_paths) -> tuple[str, dict[str, list[pd.DataFrame]]]:
+    """(the runs' split name, each predictions.csv aligned to its draw's test part
+    (read_test_run), grouped by model in seed order, as paired_bootstrap takes them)."""
     splits = read_splits(split_paths)
     identities = {Path(path): runs.run_beside(path) for path in prediction_paths}
     names = sorted({run["split"] for run in identities.values()})
@@ -423,8 +423,8 @@ def read_test_runs(prediction_paths, split_paths) -> dict[str, list[pd.DataFrame
         raise UserError(f"predictions of several splits given ({', '.join(names)}); compare one split at a time")
     by_model: dict[str, list[pd.DataFrame]] = {}
     for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
-        by_model.setdefault(run["model"], []).append(read_test_run(path, splits))
-    return by_model
+        by_model.setdefault(run["model"], []).append(read_test_run(path, splits, run))
+    return (names[0] if names else ""), by_model
 
 
 def groups_column_of(resample_by: str) -> str:
@@ -442,7 +442,7 @@ def compare_models(
 ) -> pd.DataFrame:
     """Bootstrap table (one row per pair of ``comparison_pairs``) from the runs' predictions
     files and the split files of their draws."""
-    by_model = read_test_runs(prediction_paths, split_paths)
+    split, by_model = read_test_runs(prediction_paths, split_paths)
     differences, info = paired_bootstrap(
         by_model, groups_column=groups_column_of(resample_by), resamples=resamples, seed=seed, ci_level=ci_level,
         pairs=comparison_pairs(by_model),
@@ -453,8 +453,7 @@ def compare_models(
     for key, value in info.items():
         table[key] = value
     table["resample_by"] = resample_by
-    names = {runs.run_beside(path)["split"] for path in prediction_paths}
-    table.insert(0, "split", names.pop() if names else "")
+    table.insert(0, "split", split)
     return table
 
 
