@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from dramaemo import blazeface
+from dramaemo.config import schema_defaults
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
 FRONT_TARGETS = (
@@ -36,10 +39,21 @@ def snakemake_env() -> dict[str, str]:
     return env
 
 
+def blazeface_model() -> Path:
+    """The default BlazeFace model, fetched into the venv once (`make setup-test` does it,
+    as rule fetch_blazeface would; fetched here when pytest runs without it)."""
+    settings = schema_defaults("faces", "blazeface")
+    path = Path(sys.prefix) / "share" / "dramaemo" / f"blazeface-{settings['version']}.tflite"
+    return path if path.is_file() else blazeface.fetch_model(path, settings["version"])
+
+
 def make_workdir(path: Path) -> Path:
     (path / "config").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "config" / "config.yaml", path / "config" / "config.yaml")
     shutil.copy(TINY_CONFIG, path / "config" / "tiny.yaml")
+    model = path / schema_defaults("faces", "blazeface")["model"]  # as fetch_blazeface leaves it
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.symlink_to(blazeface_model())
     return path
 
 

@@ -20,7 +20,18 @@ from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
                             derived_detection_scale, detect_faces, load_cascade,
                             resolve_detection_scale)
 from dramaemo.video import extract_frames
+from conftest import blazeface_model
 from front_helpers import blank_video
+
+HAAR = {"detector": "haar"}
+
+
+@pytest.fixture(params=["blazeface", "haar"])
+def detector(request) -> dict:
+    """detect_faces' settings of each detector (the default's model fetched once)."""
+    if request.param == "haar":
+        return HAAR
+    return {"detector": "blazeface", "model": blazeface_model()}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +51,9 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode):
+def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode, detector):
     frames, annotations = demo_episode
-    found = detect_faces(frames, "demo01")
+    found = detect_faces(frames, "demo01", **detector)
     assert list(found.columns) == DETECTION_COLUMNS
     boxed = annotations.dropna(subset=["x"])
     assert len(boxed) > 0
@@ -53,16 +64,16 @@ def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode):
         assert best > 0.5, f"second {row.second}: no detection near the annotated box"
 
 
-def test_faces_are_numbered_left_to_right(demo_episode):
-    found = detect_faces(demo_episode[0], "demo01")
+def test_faces_are_numbered_left_to_right(demo_episode, detector):
+    found = detect_faces(demo_episode[0], "demo01", **detector)
     for _, faces in found.groupby("second"):
         assert list(faces["face_index"]) == list(range(len(faces)))
         assert faces["x"].is_monotonic_increasing
 
 
 def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
-    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0)
-    half = detect_faces(demo_episode[0], "demo01", detection_scale=0.6, min_size=40)
+    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
+    half = detect_faces(demo_episode[0], "demo01", detection_scale=0.6, min_size=40, **HAAR)
     assert len(half) > 0
     for face in half.itertuples():
         same_second = full[full["second"] == face.second]
@@ -72,19 +83,19 @@ def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
 
 
 def test_min_neighbors_is_honoured(demo_episode):
-    strict = detect_faces(demo_episode[0], "demo01", min_neighbors=50)
-    loose = detect_faces(demo_episode[0], "demo01", min_neighbors=1)
+    strict = detect_faces(demo_episode[0], "demo01", min_neighbors=50, **HAAR)
+    loose = detect_faces(demo_episode[0], "demo01", min_neighbors=1, **HAAR)
     assert len(strict) < len(loose)
 
 
-def test_byte_identical_frame_reuses_boxes(demo_episode, tmp_path, caplog):
+def test_byte_identical_frame_reuses_boxes(demo_episode, detector, tmp_path, caplog):
     frames = tmp_path / "frames"
     frames.mkdir()
     first = sorted(demo_episode[0].glob("*.jpg"))[0]
     for second in range(3):
         shutil.copy(first, frames / f"{second:06d}.jpg")
     with caplog.at_level(logging.INFO, logger="dramaemo.faces"):
-        found = detect_faces(frames, "ep")
+        found = detect_faces(frames, "ep", **detector)
     assert "2 still frames reused" in caplog.text
     per_second = [g[["x", "y", "w", "h"]].to_numpy() for _, g in found.groupby("second")]
     assert len(per_second) == 3 and all(np.array_equal(per_second[0], p) for p in per_second)
@@ -95,7 +106,8 @@ def test_video_without_faces_gives_empty_outputs_with_header(tmp_path):
     extract_frames(video, tmp_path / "frames")
     detections = tmp_path / "empty.detections.csv"
     assert cli.main(["detect-faces", "--frames", str(tmp_path / "frames"), "--episode",
-                     "empty", "--output", str(detections)]) == 0
+                     "empty", "--output", str(detections),
+                     "--model", str(blazeface_model())]) == 0
     assert detections.read_text().strip() == ",".join(DETECTION_COLUMNS)
     manifest = tmp_path / "empty.manifest.csv"
     assert cli.main(["crop-faces", "--frames", str(tmp_path / "frames"), "--detections",
@@ -159,8 +171,8 @@ def test_derived_scale_keeps_the_smallest_face_of_min_size():
 
 
 def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
-    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0)
-    auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto")
+    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
+    auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto", **HAAR)
     assert len(full) > 0
     assert list(full.groupby("second").size().items()) == \
         list(auto.groupby("second").size().items())  # same number of faces in each frame
@@ -173,7 +185,7 @@ def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
                 assert offset <= 0.1 and ratio <= step, (second, offset, ratio)
 
 
-def test_threads_give_the_same_detections(demo_episode, tmp_path, monkeypatch):
+def test_threads_give_the_same_detections(demo_episode, detector, tmp_path, monkeypatch):
     # still frames across a chunk boundary too: 000002..000004 are copies of one frame
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -181,9 +193,10 @@ def test_threads_give_the_same_detections(demo_episode, tmp_path, monkeypatch):
     for second, source in enumerate(sources[:2] + [sources[2]] * 3 + sources[3:]):
         shutil.copy(source, frames / f"{second:06d}.jpg")
     monkeypatch.setattr(faces_module, "CHUNK_FRAMES", 3)
-    one = detect_faces(frames, "demo01", threads=1)
+    one = detect_faces(frames, "demo01", threads=1, **detector)
     for threads in (2, 4):
-        pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads), one)
+        pd.testing.assert_frame_equal(
+            detect_faces(frames, "demo01", threads=threads, **detector), one)
     assert len(one) > 0
 
 

@@ -108,7 +108,7 @@ def test_rule_embed_minilm_runs_in_the_real_workflow(model_dir, tmp_path):
     (workdir / "results/dataset").mkdir(parents=True)
     pd.DataFrame({"item_id": ["a", "b", "c"], "description": ["He wins.", "Rain all day.", "He wins."]}).to_csv(
         workdir / "results/dataset/dataset.csv", index=False)
-    (workdir / "resources").mkdir()
+    (workdir / "resources").mkdir(exist_ok=True)
     (workdir / "resources/minilm").symlink_to(model_dir)  # as rule fetch_minilm leaves it
     run_snakemake(workdir, "results/text/minilm.npz", "--allowed-rules", "embed_minilm")
     vectors, rows = load_minilm_inputs(workdir / "results/text/minilm.npz", ["a", "b", "c"])

@@ -16,9 +16,10 @@ BOX = ["second", "x", "y", "w", "h"]
 MANIFEST = "results/crops/demo01.manifest.csv"
 
 
-def rerun_with_min_neighbors(work, value: int) -> pd.DataFrame:
+def rerun_with_min_score(work, value: float) -> pd.DataFrame:
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
-    config.setdefault("faces", {})["min_neighbors"] = value
+    config.setdefault("faces", {})["blazeface"] = {**schema_defaults("faces", "blazeface"),
+                                                   "min_score": value}
     (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(work, MANIFEST)
     after = pd.read_csv(work / MANIFEST)
@@ -35,7 +36,7 @@ def test_rerun_of_detection_keeps_the_crops_of_unchanged_boxes(tiny_front_copy):
     stamps = {path: (work / path).stat().st_mtime_ns for path in before["crop_path"]}
     frame_stamp = frame.stat().st_mtime_ns
     # stricter: a weak face of the demo is dropped, the others keep their boxes ...
-    strict = rerun_with_min_neighbors(work, 8)  # demo01: 25 faces at 3, 14 at 8, 0 at 15
+    strict = rerun_with_min_score(work, 0.9)  # demo01: 25 faces at 0.3 .. 0.8, 16 at 0.9
     assert 0 < len(strict) < len(before)
     same = strict.merge(before, on=BOX, suffixes=("", "_before"))
     assert len(same) == len(strict)
@@ -44,7 +45,7 @@ def test_rerun_of_detection_keeps_the_crops_of_unchanged_boxes(tiny_front_copy):
     log = (work / "logs/crop_faces/demo01.log").read_text()
     assert f"0 written, {len(strict)} kept from an earlier run" in log
     # back to the default: only the dropped face's crop is cut again
-    again = rerun_with_min_neighbors(work, schema_defaults("faces")["min_neighbors"])
+    again = rerun_with_min_score(work, schema_defaults("faces", "blazeface")["min_score"])
     assert again[BOX].equals(before[BOX])
     # by box, not path: a kept crop is renamed when a recut face left of it moves its index
     recut = again.merge(strict[BOX], on=BOX, how="left", indicator=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from dramaemo.config import schema_defaults
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -49,12 +50,17 @@ def dry_run_rules(workdir, *targets) -> set[str]:
     return set(re.findall(r"^rule (\w+):", result.stdout, flags=re.M))
 
 
-def test_editing_min_neighbors_reruns_detection_not_frames(tiny_front_copy):
+def test_editing_a_detector_setting_reruns_detection_not_frames(tiny_front_copy):
+    """A setting of the chosen detector (BlazeFace's min_score) reruns detection; one of
+    the other detector (Haar's min_neighbors) reruns nothing."""
     work = tiny_front_copy
     targets = ("results/dataset/images.npz", "results/split/scene/draw0.csv")
     assert dry_run_rules(work, *targets) == set()  # up to date
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
     config["faces"] = {"min_neighbors": 4}
+    (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    assert dry_run_rules(work, *targets) == set()
+    config["faces"]["blazeface"] = {**schema_defaults("faces", "blazeface"), "min_score": 0.5}
     (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
     assert dry_run_rules(work, *targets) == {
         "detect_faces", "crop_faces", "join_annotations", "pack_images", "split"}

