@@ -2,7 +2,7 @@
 
     python bench/speed.py extraction [--minutes 10]   # frame extraction vs raw decode
     python bench/speed.py faces [--min-scores 0.3 0.5] # face stage (BlazeFace, Haar) vs bare detectMultiScale
-    python bench/speed.py hour                        # a 1-hour 720p episode: frames + faces
+    python bench/speed.py hour [--fast-decode]        # a 1-hour 720p episode: frames + faces
     python bench/speed.py dryrun [--episodes 100]     # `snakemake -n` on 100 episodes
     python bench/speed.py scaling                     # front half on 1, 2, 4 episodes
     python bench/speed.py text                        # text inputs vs unique descriptions
@@ -161,14 +161,15 @@ def default_detector_settings(work: Path) -> dict:
     return chosen
 
 
-def extracted(videos: dict[str, Path], root: Path) -> tuple[dict[str, Path], dict[str, dict]]:
+def extracted(videos: dict[str, Path], root: Path, fast_decode: bool = DEFAULTS["frames"][
+        "fast_decode"]) -> tuple[dict[str, Path], dict[str, dict]]:
     """(frame folder, video info as the join reads it) of each episode, extracted in root."""
     frame_dirs, infos = {}, {}
     for episode, path in videos.items():
         frame_dirs[episode] = root / episode
-        info = video.extract_frames(path, frame_dirs[episode])
+        info = video.extract_frames(path, frame_dirs[episode], fast_decode=fast_decode)
         infos[episode] = video.frames_record(info, frame_dirs[episode],
-                                             DEFAULTS["frames"]["offset"])
+                                             DEFAULTS["frames"]["offset"], fast_decode)
     return frame_dirs, infos
 
 
@@ -187,7 +188,8 @@ def bench_faces(args) -> None:
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         tmp = Path(tmp)
         frame_dirs, infos = extracted(
-            {e: BENCH / "episodes" / f"{e}.mp4" for e in episodes}, tmp / "frames")
+            {e: BENCH / "episodes" / f"{e}.mp4" for e in episodes}, tmp / "frames",
+            args.fast_decode)
         small_annotations = tmp / "small" / "annotations.csv"
         small = build_demo(tmp / "small" / "episodes", small_annotations, **SMALL_FACE_DEMO)
         small_dirs, small_infos = extracted(
@@ -241,7 +243,8 @@ def bench_faces(args) -> None:
     if len(full):
         table["recall vs bare loop (points)"] = (table["recall %"] - full.iloc[0]).round(2)
     small_faces = pd.to_numeric(small["x"], errors="coerce").notna().sum()
-    publish("faces", f"{len(frame_paths)} frames of {len(episodes)} bench-drama episodes; "
+    publish("faces", f"{len(frame_paths)} frames of {len(episodes)} bench-drama episodes "
+            f"(fast_decode {args.fast_decode}); "
             f"small-face recall: {small_faces} faces of 47-65 px in "
             f"{len(small_dirs)} demo episodes at 240x180 ({SMALL_FACE_DEMO}), every face "
             f"annotated (detections beyond {small_faces} are false or duplicate boxes); the "
@@ -280,8 +283,9 @@ def bench_hour(args) -> None:
         wall, cpu, info = measured(video.extract_frames, episode, frames_dir,
                                    DEFAULTS["frames"]["offset"],
                                    DEFAULTS["frames"]["jpeg_quality"],
-                                   threads["extract_frames"])
-        rows.append({"stage": "extract_frames", "wall s": wall, "CPU s": cpu})
+                                   threads["extract_frames"], args.fast_decode)
+        rows.append({"stage": "extract_frames" + (" (fast_decode)" if args.fast_decode else ""),
+                     "wall s": wall, "CPU s": cpu})
         cv2.setNumThreads(threads["detect_faces"])
         wall, cpu, detections = measured(
             faces.detect_faces, frames_dir, "hour", threads=threads["detect_faces"], **settings)
@@ -425,6 +429,9 @@ def main() -> None:
     extraction.set_defaults(func=bench_extraction)
     face = commands.add_parser("faces")
     face.add_argument("--episodes", type=int, default=5)
+    face.add_argument("--fast-decode", action=argparse.BooleanOptionalAction,
+                      default=DEFAULTS["frames"]["fast_decode"],
+                      help="bench-drama's frames extracted with frames.fast_decode")
     face.add_argument("--min-scores", nargs="*", default=[DEFAULTS["faces"]["blazeface"]["min_score"]],
                       help="BlazeFace rows, one per min_score")
     face.add_argument("--scales", nargs="+", default=["auto", "1.0"],
@@ -437,6 +444,8 @@ def main() -> None:
     face.set_defaults(func=bench_faces)
     hour = commands.add_parser("hour")
     hour.add_argument("--decode", action="store_true", help="also time a raw decode")
+    hour.add_argument("--fast-decode", action=argparse.BooleanOptionalAction,
+                      default=DEFAULTS["frames"]["fast_decode"], help="frames.fast_decode")
     hour.set_defaults(func=bench_hour)
     dry = commands.add_parser("dryrun")
     dry.add_argument("--episodes", type=int, default=100)

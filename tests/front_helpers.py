@@ -27,15 +27,16 @@ def encode(path: Path, frames, width: int, height: int, fps: int, pix_fmt: str =
     return path
 
 
-def numbered_video(path: Path, fps: int, seconds: int) -> Path:
-    """Frame i shows its own number (low and high nibble as two gray halves), lossless."""
+def numbered_video(path: Path, fps: int, seconds: int, **output) -> Path:
+    """Frame i shows its own number (low and high nibble as two gray halves), lossless
+    unless ``output`` (ffmpeg output options) says otherwise."""
     def frames():
         for i in range(fps * seconds):
             frame = np.zeros((64, 64), np.uint8)
             frame[:, :32] = (i % 16) * 16 + 8
             frame[:, 32:] = (i // 16) * 16 + 8
             yield frame
-    return encode(path, frames(), 64, 64, fps, pix_fmt="gray", qp=0)
+    return encode(path, frames(), 64, 64, fps, pix_fmt="gray", **(output or {"qp": 0}))
 
 
 def frame_number(image: np.ndarray) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -46,6 +47,29 @@ def test_second_k_is_the_frame_nearest_to_k_plus_offset(numbered, tmp_path, offs
         assert abs(shown / 25 - (second + offset)) <= 0.5 / 25 + 1e-9, (second, shown)
 
 
+def test_fast_decode_takes_a_reference_frame_near_the_nearest(tmp_path):
+    """frames.fast_decode skips non-reference frames: with runs of up to three
+    non-reference B frames, each second's frame is an I or P frame at most the three
+    skipped Bs before the nearest one; exact decoding keeps the nearest."""
+    video = numbered_video(tmp_path / "b.mp4", fps=25, seconds=9, crf=4,
+                           **{"x264-params": "bframes=3:b-adapt=0:b-pyramid=none"})
+    shown_types = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video), "-vf",
+                                  "showinfo", "-f", "null", "-"], capture_output=True, text=True)
+    types = re.findall(r"type:(\w)", shown_types.stderr)  # picture type of frame i, in order
+    assert len(types) == 225 and types.count("B") > 100
+    shifts = {}
+    for fast in (False, True):
+        extract_frames(video, tmp_path / str(fast), offset=0.5, fast_decode=fast)
+        shown = [frame_number(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+                 for path in sorted((tmp_path / str(fast)).glob("*.jpg"))]
+        assert len(shown) == 9
+        shifts[fast] = [number - (second + 0.5) * 25 for second, number in enumerate(shown)]
+        if fast:
+            assert all(types[number] in "IP" for number in shown), shown
+    assert all(abs(shift) <= 0.5 for shift in shifts[False])
+    assert all(-3.5 <= shift <= 1.5 for shift in shifts[True]) and shifts[True] != shifts[False]
+
+
 def test_cli_writes_frames_info_and_progress(numbered, tmp_path, caplog):
     info = tmp_path / "ep.info.json"
     with caplog.at_level(logging.INFO, logger="dramaemo.video"):
@@ -55,6 +79,7 @@ def test_cli_writes_frames_info_and_progress(numbered, tmp_path, caplog):
     assert "of 6 s decoded" in caplog.text
     record = json.loads(info.read_text())
     assert record["frames"] == 6 and record["width"] == 64 and record["offset"] == 0.5
+    assert record["fast_decode"] is False
 
 
 def test_rerun_removes_frames_of_an_older_video(numbered, tmp_path):

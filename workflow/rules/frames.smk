@@ -15,6 +15,7 @@ rule extract_frames:
     params:
         offset=config["frames"]["offset"],
         jpeg_quality=config["frames"]["jpeg_quality"],
+        decoding="--fast-decode" if config["frames"]["fast_decode"] else "--no-fast-decode",
     threads: rule_threads("extract_frames")
     resources:
         mem_mb=rule_mem_mb("extract_frames"),
@@ -24,4 +25,4 @@ rule extract_frames:
     shell:
         "python -m dramaemo extract-frames --video {input.video:q} --outdir {output.frames:q}"
         " --info {output.info:q} --offset {params.offset}"
-        " --jpeg-quality {params.jpeg_quality} --threads {threads} > {log:q} 2>&1"
+        " --jpeg-quality {params.jpeg_quality} {params.decoding} --threads {threads} > {log:q} 2>&1"

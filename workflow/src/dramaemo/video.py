@@ -9,6 +9,7 @@ ffmpeg's own threads, and only one frame per second is encoded.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -114,22 +115,32 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+# ffmpeg decoder options of frames.fast_decode: no deblocking, no non-reference frames
+FAST_DECODE = {"skip_loop_filter": "all", "skip_frame": "noref"}
+
+
 def extract_frames(
     video: str | Path,
     outdir: str | Path,
     offset: float | None = None,
     jpeg_quality: int | None = None,
     threads: int = 0,
+    fast_decode: bool | None = None,
 ) -> VideoInfo:
     """Write one JPEG per second of ``video`` into ``outdir`` as ``{second:06d}.jpg``
     (settings left None: the schema's ``frames`` defaults).
+
+    ``fast_decode``: ffmpeg skips the deblocking filter and the frames no other frame
+    references (FAST_DECODE), about a third less decoding; second k's frame may then be a
+    neighbour of the nearest one, and pixels differ slightly (BENCHMARKS.md).
 
     Returns the probed VideoInfo. A decode error, or fewer frames than the duration
     promises (a truncated file), raises UserError naming the video.
     """
     import ffmpeg  # here: the video check (dramaemo.video_check) runs in Snakemake's process
 
-    offset, jpeg_quality = filled("frames", offset=offset, jpeg_quality=jpeg_quality).values()
+    offset, jpeg_quality, fast_decode = filled(
+        "frames", offset=offset, jpeg_quality=jpeg_quality, fast_decode=fast_decode).values()
     info = probe_video(video)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +151,7 @@ def extract_frames(
     # off by up to half a second, measured on synthetic numbered frames).
     shift = offset + (0.5 / info.fps if info.fps > 0 else 0.0)
     stream = (
-        ffmpeg.input(str(video), threads=threads)
+        ffmpeg.input(str(video), threads=threads, **(FAST_DECODE if fast_decode else {}))
         .video.filter("setpts", f"PTS-STARTPTS-{shift:.6f}/TB")
         .filter("fps", fps=1, round="up", start_time=0)
         .output(
@@ -190,18 +201,20 @@ def extract_frames(
     return info
 
 
-def frames_record(info: VideoInfo, outdir: str | Path, offset: float) -> dict:
+def frames_record(info: VideoInfo, outdir: str | Path, offset: float,
+                  fast_decode: bool) -> dict:
     """What the join reads about an extracted episode (its ``.info.json``): the probed
-    video, the offset and the number of frames written."""
-    return asdict(info) | {"offset": offset, "frames": len(list(Path(outdir).glob("*.jpg")))}
+    video, the offset and the number of frames written; and how they were decoded."""
+    return asdict(info) | {"offset": offset, "fast_decode": fast_decode,
+                           "frames": len(list(Path(outdir).glob("*.jpg")))}
 
 
 def _run_extract(args) -> None:
     info = extract_frames(
-        args.video, args.outdir, args.offset, args.jpeg_quality, args.threads
+        args.video, args.outdir, args.offset, args.jpeg_quality, args.threads, args.fast_decode
     )
     if args.info:
-        record = frames_record(info, args.outdir, args.offset)
+        record = frames_record(info, args.outdir, args.offset, args.fast_decode)
         Path(args.info).write_text(json.dumps(record, indent=2) + "\n")
 
 
@@ -217,4 +230,7 @@ def add_parser(subparsers) -> None:
                         help="second k is the frame nearest to k + offset seconds")
     parser.add_argument("--jpeg-quality", type=int, default=frames["jpeg_quality"], help="ffmpeg -q:v (2..31)")
     parser.add_argument("--threads", type=int, default=0, help="ffmpeg threads (0: auto)")
+    parser.add_argument("--fast-decode", action=argparse.BooleanOptionalAction,
+                        default=frames["fast_decode"],
+                        help="skip deblocking and non-reference frames (approximate frames)")
     parser.set_defaults(func=_run_extract)
