@@ -102,6 +102,17 @@ def test_config_value_of_wrong_type_or_range_is_a_schema_error(tiny_workdir, key
     assert message in output and key in output
 
 
+def test_blazeface_model_is_fetched_only_when_absent_and_chosen(tiny_workdir):
+    target = "results/faces/demo01.detections.csv"
+    assert dry_run_rules(tiny_workdir, target) == {"build_demo", "extract_frames", "detect_faces"}
+    (tiny_workdir / schema_defaults("faces", "blazeface")["model"]).unlink()
+    assert "fetch_blazeface" in dry_run_rules(tiny_workdir, target)
+    config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
+    config["faces"] = {"detector": "haar"}
+    (tiny_workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    assert "fetch_blazeface" not in dry_run_rules(tiny_workdir, target)
+
+
 def test_zero_byte_episode_fails_naming_the_file(tiny_workdir):
     episodes = tiny_workdir / "episodes"
     episodes.mkdir()
