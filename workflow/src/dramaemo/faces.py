@@ -1,11 +1,12 @@
 """Face detection and face crops, per episode.
 
 Two detectors (``faces.detector``): MediaPipe's BlazeFace (dramaemo.blazeface, the
-default) and OpenCV's Haar cascade (the paper's). detect-faces reads the one-per-second frames of an episode and writes every face found,
-as ``episode,second,face_index,x,y,w,h`` in the original frame's pixels, faces of one
-frame numbered left to right. crop-faces cuts each box (plus a margin, clipped to the
-frame), converts it to grayscale, resizes it to ``image_size`` and writes PNGs and a
-manifest; crops an earlier run cut from the same frame, box and settings are kept.
+default) and OpenCV's Haar cascade (the paper's). detect-faces reads the one-per-second
+frames of an episode and writes every face found, as ``episode,second,face_index,x,y,w,h``
+in the original frame's pixels, faces of one frame numbered left to right. crop-faces cuts
+each box (plus a margin, clipped to the frame), converts it to grayscale, resizes it to
+``image_size`` and writes PNGs and a manifest; crops an earlier run cut from the same
+frame, box and settings are kept.
 """
 
 from __future__ import annotations

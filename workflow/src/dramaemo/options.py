@@ -41,6 +41,7 @@ def detector_options(faces: dict) -> str:
     return " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
                     for key, value in detector_settings(faces).items())
 
+
 # Scalar settings of config train that every trained model reads.
 SCALAR_SETTINGS = (
     "epochs", "batch_size", "learning_rate", "learning_rate_schedule", "class_weight", "validation_fraction",
