@@ -31,6 +31,7 @@ from dramaemo.config import schema_defaults
 from dramaemo.footage import NO_FACE, PROBABILITIES
 from dramaemo.footage.search import Query, search
 from dramaemo.footage.segments import episode_segments
+from dramaemo.split import read_split
 
 
 def _median_seconds(function, repeats: int) -> float:
@@ -151,11 +152,26 @@ def throughput(args) -> None:
           f"{video_seconds / index_only:.1f} video seconds per wall second |")
 
 
+def indexed_run(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame, str, Path, Path]:
+    """(the index's face rows, its model, the training run's folder, that run's split
+    file: the draw its run.json records)."""
+    frames = [pd.read_parquet(p) for p in sorted((workdir / "results" / "index").glob("*.parquet"))
+              if p.name != "segments.parquet"]
+    index = pd.concat(frames, ignore_index=True)
+    index = index[index["face_index"] != NO_FACE]
+    model, = set(index.loc[index["text_source"] == "annotation", "model"])
+    folder = workdir / "results" / "models" / split_name / model / f"seed{seed}"
+    draw = json.loads((folder / "run.json").read_text())["split_draw"]
+    return index, model, folder, workdir / "results" / "split" / split_name / f"draw{draw}.csv"
+
+
 def precision(args) -> None:
-    """Top-k precision per emotion of segments on the scene split's test seconds."""
+    """Top-k precision per emotion of segments on the test seconds of the indexed run's
+    split draw."""
     workdir = Path(args.workdir)
     dataset = pd.read_csv(workdir / "results" / "dataset" / "dataset.csv")
-    split = pd.read_csv(workdir / "results" / "split" / "scene.csv")
+    _, _, _, split_file = indexed_run(workdir, args.split, args.seed)
+    split = read_split(split_file)
     dataset = dataset.merge(split[["item_id", "part"]], on="item_id")
     # the index row of each labelled face: same episode, second and detection
     frames = []
@@ -205,13 +221,8 @@ def agreement(args) -> None:
     from dramaemo.footage import RAW_PROBABILITIES
 
     workdir = Path(args.workdir)
-    frames = [pd.read_parquet(p) for p in sorted((workdir / "results" / "index").glob("*.parquet"))
-              if p.name != "segments.parquet"]
-    index = pd.concat(frames, ignore_index=True)
-    index = index[index["face_index"] != NO_FACE]
-    model, = set(index.loc[index["text_source"] == "annotation", "model"])
     split_name, seed = args.split, args.seed
-    folder = workdir / "results" / "models" / split_name / model / f"seed{seed}"
+    index, model, folder, _ = indexed_run(workdir, split_name, seed)
     evaluated = pd.read_csv(folder / "predictions.csv")
     dataset = pd.read_csv(workdir / "results" / "dataset" / "dataset.csv", usecols=["item_id", "episode", "second",
                                                                                      "face_index", "description"])
@@ -254,10 +265,12 @@ def main() -> None:
     command.set_defaults(func=precision)
     command = commands.add_parser("agreement")
     command.add_argument("--workdir", required=True)
-    defaults = schema_defaults("index")
-    command.add_argument("--split", default=defaults["split"], help="config index.split of the indexed run")
-    command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
     command.set_defaults(func=agreement)
+    defaults = schema_defaults("index")
+    for name in ("precision", "agreement"):
+        command = commands.choices[name]
+        command.add_argument("--split", default=defaults["split"], help="config index.split of the indexed run")
+        command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
     args = parser.parse_args()
     args.func(args)
 
