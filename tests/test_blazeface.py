@@ -115,5 +115,5 @@ def test_each_detector_reads_only_its_own_settings():
     haar = options.detector_settings({**faces, "detector": "haar"})
     assert set(haar) == {"detector", "min_size", "cascade", "scale_factor", "min_neighbors",
                          "detection_scale"}
-    assert options.detector_options({**faces, "detector": "haar", "cascade": "my file.xml"}) \
-        .startswith("--detector haar --min-size 40 --cascade 'my file.xml' --scale-factor")
+    assert options.detector_options({**faces, "detector": "haar", "cascade": "my file.xml"})[:7] \
+        == ["--detector", "haar", "--min-size", "40", "--cascade", "my file.xml", "--scale-factor"]

@@ -43,7 +43,7 @@ rule detect_faces:
         "../../envs/video.yaml"
     shell:
         "python -m dramaemo detect-faces --frames {input.frames:q} --episode {wildcards.episode:q}"
-        " --output {output:q} {params.options} --threads {threads} > {log:q} 2>&1"
+        " --output {output:q} {params.options:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule crop_faces:
@@ -69,5 +69,5 @@ rule crop_faces:
         "../../envs/video.yaml"
     shell:
         "python -m dramaemo crop-faces --frames {input.frames:q} --detections {input.detections:q}"
-        " --outdir {output.crops:q} --manifest {output.manifest:q} --margin {params.margin}"
-        " --image-size {params.image_size} > {log:q} 2>&1"
+        " --outdir {output.crops:q} --manifest {output.manifest:q} --margin {params.margin:q}"
+        " --image-size {params.image_size:q} > {log:q} 2>&1"

@@ -3,8 +3,9 @@ Haar cascade (``faces.detector``).
 
 The model is the ``.tflite`` file inside the ``mediapipe`` wheel on PyPI: ``fetch-blazeface``
 downloads the wheel and extracts that one file (mediapipe itself is never installed), and
-LiteRT's interpreter (``ai-edge-litert``) runs it. On bench-drama it found 1.9 points more
-of the annotated faces than the Haar cascade at 2-3x its speed (BENCHMARKS.md).
+LiteRT's interpreter (``ai-edge-litert``) runs it. On bench-drama its face stage found 0.9
+points more of the annotated faces than a full-resolution Haar loop at 3.6x its speed
+(BENCHMARKS.md).
 
 Each frame is seen three times at the model's 192x192 input: whole (letterboxed) and, when
 it is not square, as the two squares at the ends of its long side, which show faces 1.8x
@@ -28,7 +29,7 @@ from dramaemo.wheels import fetch_member
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "mediapipe"
+MODEL_WHEEL = "mediapipe"  # the PyPI package whose wheel holds the model
 MODEL_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
 INPUT_SIDE = 192  # the full-range model's input: 192x192 RGB in [-1, 1]
 ANCHOR_STRIDE = 4  # one anchor per 4x4 input pixels (48 x 48 = 2304), as MediaPipe's graph
@@ -43,7 +44,7 @@ JPEG_REDUCTIONS = (8, 4, 2, 1)  # libjpeg decodes at 1/8 .. 1/1 of the size, che
 
 def fetch_model(output: str | Path, version: str) -> Path:
     """Download the mediapipe wheel (no install, no dependencies) and extract the model."""
-    return fetch_member(PACKAGE, version, MODEL_MEMBER, output)
+    return fetch_member(MODEL_WHEEL, version, MODEL_MEMBER, output)
 
 
 def anchors() -> np.ndarray:

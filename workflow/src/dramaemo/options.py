@@ -15,7 +15,6 @@ builders' keyword arguments as the schema names them (one home: the schema).
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 from dramaemo import registry
@@ -36,10 +35,10 @@ def detector_settings(faces: dict) -> dict:
             **{key: section[key] for key in DETECTOR_SETTINGS[detector]}}
 
 
-def detector_options(faces: dict) -> str:
-    """detector_settings as detect-faces' command-line options, shell-quoted."""
-    return " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
-                    for key, value in detector_settings(faces).items())
+def detector_options(faces: dict) -> list[str]:
+    """detector_settings as detect-faces' command-line arguments (the rule quotes each)."""
+    return [part for key, value in detector_settings(faces).items()
+            for part in (f"--{key.replace('_', '-')}", str(value))]
 
 
 # Scalar settings of config train that every trained model reads.

@@ -131,7 +131,7 @@ def extract_frames(
     (settings left None: the schema's ``frames`` defaults).
 
     ``fast_decode``: ffmpeg skips the deblocking filter and the frames no other frame
-    references (FAST_DECODE), about a third less decoding; second k's frame may then be a
+    references (FAST_DECODE), about a fifth less extraction time; second k's frame may then be a
     neighbour of the nearest one, and pixels differ slightly (BENCHMARKS.md).
 
     Returns the probed VideoInfo. A decode error, or fewer frames than the duration
