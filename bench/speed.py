@@ -31,10 +31,11 @@ import cv2
 import pandas as pd
 import yaml
 
-from dramaemo import annotations as ann
-from dramaemo import blazeface, faces, video
-from dramaemo.options import BLAZEFACE, detector_settings
-from dramaemo.demo import build_demo
+from dramaemo.dataset import annotations as ann
+from dramaemo.faces import blazeface, detection as faces
+from dramaemo.video import frames as video
+from dramaemo.core.options import BLAZEFACE, detector_settings
+from dramaemo.dataset.demo import build_demo
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -379,7 +380,7 @@ def bench_scaling(args) -> None:
 
 def bench_text(args) -> None:
     """prepare-glove and embed-elmo (the stand-in module) on 100 .. all unique descriptions."""
-    from dramaemo import elmo, text
+    from dramaemo.text import elmo, glove as text
 
     dataset = pd.read_csv(Path(args.workdir) / "results" / "dataset" / "dataset.csv",
                           keep_default_na=False)

@@ -1,7 +1,7 @@
 """Training epoch time of the pipeline's input path against the same model on tensors.
 
 For each model, trains twice from the same seed on the same train part of a workflow run:
-once through `dramaemo.train.make_dataset` (the tf.data pipeline the rule uses) and once
+once through `dramaemo.models.train.make_dataset` (the tf.data pipeline the rule uses) and once
 with `model.fit` on tensors already in memory (the limit: no input pipeline at all).
 Prints seconds per epoch after the first (which includes tracing) and the ratio.
 Goal: <= 1.10x.
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dramaemo import registry
-from dramaemo.config import schema_defaults
-from dramaemo.options import TrainOptions
-from dramaemo.train import build_model, make_dataset, model_inputs, read_labelled_split
+from dramaemo.core import registry
+from dramaemo.core.config import schema_defaults
+from dramaemo.core.options import TrainOptions
+from dramaemo.models.train import build_model, make_dataset, model_inputs, read_labelled_split
 
 
 def epoch_seconds(model, fit_kwargs: dict, epochs: int) -> list[float]:
@@ -49,7 +49,7 @@ def compare(args, model_name: str) -> dict:
     spec = registry.spec(model_name)
     # The schema's train defaults (what the workflow uses unless config says otherwise), with
     # the paper's multimodal models (image branch from scratch, one output): the feed's cost
-    # is the question here, not the training aids (dramaemo.train handles those).
+    # is the question here, not the training aids (dramaemo.models.train handles those).
     train = {**schema_defaults("train"), "image_size": args.image_size}
     train["joint"] = {**train["joint"], "image_branch": registry.SCRATCH, "auxiliary_weight": 0.0}
     options = TrainOptions.for_model(model_name, train)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from dramaemo import blazeface
-from dramaemo.config import schema_defaults
+from dramaemo.faces import blazeface
+from dramaemo.core.config import schema_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"

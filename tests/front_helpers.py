@@ -7,7 +7,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from dramaemo.video import ffmpeg_exe
+from dramaemo.video.frames import ffmpeg_exe
 
 
 def encode(path: Path, frames, width: int, height: int, fps: int, pix_fmt: str = "rgb24",

@@ -1,4 +1,4 @@
-"""The ablation of the training defaults (config ablation, dramaemo.ablation): variant
+"""The ablation of the training defaults (config ablation, dramaemo.evaluation.ablation): variant
 settings, the config check, and a real Snakemake run that trains the variants, reuses a
 main-table run where a variant equals it, and writes the table and its plot."""
 
@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from conftest import REPO, planned_jobs, run_snakemake
-from dramaemo import ablation, runs
-from dramaemo.config import check, schema_defaults
-from dramaemo.options import model_settings
+from dramaemo.core import ablation as ablation_config
+from dramaemo.evaluation import ablation
+from dramaemo.core import registry, runs
+from dramaemo.core.config import check, schema_defaults
+from dramaemo.core.options import model_settings
 
 
 def default_config():
@@ -22,29 +24,29 @@ def default_config():
 def test_a_variant_gets_what_it_names_over_per_model_overrides():
     config = default_config()
     train = {**config["train"], "per_model": {"minilm": {"augment": True, "epochs": 7}}}
-    settings = ablation.variant_settings(config["ablation"], "no_augment", train)
+    settings = ablation_config.variant_settings(config["ablation"], "no_augment", train)
     assert settings["augment"] is False  # the variant's override beats per_model
     assert settings["epochs"] == 7  # per_model still applies to what the variant leaves
-    nested = ablation.variant_settings(config["ablation"], "scratch_image_branch", train)
+    nested = ablation_config.variant_settings(config["ablation"], "scratch_image_branch", train)
     assert nested["joint"] == {**config["train"]["joint"], "image_branch": "scratch"}
     assert nested["image_branch"] == "scratch" and "image" in nested  # the scratch CNN's section
-    assert ablation.variant_model(config["ablation"], "glove_not_minilm") == "glove"
+    assert ablation_config.variant_model(config["ablation"], "glove_not_minilm") == "glove"
 
 
 def test_a_variant_equal_to_a_main_table_run_reuses_it():
     config = default_config()
     assert "glove" in config["models"]
-    assert ablation.reused_model(config["ablation"], "glove_not_minilm", config) == "glove"
-    assert ablation.reused_model(config["ablation"], "no_augment", config) is None
+    assert ablation_config.reused_model(config["ablation"], "glove_not_minilm", config) == "glove"
+    assert ablation_config.reused_model(config["ablation"], "no_augment", config) is None
     # once glove's settings differ from the variant's, the variant trains its own runs
     config["train"]["per_model"] = {"glove": {"epochs": 9}}
     config["ablation"]["variants"]["glove_not_minilm"] = {"model": "glove", "train": {"epochs": 5}}
-    assert ablation.reused_model(config["ablation"], "glove_not_minilm", config) is None
+    assert ablation_config.reused_model(config["ablation"], "glove_not_minilm", config) is None
 
 
 def test_describe_names_each_change():
-    assert ablation.describe({"model": "glove"}) == "model glove"
-    assert ablation.describe({"train": {"joint": {"auxiliary_weight": 0.0}, "augment": False}}) == \
+    assert ablation_config.describe({"model": "glove"}) == "model glove"
+    assert ablation_config.describe({"train": {"joint": {"auxiliary_weight": 0.0}, "augment": False}}) == \
         "joint.auxiliary_weight 0.0; augment false"
 
 
@@ -60,7 +62,7 @@ def test_the_config_check_names_the_variant_and_the_key():
     assert any(p.startswith("ablation.variants.bad_branch.train: joint.image_branch:") for p in problems), problems
     config["ablation"]["variants"] = {"other": {"model": "resnet"}}
     assert check(config) == ["ablation.variants.other.model: unknown model 'resnet'; use one of "
-                             + ", ".join(__import__("dramaemo").registry.TRAINED_MODELS)]
+                             + ", ".join(registry.TRAINED_MODELS)]
     config["ablation"] = {**schema_defaults("ablation"), "activate": True, "split": "episode"}
     assert check(config) == ["ablation.split: 'episode' is not in split.strategies"]
 
@@ -72,7 +74,7 @@ def test_the_table_needs_the_chosen_runs(tmp_path):
 
 def _write_run(folder, truth, pred):
     """metrics.json (macro-F1 only, what the table reads) and predictions.csv of one run."""
-    from dramaemo.evaluate import compute_metrics
+    from dramaemo.evaluation.evaluate import compute_metrics
 
     folder.mkdir(parents=True)
     pd.DataFrame({"item_id": [f"i{n}" for n in range(len(truth))], "true": truth, "pred": pred}).to_csv(

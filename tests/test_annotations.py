@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
-from dramaemo.packing import pack_images
-from dramaemo.annotations import (CATEGORIES, ANNOTATION_COLUMNS, join, read_annotations,
+from dramaemo.dataset.packing import pack_images
+from dramaemo.dataset.annotations import (CATEGORIES, ANNOTATION_COLUMNS, join, read_annotations,
                                   report_markdown)
-from dramaemo.errors import UserError
-from dramaemo.faces import MANIFEST_COLUMNS
+from dramaemo.core.errors import UserError
+from dramaemo.faces.detection import MANIFEST_COLUMNS
 
 HEADER = ",".join(ANNOTATION_COLUMNS)
 INFOS = {"ep01": {"width": 320, "height": 240, "frames": 30},

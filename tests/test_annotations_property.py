@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dramaemo import EMOTIONS
-from dramaemo.annotations import (ANNOTATION_COLUMNS, ROW_CATEGORIES, join,
+from dramaemo.dataset.annotations import (ANNOTATION_COLUMNS, ROW_CATEGORIES, join,
                                   read_annotations)
-from dramaemo.errors import UserError
-from dramaemo.faces import MANIFEST_COLUMNS
+from dramaemo.core.errors import UserError
+from dramaemo.faces.detection import MANIFEST_COLUMNS
 
 # The documented input format (README, "Using your own episodes"): the contract tested.
 INFOS = {"ep01": {"width": 320, "height": 240, "frames": 30},

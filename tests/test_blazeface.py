@@ -1,4 +1,4 @@
-"""BlazeFace (dramaemo.blazeface): the real model from the mediapipe wheel on real frames
+"""BlazeFace (dramaemo.faces.blazeface): the real model from the mediapipe wheel on real frames
 of encoded demo episodes, against the Haar cascade's boxes and the annotated ones."""
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import blazeface_model, local_wheel
-from dramaemo import blazeface, options
-from dramaemo.config import schema_defaults
-from dramaemo.demo import build_demo
-from dramaemo.errors import UserError
-from dramaemo.faces import detect_faces
-from dramaemo.video import extract_frames
+from dramaemo.faces import blazeface
+from dramaemo.core import options
+from dramaemo.core.config import schema_defaults
+from dramaemo.dataset.demo import build_demo
+from dramaemo.core.errors import UserError
+from dramaemo.faces.detection import detect_faces
+from dramaemo.video.frames import extract_frames
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The video check (dramaemo.video_check): every episode probed before any heavy work,
+"""The video check (dramaemo.video.check): every episode probed before any heavy work,
 all bad videos listed at once (stop) or skipped with their reason (skip); a cache keeps
 unchanged files from being probed again."""
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
-from dramaemo.errors import UserError
-from dramaemo.video_check import CHECK_COLUMNS, check_videos
+from dramaemo.core.errors import UserError
+from dramaemo.video.check import CHECK_COLUMNS, check_videos
 from front_helpers import blank_video
 
 

@@ -6,9 +6,10 @@ import json
 import pytest
 import yaml
 
-from dramaemo import EMOTIONS, SPLIT_STRATEGIES, registry
-from dramaemo.config import check, filled, schema_defaults, schema_node
-from dramaemo.options import TrainOptions, model_settings
+from dramaemo import EMOTIONS, SPLIT_STRATEGIES
+from dramaemo.core import registry
+from dramaemo.core.config import check, filled, schema_defaults, schema_node
+from dramaemo.core.options import TrainOptions, model_settings
 from conftest import REPO
 
 

@@ -1,4 +1,4 @@
-"""dramaemo.config: unknown config keys at every level; dramaemo.episodes: episode ids."""
+"""dramaemo.core.config: unknown config keys at every level; dramaemo.core.episodes: episode ids."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 import yaml
 
-from dramaemo.config import check_config_keys, unknown_keys
-from dramaemo.episodes import check_episode_ids, episode_id_problem
-from dramaemo.errors import UserError
+from dramaemo.core.config import check_config_keys, unknown_keys
+from dramaemo.core.episodes import check_episode_ids, episode_id_problem
+from dramaemo.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO / "workflow/schemas/config.schema.yaml"

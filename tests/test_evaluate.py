@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from dramaemo import EMOTIONS, runs
+from dramaemo import EMOTIONS
+from dramaemo.core import runs
 from dramaemo.cli import main
-from dramaemo.errors import UserError
-from dramaemo.evaluate import (
+from dramaemo.core.errors import UserError
+from dramaemo.evaluation.evaluate import (
     BEST_MULTIMODAL,
     PROB_COLUMNS,
     VS_BASELINE,
@@ -303,7 +304,7 @@ def test_compare_models_matches_each_run_to_its_draw(tmp_path):
 # --------------------------------------------------------------------------- late fusion
 def _predictions(rows):
     """predictions.csv rows from (item_id, true, {emotion: probability})."""
-    from dramaemo.evaluate import PROB_COLUMNS
+    from dramaemo.evaluation.evaluate import PROB_COLUMNS
 
     records = []
     for item_id, true, probs in rows:
@@ -314,7 +315,7 @@ def _predictions(rows):
 
 
 def test_late_fusion_takes_the_geometric_mean_of_probabilities():
-    from dramaemo.fusion import late_fusion
+    from dramaemo.evaluation.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 0.6, "Sad": 0.4}),
                           ("b", "Sad", {"Happy": 0.9, "Sad": 0.1})])
@@ -330,7 +331,7 @@ def test_late_fusion_takes_the_geometric_mean_of_probabilities():
 
 
 def test_late_fusion_refuses_runs_on_different_items():
-    from dramaemo.fusion import late_fusion
+    from dramaemo.evaluation.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 1.0})])
     text = _predictions([("b", "Happy", {"Happy": 1.0})])
@@ -339,7 +340,7 @@ def test_late_fusion_refuses_runs_on_different_items():
 
 
 def test_late_fusion_refuses_disagreeing_truth():
-    from dramaemo.fusion import late_fusion
+    from dramaemo.evaluation.fusion import late_fusion
 
     image = _predictions([("a", "Happy", {"Happy": 1.0})])
     text = _predictions([("a", "Sad", {"Happy": 1.0})])

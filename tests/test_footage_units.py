@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import EMOTIONS, text
+from dramaemo import EMOTIONS
+from dramaemo.text import glove as text
 from dramaemo.cli import main
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
 from dramaemo.footage import clips, predict, search, segments, shots, subtitles, tracks
-from dramaemo.footage.files import find_subtitles
-from dramaemo.video import ffmpeg_exe
+from dramaemo.core.subtitle_files import find_subtitles
+from dramaemo.video.frames import ffmpeg_exe
 
 # ---------------------------------------------------------------------------- subtitles
 SRT = """1
@@ -219,7 +220,9 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     """A Multimodal MiniLM model applied to subtitle text sees exactly the sentence vector
     embed-minilm cached for the same sentence in training; a second without text gets the
     zero vector that empty training descriptions had."""
-    from dramaemo import minilm, models
+    from dramaemo.text import minilm
+    from dramaemo.models.preprocess import preprocess_faces
+    from dramaemo.models import builders as models
     from dramaemo.footage import RAW_PROBABILITIES
     from dramaemo.footage.index import index_episode
     from train_tiny_data import tiny_minilm_dir
@@ -248,7 +251,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     assert indexed["text_source"].tolist() == ["subtitle", "subtitle", "none"]
     assert indexed["model"].eq("minilm").all()
 
-    faces = models.preprocess_faces(np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in manifest["crop_path"]]), 32)
+    faces = preprocess_faces(np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in manifest["crop_path"]]), 32)
     vectors = np.vstack([cached[rows], np.zeros((1, minilm.EMBEDDING_DIM), np.float32)])
     expected = models.load_model(tmp_path / "model.keras").predict({"face": faces, "minilm": vectors}, verbose=0)
     assert np.allclose(indexed[RAW_PROBABILITIES].to_numpy(dtype=np.float32), expected, atol=1e-5)
@@ -262,7 +265,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
 @pytest.fixture(scope="module")
 def image_model(tmp_path_factory):
     """A real (untrained) baseline model file at 32 x 32."""
-    from dramaemo import models
+    from dramaemo.models import builders as models
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model = models.build_baseline_model(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4)
@@ -271,7 +274,8 @@ def image_model(tmp_path_factory):
 
 
 def test_seconds_without_a_face_are_rows(tmp_path, image_model):
-    from dramaemo.footage.index import index_episode, read_index_metadata, write_index
+    from dramaemo.footage.index import index_episode
+    from dramaemo.footage.tables import read_index_metadata, write_index
 
     rng = np.random.default_rng(0)
     records = []

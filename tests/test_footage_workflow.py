@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, planned_jobs, run_snakemake, snakemake_env
 from test_label import chrome  # noqa: F401  (Debian's headless Chromium, as the labelling test's)
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE
-from dramaemo.video import probe_video
+from dramaemo.video.frames import probe_video
 
 pytestmark = pytest.mark.slow
 
@@ -136,7 +136,7 @@ def test_search_writes_playable_clips_of_the_requested_length(gallery):
 
 
 def _ffmpeg():
-    from dramaemo.video import ffmpeg_exe
+    from dramaemo.video.frames import ffmpeg_exe
 
     return ffmpeg_exe()
 

@@ -1,4 +1,4 @@
-"""The labelling page (dramaemo.label): its API through Flask's test client, the label
+"""The labelling page (dramaemo.labelling.page): its API through Flask's test client, the label
 store's durability (threads, a second server, a killed server, a torn log line), the
 agreement command, and the page itself driven by keyboard in headless Chromium.
 
@@ -33,11 +33,11 @@ from skimage.color import rgb2gray
 from skimage.util import img_as_ubyte
 
 from dramaemo import EMOTIONS, cli
-from dramaemo.errors import UserError
-from dramaemo.annotations import ANNOTATION_COLUMNS
-from dramaemo.faces import MANIFEST_COLUMNS
-from dramaemo.label import create_app
-from dramaemo.label_store import LabelStore, read_manifests
+from dramaemo.core.errors import UserError
+from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
+from dramaemo.faces.detection import MANIFEST_COLUMNS
+from dramaemo.labelling.page import create_app
+from dramaemo.labelling.store import LabelStore, read_manifests
 
 REPO = Path(__file__).resolve().parents[1]
 CROP_SIZE = 96
@@ -337,7 +337,7 @@ def _request(url: str, body: dict | None = None) -> dict:
         return json.load(response)
 
 
-# The real CLI entry point; a label command imports only dramaemo.label (cli.COMMANDS).
+# The real CLI entry point; a label command imports only dramaemo.labelling.page (cli.COMMANDS).
 CLI_MAIN = "import sys; from dramaemo import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 in numpy (dramaemo.minilm) against the checkpoint's own published
+"""all-MiniLM-L6-v2 in numpy (dramaemo.text.minilm) against the checkpoint's own published
 behaviour, and the embed-minilm cache (one vector per unique description)."""
 
 import json
@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
 
-from dramaemo.errors import UserError  # noqa: E402
-from dramaemo.minilm import (  # noqa: E402
+from dramaemo.core.errors import UserError  # noqa: E402
+from dramaemo.text.minilm import (  # noqa: E402
     EMBEDDING_DIM,
     MiniLM,
     embed_descriptions,

@@ -6,30 +6,31 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from dramaemo import EMOTIONS  # noqa: E402
-from dramaemo import models  # noqa: E402
-from dramaemo.errors import UserError  # noqa: E402
+from dramaemo.models import builders as models  # noqa: E402
+from dramaemo.models.preprocess import preprocess_faces  # noqa: E402
+from dramaemo.core.errors import UserError  # noqa: E402
 
 IMAGE = dict(image_size=32, filters=(4, 8, 8, 16), kernel_sizes=(7, 5, 3, 3), top_filters=16, dropout=0.1)
 
 
 def test_preprocess_faces_scales_to_unit_range_with_channel():
     images = np.array([[[0, 255], [128, 64]]], dtype=np.uint8)
-    faces = models.preprocess_faces(images)
+    faces = preprocess_faces(images)
     assert faces.shape == (1, 2, 2, 1) and faces.dtype == np.float32
     assert faces.min() == 0.0 and faces.max() == 1.0
     np.testing.assert_allclose(faces[0, 1, 0, 0], 128 / 255)
-    np.testing.assert_array_equal(models.preprocess_faces(images[..., None]), faces)
+    np.testing.assert_array_equal(preprocess_faces(images[..., None]), faces)
 
 
 def test_preprocess_faces_resizes_and_rejects_bad_input():
     images = np.full((3, 40, 40), 200, dtype=np.uint8)
-    faces = models.preprocess_faces(images, image_size=16)
+    faces = preprocess_faces(images, image_size=16)
     assert faces.shape == (3, 16, 16, 1)
     np.testing.assert_allclose(faces, 200 / 255, rtol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
-        models.preprocess_faces(images.astype(np.float32))
+        preprocess_faces(images.astype(np.float32))
     with pytest.raises(ValueError, match="square"):
-        models.preprocess_faces(np.zeros((2, 8, 9), np.uint8))
+        preprocess_faces(np.zeros((2, 8, 9), np.uint8))
 
 
 def test_baseline_is_the_fully_convolutional_cnn():
@@ -133,7 +134,7 @@ def test_load_model_names_a_file_that_does_not_load(tmp_path):
 
 
 def test_model_label_marks_standin_elmo():
-    from dramaemo.registry import model_label
+    from dramaemo.core.registry import model_label
 
     assert model_label("elmo", elmo_standin=True) == "Multimodal ELMo (stand-in weights)"
     assert model_label("elmo") == "Multimodal ELMo"

@@ -9,9 +9,9 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from dramaemo import EMOTIONS  # noqa: E402
-from dramaemo import models  # noqa: E402
-from dramaemo.augment import face_augmenter  # noqa: E402
-from dramaemo.fer import fer_to_emotions, load_fer_model  # noqa: E402
+from dramaemo.models import builders as models  # noqa: E402
+from dramaemo.models.augment import face_augmenter  # noqa: E402
+from dramaemo.models.fer import fer_to_emotions, load_fer_model  # noqa: E402
 from train_tiny_data import write_tiny_fer_weights  # noqa: E402
 
 SIDE = 64

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import EMOTIONS, runs
-from dramaemo.errors import UserError
-from dramaemo.evaluate import compare_models, evaluate_run
-from dramaemo.f1tables import TABLE_ROWS, f1_table, headline_split, summary_table, to_latex, to_markdown
-from dramaemo.plots import (
+from dramaemo import EMOTIONS
+from dramaemo.core import runs
+from dramaemo.core.errors import UserError
+from dramaemo.evaluation.evaluate import compare_models, evaluate_run
+from dramaemo.evaluation.f1tables import TABLE_ROWS, f1_table, headline_split, summary_table, to_latex, to_markdown
+from dramaemo.evaluation.plots import (
     contact_sheet,
     plot_confusion,
     plot_differences,

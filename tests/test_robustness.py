@@ -59,9 +59,9 @@ def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front
     assert "Baseline CNN (image)" in table and "Macro-F1" in table
 
     # the labelling page serves these crops and frames, and its CSV feeds the join
-    from dramaemo.annotations import join
-    from dramaemo.label import create_app
-    from dramaemo.label_store import LabelStore, read_manifests
+    from dramaemo.dataset.annotations import join
+    from dramaemo.labelling.page import create_app
+    from dramaemo.labelling.store import LabelStore, read_manifests
 
     monkeypatch.chdir(work)  # where `snakemake label` runs the page: paths as written
     manifests = sorted((work / "results/crops").glob("*.manifest.csv"))

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from dramaemo import cli
-from dramaemo.errors import UserError
-from dramaemo.split import SPLIT_COLUMNS, draw_of, read_draw, split_dataset
+from dramaemo.core.errors import UserError
+from dramaemo.core.paths import draw_of
+from dramaemo.dataset.split import SPLIT_COLUMNS, read_draw, split_dataset
 
 EMOTIONS = ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]
 

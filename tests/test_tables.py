@@ -2,8 +2,8 @@
 
 import pytest
 
-from dramaemo.errors import UserError
-from dramaemo.tables import read_csv_checked
+from dramaemo.core.errors import UserError
+from dramaemo.dataset.tables import read_csv_checked
 
 
 def test_missing_file_names_what_and_how_to_make_it(tmp_path):

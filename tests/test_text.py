@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo import text
+from dramaemo.text import glove as text
 from dramaemo.cli import main
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 
 GLOVE_LINES = [
     "the 0.1 0.2 0.3",

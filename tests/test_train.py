@@ -9,9 +9,10 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from dramaemo import EMOTIONS, registry  # noqa: E402
+from dramaemo import EMOTIONS  # noqa: E402
+from dramaemo.core import registry
 from dramaemo.cli import main  # noqa: E402
-from dramaemo.models import load_model  # noqa: E402
+from dramaemo.models.builders import load_model  # noqa: E402
 from train_tiny_data import tiny_minilm_dir, write_tiny_fer_weights, write_tiny_inputs  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -144,7 +145,7 @@ def test_bad_inputs_name_file_and_row(inputs, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- issue 10: training aids
 def test_validation_part_holds_whole_scenes_disjoint_from_the_fit_items(inputs):
-    from dramaemo.train import _validation_split, read_labelled_split
+    from dramaemo.models.train import _validation_split, read_labelled_split
 
     items = read_labelled_split(inputs["dataset.csv"], inputs["split.csv"])
     train_index = np.flatnonzero(items["part"].to_numpy() == "train")
@@ -186,8 +187,8 @@ def test_early_stopping_holds_out_validation_scenes_and_keeps_the_best_epoch(inp
 
 
 def test_augmentation_is_on_for_fit_batches_only_and_off_at_evaluation(inputs, tmp_path):
-    from dramaemo.models import preprocess_faces
-    from dramaemo.train import make_dataset, predict_items, read_labelled_split
+    from dramaemo.models.preprocess import preprocess_faces
+    from dramaemo.models.train import make_dataset, predict_items, read_labelled_split
 
     with np.load(inputs["images.npz"]) as data:
         faces = preprocess_faces(data["images"][:16])

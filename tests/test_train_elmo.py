@@ -10,9 +10,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 hub = pytest.importorskip("tensorflow_hub")
 
-from dramaemo import elmo  # noqa: E402
+from dramaemo.text import elmo  # noqa: E402
 from dramaemo.cli import main  # noqa: E402
-from dramaemo.errors import UserError  # noqa: E402
+from dramaemo.core.errors import UserError  # noqa: E402
 
 
 @pytest.fixture(scope="module")

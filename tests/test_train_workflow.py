@@ -60,7 +60,7 @@ def test_new_models_train_in_the_workflow_and_late_fusion_combines_them(tiny_fro
         assert len(frame) > 0 and frame.columns[0] == "item_id"
     late = pd.read_csv(workdir / fused)
     assert sorted(late["item_id"]) == sorted(pd.read_csv(workdir / predictions("baseline_fer"))["item_id"])
-    from dramaemo.models import load_model
+    from dramaemo.models.builders import load_model
 
     layers = {layer.name for layer in load_model(workdir / "results/models/scene/minilm/seed0/model.keras").layers}
     assert {"fer_image_encoder", "minilm_encoder"} <= layers  # the FER2013 branch, the MiniLM branch

@@ -12,8 +12,8 @@ import cv2
 import pytest
 
 from dramaemo import cli
-from dramaemo.errors import UserError
-from dramaemo.video import extract_frames, ffmpeg_exe, probe_video
+from dramaemo.core.errors import UserError
+from dramaemo.video.frames import extract_frames, ffmpeg_exe, probe_video
 from front_helpers import blank_video, frame_number, numbered_video
 
 
@@ -72,7 +72,7 @@ def test_fast_decode_takes_a_reference_frame_near_the_nearest(tmp_path):
 
 def test_cli_writes_frames_info_and_progress(numbered, tmp_path, caplog):
     info = tmp_path / "ep.info.json"
-    with caplog.at_level(logging.INFO, logger="dramaemo.video"):
+    with caplog.at_level(logging.INFO, logger="dramaemo.video.frames"):
         code = cli.main(["extract-frames", "--video", str(numbered), "--outdir",
                          str(tmp_path / "ep"), "--info", str(info), "--offset", "0.5"])
     assert code == 0

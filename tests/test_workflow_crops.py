@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import run_snakemake
-from dramaemo.config import schema_defaults
+from dramaemo.core.config import schema_defaults
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dramaemo.config import schema_defaults
+from dramaemo.core.config import schema_defaults
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow

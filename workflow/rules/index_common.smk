@@ -3,7 +3,7 @@
 import re
 import shlex
 
-from dramaemo.footage.files import find_subtitles
+from dramaemo.core.subtitle_files import find_subtitles
 
 INDEX_FILES = ("segments", "summary")  # names under results/index/ that are not episodes
 

@@ -1,5 +1,5 @@
 # The F1 comparison table (the paper's Table II) per split, the cross-split summary with
-# bootstrap CIs, and the report's plots (dramaemo.f1tables, dramaemo.plots). Input functions:
+# bootstrap CIs, and the report's plots (dramaemo.evaluation.f1tables, dramaemo.evaluation.plots). Input functions:
 # workflow/rules/common.smk.
 
 

@@ -1,5 +1,5 @@
 # Text inputs of the multimodal models, one embedding rule per text encoder of the
-# model registry (dramaemo.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
+# model registry (dramaemo.core.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
 # GloVe token ids, cached ELMo layers and MiniLM sentence vectors.
 
 

@@ -1,5 +1,5 @@
 # Train each model of config `models` on each split, once per seed of `train.seeds`;
-# what a model reads (inputs, settings) comes from the model registry (dramaemo.registry,
+# what a model reads (inputs, settings) comes from the model registry (dramaemo.core.registry,
 # through workflow/rules/common.smk). The test part's predictions and the run's identity
 # (run.json) feed the evaluation (workflow/rules/evaluate.smk).
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dramaemo.errors import UserError
-from dramaemo.video import ffmpeg_exe, probe_video
+from dramaemo.core.errors import UserError
+from dramaemo.video.frames import ffmpeg_exe, probe_video
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ metadata) and a JSON of counts and per-stage seconds.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import time
@@ -24,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES
 from dramaemo.footage import predict as inference
 from dramaemo.footage.segments import smooth
 from dramaemo.footage.shots import read_shots, shot_of_times
+from dramaemo.footage.tables import write_index
 from dramaemo.footage.subtitles import annotation_texts, face_texts, read_cues, text_at
 from dramaemo.footage.tracks import link_tracks
 
@@ -59,7 +59,7 @@ class Stages:
 
 def read_crops(paths) -> np.ndarray:
     """uint8 (N, S, S) crops read as pack-images reads them for training."""
-    from dramaemo.packing import pack_images
+    from dramaemo.dataset.packing import pack_images
 
     if len(paths) == 0:
         return np.zeros((0, 1, 1), dtype=np.uint8)
@@ -88,7 +88,7 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
                   window: int = 3, min_iou: float = 0.3, centre_gate: float = 0.5, max_gap: int = 0,
                   batch_size: int = 256) -> tuple[pd.DataFrame, dict]:
     """The index rows of one episode and a summary (counts, seconds per stage)."""
-    from dramaemo.models import load_model
+    from dramaemo.models.builders import load_model
 
     stages = Stages()
     offset, fps = float(info["offset"]), float(info.get("fps") or 0.0)
@@ -165,32 +165,6 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
     return rows, summary
 
 
-def write_index(rows: pd.DataFrame, path, video: str, shots: pd.DataFrame) -> None:
-    """Parquet (zstd) with the video path and the shot table in its metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(rows, preserve_index=False)
-    metadata = dict(table.schema.metadata or {})
-    metadata[b"dramaemo.video"] = str(video).encode()
-    metadata[b"dramaemo.shots"] = shots.to_csv(index=False).encode()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(metadata), path, compression="zstd")
-
-
-def read_index_metadata(path) -> tuple[str, pd.DataFrame | None]:
-    """(video path, shot table) stored in an index file."""
-    import pyarrow.parquet as pq
-
-    try:
-        metadata = pq.read_schema(path).metadata or {}
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such index; run rule index_episode for it") from None
-    shots = metadata.get(b"dramaemo.shots")
-    return (metadata.get(b"dramaemo.video", b"").decode(),
-            pd.read_csv(io.BytesIO(shots)) if shots else None)
-
-
 def _read_json(path) -> dict:
     try:
         return json.loads(Path(path).read_text())
@@ -201,7 +175,7 @@ def _read_json(path) -> dict:
 def _run(args) -> None:
     from threadpoolctl import threadpool_limits
 
-    from dramaemo.annotations import read_annotations
+    from dramaemo.dataset.annotations import read_annotations
 
     if args.threads:
         import tensorflow as tf

@@ -1,6 +1,6 @@
 """Apply a trained model to index faces: what each model takes, and the inference call.
 
-Which inputs a model takes comes from the model registry (dramaemo.registry). New text is
+Which inputs a model takes comes from the model registry (dramaemo.core.registry). New text is
 encoded by the model's text encoder (registry TextEncoder ``new_text``): GloVe through the
 vocabulary it was trained with, MiniLM by the checkpoint that made its training cache.
 Models whose encoder cannot encode new text offline (ELMo) are refused by name.
@@ -12,8 +12,9 @@ import logging
 
 import numpy as np
 
-from dramaemo import EMOTIONS, registry
-from dramaemo.errors import UserError
+from dramaemo import EMOTIONS
+from dramaemo.core import registry
+from dramaemo.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def model_inputs_for(model_name: str, faces: np.ndarray, descriptions, *, model,
     """The named input arrays of ``model`` (a loaded Keras model named ``model_name``) for
     N faces (uint8 N x S x S crops, as in images.npz) and their N descriptions, the text
     encoded by ``text_encoder`` (load_text_encoder)."""
-    from dramaemo.models import preprocess_faces
+    from dramaemo.models.preprocess import preprocess_faces
 
     spec = _spec(model_name)
     shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}

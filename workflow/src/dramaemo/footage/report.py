@@ -17,7 +17,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.footage import NO_FACE, TEXT_SOURCES
-from dramaemo.footage.segments import read_index
+from dramaemo.footage.tables import read_index, read_index_metadata
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,6 @@ def summarise(index: pd.DataFrame) -> dict:
 
 
 def _run_timeline(args) -> None:
-    from dramaemo.footage.index import read_index_metadata
 
     _, shots = read_index_metadata(args.index)
     plot_timeline(read_index(args.index), shots, args.output)

@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 from dramaemo.footage import SEGMENT_COLUMNS
+from dramaemo.footage.tables import read_segments
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +69,7 @@ def indexed_episodes(index_dir) -> set[str]:
     return {path.stem for path in Path(index_dir).glob("*.parquet") if path.name != "segments.parquet"}
 
 
-def read_segments(path) -> pd.DataFrame:
-    try:
-        segments = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no segments table; run the index target (rule index_segments)") from None
-    missing = set(SEGMENT_COLUMNS) - set(segments.columns)
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; rerun rule index_segments")
-    return segments
+
 
 
 def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:

@@ -22,8 +22,9 @@ from scipy import ndimage
 from skimage.filters import apply_hysteresis_threshold
 
 from dramaemo import EMOTIONS
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 from dramaemo.footage import NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
+from dramaemo.footage.tables import read_index, read_index_metadata, write_segments
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +106,9 @@ def episode_segments(index: pd.DataFrame, shots: pd.DataFrame | None = None, vid
     return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
 
 
-def read_index(path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such index; run rule index_episode for it") from None
-
-
 def _run(args) -> None:
     if not 0 <= args.low <= args.high <= 1:
         raise UserError(f"--low {args.low} and --high {args.high}: need 0 <= low <= high <= 1")
-    from dramaemo.footage.index import read_index_metadata
-
     tables = []
     for path in args.index:
         index = read_index(path)
@@ -128,8 +120,7 @@ def _run(args) -> None:
         tables.append(table)
     tables = [table for table in tables if not table.empty]
     segments = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SEGMENT_COLUMNS)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    segments.to_parquet(args.output, index=False, compression="zstd")
+    write_segments(segments, args.output)
     log.info("%d segments written to %s", len(segments), args.output)
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dramaemo.errors import UserError
-from dramaemo.video import ffmpeg_exe, probe_video
+from dramaemo.core.errors import UserError
+from dramaemo.video.frames import ffmpeg_exe, probe_video
 
 log = logging.getLogger(__name__)
 

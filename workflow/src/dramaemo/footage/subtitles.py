@@ -1,6 +1,6 @@
 """Text for each sampled second of an episode: annotation CSV, else subtitles, else none.
 
-Subtitles are SubRip files beside the video (dramaemo.footage.files.find_subtitles),
+Subtitles are SubRip files beside the video (dramaemo.core.subtitle_files.find_subtitles),
 read with the ``srt`` library.
 A file that is not UTF-8 is read as Windows-1252, the usual encoding of older SRTs (the
 log says so). The text of second ``k`` is the cues active at ``k + offset`` (the instant
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dramaemo.errors import UserError
+from dramaemo.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
