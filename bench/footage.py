@@ -28,10 +28,10 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.core.config import schema_defaults
+from dramaemo.dataset.split import read_split
 from dramaemo.footage import NO_FACE, PROBABILITIES
 from dramaemo.footage.search import Query, search
 from dramaemo.footage.segments import episode_segments
-from dramaemo.dataset.split import read_split
 
 
 def _median_seconds(function, repeats: int) -> float:
@@ -50,16 +50,22 @@ def synthetic_index(episode: str, seconds: int, rng: np.random.Generator) -> pd.
     while second < seconds:
         length = min(int(rng.integers(2, 13)), seconds - second)
         people = int(rng.choice([0, 1, 1, 2, 2, 3]))
-        for person in range(people):
-            logits = rng.normal(0, 1.5, len(EMOTIONS)) + np.cumsum(rng.normal(0, 0.4, (length, len(EMOTIONS))), axis=0)
+        for _person in range(people):
+            logits = rng.normal(0, 1.5, len(EMOTIONS)) + np.cumsum(
+                rng.normal(0, 0.4, (length, len(EMOTIONS))), axis=0
+            )
             probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
             for k in range(length):
                 rows.append((episode, second + k, shot, track, people, *probabilities[k]))
             track += 1
         if people == 0:
-            rows += [(episode, second + k, shot, NO_FACE, 0, *[np.nan] * len(EMOTIONS)) for k in range(length)]
+            rows += [
+                (episode, second + k, shot, NO_FACE, 0, *[np.nan] * len(EMOTIONS)) for k in range(length)
+            ]
         second, shot = second + length, shot + 1
-    return pd.DataFrame(rows, columns=["episode", "second", "shot", "track", "faces_on_screen", *PROBABILITIES])
+    return pd.DataFrame(
+        rows, columns=["episode", "second", "shot", "track", "faces_on_screen", *PROBABILITIES]
+    )
 
 
 def latency(args) -> None:
@@ -84,26 +90,36 @@ def latency(args) -> None:
 
     hits = with_pandas()
     pandas_seconds = _median_seconds(with_pandas, args.repeats)
-    print(f"| synthesised index | {args.episodes} episodes x {args.hours:g} h = {args.episodes * seconds:,} s, "
-          f"{rows:,} rows (faces + faceless seconds) |")
-    print(f"| segments | {len(segments):,} ({path.stat().st_size / 1e6:.1f} MB zstd Parquet), "
-          f"built in {segment_seconds:.1f} s |")
+    print(
+        f"| synthesised index | {args.episodes} episodes x {args.hours:g} h = {args.episodes * seconds:,} s, "
+        f"{rows:,} rows (faces + faceless seconds) |"
+    )
+    print(
+        f"| segments | {len(segments):,} ({path.stat().st_size / 1e6:.1f} MB zstd Parquet), "
+        f"built in {segment_seconds:.1f} s |"
+    )
     print(f"| query | Sad, >= 3 s, mean confidence >= 0.6, exactly 2 faces: {len(hits)} hits |")
-    print(f"| pandas (read Parquet + filter + rank), median of {args.repeats} | {pandas_seconds * 1000:.1f} ms |")
+    print(
+        f"| pandas (read Parquet + filter + rank), median of {args.repeats} | {pandas_seconds * 1000:.1f} ms |"
+    )
     try:
         import duckdb
     except ImportError:
         print("| DuckDB | not importable (see the module doc) |")
         return
-    sql = (f"SELECT * FROM read_parquet('{path}') WHERE emotion = 'Sad' AND seconds >= 3 "
-           "AND mean_confidence >= 0.6 AND faces_min >= 2 AND faces_max <= 2 "
-           "ORDER BY mean_confidence DESC, seconds DESC, episode, start")
+    sql = (
+        f"SELECT * FROM read_parquet('{path}') WHERE emotion = 'Sad' AND seconds >= 3 "
+        "AND mean_confidence >= 0.6 AND faces_min >= 2 AND faces_max <= 2 "
+        "ORDER BY mean_confidence DESC, seconds DESC, episode, start"
+    )
     connection = duckdb.connect()
     found = connection.execute(sql).df()
     assert len(found) == len(hits), (len(found), len(hits))
     duck_seconds = _median_seconds(lambda: connection.execute(sql).df(), args.repeats)
-    print(f"| DuckDB {duckdb.__version__} (same query in SQL over the Parquet), median of {args.repeats} | "
-          f"{duck_seconds * 1000:.1f} ms ({duck_seconds / pandas_seconds:.2f}x pandas) |")
+    print(
+        f"| DuckDB {duckdb.__version__} (same query in SQL over the Parquet), median of {args.repeats} | "
+        f"{duck_seconds * 1000:.1f} ms ({duck_seconds / pandas_seconds:.2f}x pandas) |"
+    )
 
 
 def shots(args) -> None:
@@ -118,12 +134,16 @@ def shots(args) -> None:
             table = detect_shots(video, method)
             elapsed = time.perf_counter() - started
             found[method] = table["start"].to_numpy()[1:]
-            print(f"| {Path(video).name} ({duration:.0f} s) | {method} | {len(table) - 1} cuts | {elapsed:.1f} s "
-                  f"({duration / elapsed:.0f}x real time) |")
+            print(
+                f"| {Path(video).name} ({duration:.0f} s) | {method} | {len(table) - 1} cuts | {elapsed:.1f} s "
+                f"({duration / elapsed:.0f}x real time) |"
+            )
         a, b = found["scenedetect"], found["ffmpeg"]
         matched = sum(np.min(np.abs(b - cut)) <= 0.2 for cut in a) if len(a) and len(b) else 0
-        print(f"| {Path(video).name} | agreement | {matched} of {len(a)} PySceneDetect cuts have an ffmpeg cut "
-              f"within 0.2 s ({len(b)} ffmpeg cuts) | |")
+        print(
+            f"| {Path(video).name} | agreement | {matched} of {len(a)} PySceneDetect cuts have an ffmpeg cut "
+            f"within 0.2 s ({len(b)} ffmpeg cuts) | |"
+        )
 
 
 def throughput(args) -> None:
@@ -133,13 +153,19 @@ def throughput(args) -> None:
     video_seconds = sum(s["seconds"] for s in summaries)
     stages = {}
     for rule in ("extract_frames", "detect_faces", "crop_faces", "detect_shots", "index_episode"):
-        stages[rule] = sum(float(pd.read_csv(workdir / "benchmarks" / rule / f"{e}.tsv", sep="\t")["s"].iloc[0])
-                           for e in episodes)
+        stages[rule] = sum(
+            float(pd.read_csv(workdir / "benchmarks" / rule / f"{e}.tsv", sep="\t")["s"].iloc[0])
+            for e in episodes
+        )
     total = sum(stages.values())
-    print(f"| episodes | {len(episodes)}, {video_seconds:,} s of video, "
-          f"{sum(s['faces'] for s in summaries):,} faces, {sum(s['faceless_seconds'] for s in summaries):,} "
-          "faceless seconds |")
-    print(f"| whole index, one job at a time | {total:.0f} s: {video_seconds / total:.1f} video seconds per wall second |")
+    print(
+        f"| episodes | {len(episodes)}, {video_seconds:,} s of video, "
+        f"{sum(s['faces'] for s in summaries):,} faces, {sum(s['faceless_seconds'] for s in summaries):,} "
+        "faceless seconds |"
+    )
+    print(
+        f"| whole index, one job at a time | {total:.0f} s: {video_seconds / total:.1f} video seconds per wall second |"
+    )
     for rule, seconds in stages.items():
         print(f"| {rule} | {seconds:.0f} s ({seconds / total:.0%}) |")
     inner = {}
@@ -148,18 +174,23 @@ def throughput(args) -> None:
             inner[stage] = inner.get(stage, 0.0) + seconds
     print("| inside index_episode | " + ", ".join(f"{k} {v:.1f} s" for k, v in inner.items()) + " |")
     index_only = stages["detect_shots"] + stages["index_episode"]
-    print(f"| index on top of training's frames and faces | {index_only:.0f} s: "
-          f"{video_seconds / index_only:.1f} video seconds per wall second |")
+    print(
+        f"| index on top of training's frames and faces | {index_only:.0f} s: "
+        f"{video_seconds / index_only:.1f} video seconds per wall second |"
+    )
 
 
 def indexed_run(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame, str, Path, Path]:
     """(the index's face rows, its model, the training run's folder, that run's split
     file: the draw its run.json records)."""
-    frames = [pd.read_parquet(p) for p in sorted((workdir / "results" / "index").glob("*.parquet"))
-              if p.name != "segments.parquet"]
+    frames = [
+        pd.read_parquet(p)
+        for p in sorted((workdir / "results" / "index").glob("*.parquet"))
+        if p.name != "segments.parquet"
+    ]
     index = pd.concat(frames, ignore_index=True)
     index = index[index["face_index"] != NO_FACE]
-    model, = set(index.loc[index["text_source"] == "annotation", "model"])
+    (model,) = set(index.loc[index["text_source"] == "annotation", "model"])
     folder = workdir / "results" / "models" / split_name / model / f"seed{seed}"
     draw = json.loads((folder / "run.json").read_text())["split_draw"]
     return index, model, folder, workdir / "results" / "split" / split_name / f"draw{draw}.csv"
@@ -189,8 +220,12 @@ def precision(args) -> None:
         hits = candidates.sort_values(["mean_confidence", "seconds"], ascending=False).head(args.top)
         correct = 0
         for hit in hits.itertuples():
-            truth = labelled[(labelled.episode == hit.episode) & (labelled.track == hit.track)
-                             & (labelled.second >= hit.start) & (labelled.second < hit.end)]["emotion"]
+            truth = labelled[
+                (labelled.episode == hit.episode)
+                & (labelled.track == hit.track)
+                & (labelled.second >= hit.start)
+                & (labelled.second < hit.end)
+            ]["emotion"]
             correct += bool(len(truth)) and truth.value_counts().idxmax() == emotion
         # annotated runs >= 3 s of this emotion on one track, in the test part
         runs = labelled[(labelled.part == "test") & (labelled.emotion == emotion)].sort_values("second")
@@ -201,17 +236,28 @@ def precision(args) -> None:
                 if len(run) < 3:
                     continue
                 total += 1
-                mine = segments[(segments.episode == episode) & (segments.track == track) & (segments.emotion == emotion)]
+                mine = segments[
+                    (segments.episode == episode) & (segments.track == track) & (segments.emotion == emotion)
+                ]
                 covered = sum(((mine.start <= s) & (s < mine.end)).any() for s in run)
                 found += covered >= len(run) / 2
-        rows.append({"emotion": emotion, "test segments": len(candidates), f"top-{args.top}": len(hits),
-                     "precision": correct / len(hits) if len(hits) else float("nan"),
-                     "runs >= 3 s": total, "recall": found / total if total else float("nan")})
+        rows.append(
+            {
+                "emotion": emotion,
+                "test segments": len(candidates),
+                f"top-{args.top}": len(hits),
+                "precision": correct / len(hits) if len(hits) else float("nan"),
+                "runs >= 3 s": total,
+                "recall": found / total if total else float("nan"),
+            }
+        )
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False, floatfmt=".2f"))
     kept = table.dropna(subset=["precision"])
-    print(f"\nmean precision over the {len(kept)} emotions with hits: {kept['precision'].mean():.2f}; "
-          f"test faces labelled {int((labelled.part == 'test').sum())}, tracks {int(test_tracks.sum())}")
+    print(
+        f"\nmean precision over the {len(kept)} emotions with hits: {kept['precision'].mean():.2f}; "
+        f"test faces labelled {int((labelled.part == 'test').sum())}, tracks {int(test_tracks.sum())}"
+    )
 
 
 def agreement(args) -> None:
@@ -224,8 +270,10 @@ def agreement(args) -> None:
     split_name, seed = args.split, args.seed
     index, model, folder, _ = indexed_run(workdir, split_name, seed)
     evaluated = pd.read_csv(folder / "predictions.csv")
-    dataset = pd.read_csv(workdir / "results" / "dataset" / "dataset.csv", usecols=["item_id", "episode", "second",
-                                                                                     "face_index", "description"])
+    dataset = pd.read_csv(
+        workdir / "results" / "dataset" / "dataset.csv",
+        usecols=["item_id", "episode", "second", "face_index", "description"],
+    )
     evaluated = evaluated.merge(dataset, on="item_id")
     both = evaluated.merge(index, on=["episode", "second", "face_index"], how="left", suffixes=("", "_index"))
     found = both["model"].notna()
@@ -233,19 +281,25 @@ def agreement(args) -> None:
     evaluation_p = both.loc[same_text, [f"prob_{e}" for e in EMOTIONS]].to_numpy(dtype=float)
     index_p = both.loc[same_text, RAW_PROBABILITIES].to_numpy(dtype=float)
     print(f"| model | {model}, {split_name} split, seed {seed} ({folder.relative_to(workdir)}) |")
-    print(f"| test faces of the evaluation | {len(both):,}; in the index {int(found.sum()):,}; "
-          f"with the same description {int(same_text.sum()):,} |")
+    print(
+        f"| test faces of the evaluation | {len(both):,}; in the index {int(found.sum()):,}; "
+        f"with the same description {int(same_text.sum()):,} |"
+    )
     print(f"| max abs difference of the 7 probabilities | {np.abs(evaluation_p - index_p).max():.2e} |")
     print(f"| same predicted class | {(evaluation_p.argmax(1) == index_p.argmax(1)).mean():.2%} |")
     truth = both.loc[same_text, "true"]
     raw = np.asarray(EMOTIONS)[index_p.argmax(1)]
-    print("| macro-F1 on those faces (as the evaluation computes it): evaluation / index raw / index smoothed "
-          f"along tracks | {macro_f1(truth, both.loc[same_text, 'pred']):.3f} / {macro_f1(truth, raw):.3f} / "
-          f"{macro_f1(truth, both.loc[same_text, 'pred_index']):.3f} |")
+    print(
+        "| macro-F1 on those faces (as the evaluation computes it): evaluation / index raw / index smoothed "
+        f"along tracks | {macro_f1(truth, both.loc[same_text, 'pred']):.3f} / {macro_f1(truth, raw):.3f} / "
+        f"{macro_f1(truth, both.loc[same_text, 'pred_index']):.3f} |"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("latency")
     command.add_argument("--episodes", type=int, default=20)
@@ -269,7 +323,9 @@ def main() -> None:
     defaults = schema_defaults("index")
     for name in ("precision", "agreement"):
         command = commands.choices[name]
-        command.add_argument("--split", default=defaults["split"], help="config index.split of the indexed run")
+        command.add_argument(
+            "--split", default=defaults["split"], help="config index.split of the indexed run"
+        )
         command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
     args = parser.parse_args()
     args.func(args)

@@ -31,10 +31,28 @@ def make_long_episode(clip: Path, out: Path, size: tuple[int, int], minutes: flo
     width, height = size
     tmp = out.with_suffix(".partial.mp4")
     command = [
-        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-stream_loop", "-1", "-i", str(clip), "-t", str(int(minutes * 60)),
-        "-an", "-vf", f"scale={width}:{height},fps=25",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(clip),
+        "-t",
+        str(int(minutes * 60)),
+        "-an",
+        "-vf",
+        f"scale={width}:{height},fps=25",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
         str(tmp),
     ]
     started = time.perf_counter()
@@ -47,7 +65,9 @@ def make_long_episode(clip: Path, out: Path, size: tuple[int, int], minutes: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--out", type=Path, default=REPO.parent / "bench-speed")  # never inside the repository
+    parser.add_argument(
+        "--out", type=Path, default=REPO.parent / "bench-speed"
+    )  # never inside the repository
     args = parser.parse_args()
     if not CLIP.exists():
         sys.exit(f"{CLIP}: missing; the benchmarks need ../shared/data beside the repo")

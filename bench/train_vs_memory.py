@@ -56,16 +56,22 @@ def compare(args, model_name: str) -> dict:
     items = read_labelled_split(results / "dataset" / "dataset.csv", results / "split" / f"{args.split}.csv")
     train_items = items[items["part"] == "train"].reset_index(drop=True)
     text_cache = args.workdir / registry.TEXT_ENCODERS[spec.text].cache if spec.text else None
-    arrays, shared = model_inputs(spec, train_items, images=results / "dataset" / "images.npz",
-                                  text_cache=text_cache, image_size=options.image_size)
+    arrays, shared = model_inputs(
+        spec,
+        train_items,
+        images=results / "dataset" / "images.npz",
+        text_cache=text_cache,
+        image_size=options.image_size,
+    )
     labels = train_items["label"].to_numpy()
 
     tensors = {name: tf.constant(values) for name, values in arrays.items()}
     feeds = {
-        "pipeline": {"x": make_dataset(arrays, labels, batch_size=options.batch_size,
-                                       shared=shared, shuffle_seed=0), "shuffle": False},
-        "memory": {"x": tensors, "y": tf.constant(labels), "batch_size": options.batch_size,
-                   "shuffle": True},
+        "pipeline": {
+            "x": make_dataset(arrays, labels, batch_size=options.batch_size, shared=shared, shuffle_seed=0),
+            "shuffle": False,
+        },
+        "memory": {"x": tensors, "y": tf.constant(labels), "batch_size": options.batch_size, "shuffle": True},
     }
     # Alternate the two feeds and keep each one's best steady epoch time (median after the
     # first, tracing epoch): one pass each was swayed by warm-up order and other load.
@@ -76,11 +82,15 @@ def compare(args, model_name: str) -> dict:
             model = build_model(spec, shared, options)
             steady[name].append(float(np.median(epoch_seconds(model, feed, args.epochs)[1:])))
     steady_pipeline, steady_memory = min(steady["pipeline"]), min(steady["memory"])
-    return {"model": model_name, "train items": len(labels),
-            "image size": shared.get("image_size", "-"),
-            "tf.data pipeline s/epoch": round(steady_pipeline, 2),
-            "in-memory tensors s/epoch": round(steady_memory, 2),
-            "ratio": round(steady_pipeline / steady_memory, 3), "goal": "<= 1.10"}
+    return {
+        "model": model_name,
+        "train items": len(labels),
+        "image size": shared.get("image_size", "-"),
+        "tf.data pipeline s/epoch": round(steady_pipeline, 2),
+        "in-memory tensors s/epoch": round(steady_memory, 2),
+        "ratio": round(steady_pipeline / steady_memory, 3),
+        "goal": "<= 1.10",
+    }
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from dramaemo.faces import blazeface
 from dramaemo.core.config import schema_defaults
+from dramaemo.faces import blazeface
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny.yaml"
@@ -59,7 +59,9 @@ def local_wheel(folder: Path, package: str, version: str, members: dict[str, byt
             wheel.writestr(member, data)
         wheel.writestr(f"{package}/__init__.py", "")
         wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         wheel.writestr(f"{info}/RECORD", "")
     return path
 
@@ -74,19 +76,33 @@ def make_workdir(path: Path) -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True,
-                  configfile: str = "config/tiny.yaml") -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, configfile: str = "config/tiny.yaml"
+) -> subprocess.CompletedProcess:
     """Run the real Snakefile in ``workdir``; on failure, show its output and logs."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--configfile", configfile, "--cores", "2",
-               *args]
-    result = subprocess.run(command, cwd=workdir, env=snakemake_env(), capture_output=True,
-                            text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        configfile,
+        "--cores",
+        "2",
+        *args,
+    ]
+    result = subprocess.run(command, cwd=workdir, env=snakemake_env(), capture_output=True, text=True)
     if check and result.returncode != 0:
-        logs = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}"
-                         for log in sorted((workdir / "logs").rglob("*.log")))
-        pytest.fail(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
-                    f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}\n{logs}")
+        logs = "\n".join(
+            f"--- {log}\n{log.read_text()[-3000:]}" for log in sorted((workdir / "logs").rglob("*.log"))
+        )
+        pytest.fail(
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}\n{logs}"
+        )
     return result
 
 
@@ -126,3 +142,54 @@ def tiny_front_copy(tiny_front: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "front"
     shutil.copytree(tiny_front, copy, symlinks=True)
     return copy
+
+
+# ---- Debian's headless Chromium for the browser tests (labelling page, gallery)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def _unavailable(reason: str):
+    """Skip on a developer's machine; under CI the browser test must run, so fail."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must run the browser test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def chrome(tmp_path, monkeypatch):
+    """Debian's headless Chromium through its chromedriver (no browser downloads)."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        _unavailable(
+            f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
+            "(tests/setup_system.sh does it as root)"
+        )
+    try:
+        from selenium import webdriver
+    except ImportError:
+        _unavailable("selenium missing: pip install -r requirements-test.txt")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch anything
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,720",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    )
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

@@ -109,8 +109,7 @@ def _ensure_installed(log_path: Path) -> None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (
             ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends",
-             "slurm-wlm", "munge"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"],
         ):
             if subprocess.run(command, stdout=log, stderr=log, env=env).returncode:
                 _unavailable(f"`{' '.join(command)}` failed, see {log_path}")
@@ -155,35 +154,36 @@ class SlurmCluster:
     def environ(self, base: dict[str, str]) -> dict[str, str]:
         """`base` plus what this cluster's clients and jobs need (its SLURM_CONF, the
         srun wrapper first on PATH, the sbin directories last)."""
-        return {**base, "SLURM_CONF": str(self.conf),
-                "PATH": f"{self.root / 'bin'}:{base.get('PATH', '')}:{SYSTEM_PATH}"}
+        return {
+            **base,
+            "SLURM_CONF": str(self.conf),
+            "PATH": f"{self.root / 'bin'}:{base.get('PATH', '')}:{SYSTEM_PATH}",
+        }
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a SLURM client command (sbatch, squeue, ...) against this cluster."""
-        return subprocess.run(
-            list(command), env=self.env, text=True, capture_output=True, check=check
-        )
+        return subprocess.run(list(command), env=self.env, text=True, capture_output=True, check=check)
 
     def jobs(self, name: str | None = None) -> list[dict[str, str]]:
         """Every job slurmctld still knows (MinJobAge keeps finished ones), optionally
         only those named `name` (the slurm executor names a run's jobs by its run id).
         Each is a dict: id, name, state, comment (the executor puts the rule and its
         wildcards there), gpus (TRES per job, e.g. gres:gpu:1), memory, cpus, time."""
-        fields = ("JobID", "Name", "State", "Comment", "tres-per-job", "MinMemory",
-                  "NumCPUs", "TimeLimit")
-        command = ["squeue", "--states=all", "--noheader",
-                   "--Format=" + ",".join(f"{f}:|" for f in fields)]
+        fields = ("JobID", "Name", "State", "Comment", "tres-per-job", "MinMemory", "NumCPUs", "TimeLimit")
+        command = ["squeue", "--states=all", "--noheader", "--Format=" + ",".join(f"{f}:|" for f in fields)]
         if name:
             command += ["--name", name]
         keys = ("id", "name", "state", "comment", "gpus", "memory", "cpus", "time")
-        return [dict(zip(keys, line.rstrip("|").split("|")))
-                for line in self.run(*command).stdout.splitlines() if line.strip()]
+        return [
+            dict(zip(keys, line.rstrip("|").split("|")))
+            for line in self.run(*command).stdout.splitlines()
+            if line.strip()
+        ]
 
     def logs(self) -> str:
         """The daemons' log tails, for a failure message."""
         return "\n".join(
-            f"--- {path.name} ---\n{_tail(path)}"
-            for path in sorted((self.root / "log").glob("*"))
+            f"--- {path.name} ---\n{_tail(path)}" for path in sorted((self.root / "log").glob("*"))
         )
 
     def stop(self) -> None:
@@ -204,7 +204,10 @@ def _start_daemon(cluster: SlurmCluster, name: str, *args: str) -> None:
     log = open(cluster.root / "log" / f"{name}.stderr", "w")
     # Foreground mode (-F/-D): the pid we hold is the daemon's own, nothing forks away.
     cluster.daemons[name] = subprocess.Popen(
-        [_which(name), *args], env=cluster.env, stdout=log, stderr=subprocess.STDOUT,
+        [_which(name), *args],
+        env=cluster.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     log.close()
@@ -216,14 +219,12 @@ def _wait_for(cluster: SlurmCluster, what: str, ready) -> None:
         for name, process in cluster.daemons.items():
             if process.poll() is not None:
                 raise RuntimeError(
-                    f"{name} exited with {process.returncode} while waiting for "
-                    f"{what}\n{cluster.logs()}"
+                    f"{name} exited with {process.returncode} while waiting for {what}\n{cluster.logs()}"
                 )
         if ready():
             return
         time.sleep(0.5)
-    raise RuntimeError(f"timed out after {STARTUP_TIMEOUT_S} s waiting for {what}\n"
-                       f"{cluster.logs()}")
+    raise RuntimeError(f"timed out after {STARTUP_TIMEOUT_S} s waiting for {what}\n{cluster.logs()}")
 
 
 def start_cluster(root: Path) -> SlurmCluster:
@@ -237,10 +238,17 @@ def start_cluster(root: Path) -> SlurmCluster:
     # fewer would make sbatch refuse the job outright.
     cpus = max(os.cpu_count() or 1, 2)
     memory_mb = _memory_mb()
-    conf.write_text(SLURM_CONF.format(
-        node=NODE, partition=PARTITION, root=root, cpus=cpus, memory_mb=memory_mb,
-        ctld_port=_free_port(), slurmd_port=_free_port(),
-    ))
+    conf.write_text(
+        SLURM_CONF.format(
+            node=NODE,
+            partition=PARTITION,
+            root=root,
+            cpus=cpus,
+            memory_mb=memory_mb,
+            ctld_port=_free_port(),
+            slurmd_port=_free_port(),
+        )
+    )
     (root / "gres.conf").write_text(f"NodeName={NODE} Name=gpu File=/dev/null\n")
     key = root / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
@@ -254,19 +262,26 @@ def start_cluster(root: Path) -> SlurmCluster:
     socket_path = root / "munge" / "munge.socket"
     try:
         _start_daemon(
-            cluster, "munged", "--foreground", f"--socket={socket_path}",
-            f"--key-file={key}", f"--pid-file={root / 'munge' / 'munged.pid'}",
+            cluster,
+            "munged",
+            "--foreground",
+            f"--socket={socket_path}",
+            f"--key-file={key}",
+            f"--pid-file={root / 'munge' / 'munged.pid'}",
             f"--log-file={root / 'log' / 'munged.log'}",
             f"--seed-file={root / 'munge' / 'munged.seed'}",
         )
         _wait_for(cluster, "the munge socket", socket_path.exists)
         _start_daemon(cluster, "slurmctld", "-D", "-f", str(conf))
-        _wait_for(cluster, "slurmctld",
-                  lambda: cluster.run("sinfo", "-h", check=False).returncode == 0)
+        _wait_for(cluster, "slurmctld", lambda: cluster.run("sinfo", "-h", check=False).returncode == 0)
         _start_daemon(cluster, "slurmd", "-D", "-N", NODE, "-f", str(conf))
-        _wait_for(cluster, f"node {NODE} idle", lambda: cluster.run(
-            "sinfo", "-h", "-N", "-o", "%N %t", check=False
-        ).stdout.split() == [NODE, "idle"])
+        _wait_for(
+            cluster,
+            f"node {NODE} idle",
+            lambda: (
+                cluster.run("sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout.split() == [NODE, "idle"]
+            ),
+        )
     except BaseException:
         cluster.stop()
         raise

@@ -6,13 +6,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import blazeface_model, local_wheel
-from dramaemo.faces import blazeface
+
 from dramaemo.core import options
 from dramaemo.core.config import schema_defaults
-from dramaemo.dataset.demo import build_demo
 from dramaemo.core.errors import UserError
+from dramaemo.dataset.demo import build_demo
+from dramaemo.faces import blazeface
 from dramaemo.faces.detection import detect_faces
 from dramaemo.video.frames import extract_frames
 
@@ -21,15 +21,22 @@ from dramaemo.video.frames import extract_frames
 def demo_frames(tmp_path_factory):
     """Frames of one 12-second demo episode at 240x180 (faces of 47-65 px)."""
     root = tmp_path_factory.mktemp("demo")
-    build_demo(root / "episodes", root / "annotations.csv", episodes=1, seconds=12, seed=3,
-               width=240, height=180, fps=5)
+    build_demo(
+        root / "episodes",
+        root / "annotations.csv",
+        episodes=1,
+        seconds=12,
+        seed=3,
+        width=240,
+        height=180,
+        fps=5,
+    )
     extract_frames(root / "episodes" / "demo01.mp4", root / "frames")
     return root / "frames"
 
 
 def centres_and_sides(table):
-    return {second: group[["x", "y", "w", "h"]].to_numpy(float)
-            for second, group in table.groupby("second")}
+    return {second: group[["x", "y", "w", "h"]].to_numpy(float) for second, group in table.groupby("second")}
 
 
 def test_boxes_frame_faces_as_the_haar_cascade_does(demo_frames):
@@ -71,10 +78,17 @@ def test_min_size_is_in_original_pixels(demo_frames):
     assert len(fewer) < len(found)
 
 
-@pytest.mark.parametrize(("height", "width", "count", "reduction"), [
-    (720, 1280, 3, 2), (1080, 1920, 3, 4), (360, 640, 3, 1), (180, 240, 3, 1),
-    (1600, 1600, 1, 8), (1920, 1080, 3, 4),
-])
+@pytest.mark.parametrize(
+    ("height", "width", "count", "reduction"),
+    [
+        (720, 1280, 3, 2),
+        (1080, 1920, 3, 4),
+        (360, 640, 3, 1),
+        (180, 240, 3, 1),
+        (1600, 1600, 1, 8),
+        (1920, 1080, 3, 4),
+    ],
+)
 def test_views_and_jpeg_reduction(height, width, count, reduction):
     views = blazeface.views(height, width)
     assert len(views) == count and views[0] == (0, 0, width, height)
@@ -96,8 +110,7 @@ def test_missing_or_wrong_model_is_named(tmp_path):
 def test_fetch_model_from_a_local_wheel(tmp_path, monkeypatch):
     """The real pip download path, offline: a wheel folder stands in for PyPI."""
     wheels = tmp_path / "wheels"
-    local_wheel(wheels, "mediapipe", "9.9.9",
-                {blazeface.MODEL_MEMBER: blazeface_model().read_bytes()})
+    local_wheel(wheels, "mediapipe", "9.9.9", {blazeface.MODEL_MEMBER: blazeface_model().read_bytes()})
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     output = blazeface.fetch_model(tmp_path / "resources" / "model.tflite", "9.9.9")
@@ -111,10 +124,26 @@ def test_each_detector_reads_only_its_own_settings():
     faces = schema_defaults("faces")
     assert faces["detector"] == "blazeface"
     assert options.detector_settings(faces) == {
-        "detector": "blazeface", "min_size": faces["min_size"],
-        "model": faces["blazeface"]["model"], "min_score": faces["blazeface"]["min_score"]}
+        "detector": "blazeface",
+        "min_size": faces["min_size"],
+        "model": faces["blazeface"]["model"],
+        "min_score": faces["blazeface"]["min_score"],
+    }
     haar = options.detector_settings({**faces, "detector": "haar"})
-    assert set(haar) == {"detector", "min_size", "cascade", "scale_factor", "min_neighbors",
-                         "detection_scale"}
-    assert options.detector_options({**faces, "detector": "haar", "cascade": "my file.xml"})[:7] \
-        == ["--detector", "haar", "--min-size", "40", "--cascade", "my file.xml", "--scale-factor"]
+    assert set(haar) == {
+        "detector",
+        "min_size",
+        "cascade",
+        "scale_factor",
+        "min_neighbors",
+        "detection_scale",
+    }
+    assert options.detector_options({**faces, "detector": "haar", "cascade": "my file.xml"})[:7] == [
+        "--detector",
+        "haar",
+        "--min-size",
+        "40",
+        "--cascade",
+        "my file.xml",
+        "--scale-factor",
+    ]

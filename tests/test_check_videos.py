@@ -8,11 +8,11 @@ import json
 
 import pandas as pd
 import pytest
+from front_helpers import blank_video
 
 from dramaemo import cli
 from dramaemo.core.errors import UserError
 from dramaemo.video.check import CHECK_COLUMNS, check_videos
-from front_helpers import blank_video
 
 
 @pytest.fixture
@@ -42,8 +42,12 @@ def test_stop_lists_every_bad_video_at_once(videos):
 
 def test_skip_records_each_video(videos, tmp_path):
     check = tmp_path / "check.csv"
-    assert cli.main(["check-videos", "--videos", *map(str, videos), "--on-bad-video", "skip",
-                     "--output", str(check)]) == 0
+    assert (
+        cli.main(
+            ["check-videos", "--videos", *map(str, videos), "--on-bad-video", "skip", "--output", str(check)]
+        )
+        == 0
+    )
     table = pd.read_csv(check, keep_default_na=False)
     assert table.columns.tolist() == CHECK_COLUMNS
     assert table["status"].tolist() == ["ok", "skipped", "skipped", "skipped"]

@@ -5,12 +5,12 @@ import json
 
 import pytest
 import yaml
+from conftest import REPO
 
 from dramaemo import EMOTIONS, SPLIT_STRATEGIES
 from dramaemo.core import registry
 from dramaemo.core.config import check, filled, schema_defaults, schema_node
 from dramaemo.core.options import TrainOptions, model_settings
-from conftest import REPO
 
 
 def _leaves(tree, prefix=()):
@@ -27,14 +27,19 @@ def test_config_yaml_restates_the_schema_defaults_exactly():
     defaults = dict(_leaves(schema_defaults()))
     for path, value in _leaves(config):
         if path in defaults and path[0] not in ("episodes_dir", "annotations", "video_suffixes"):
-            assert value == defaults[path], f"{'.'.join(path)}: config.yaml {value!r}, schema {defaults[path]!r}"
+            assert value == defaults[path], (
+                f"{'.'.join(path)}: config.yaml {value!r}, schema {defaults[path]!r}"
+            )
     assert schema_defaults("train")["epochs"] == config["train"]["epochs"]
 
 
 def test_library_functions_fill_what_is_left_out_from_the_schema():
     defaults = schema_defaults("faces")
     assert filled("faces", min_neighbors=None, scale_factor=1.3, min_size=0) == {
-        "min_neighbors": defaults["min_neighbors"], "scale_factor": 1.3, "min_size": 0}
+        "min_neighbors": defaults["min_neighbors"],
+        "scale_factor": 1.3,
+        "min_size": 0,
+    }
     with pytest.raises(KeyError):
         filled("faces", min_neighbours=None)  # a misspelt key is an error, not a None
 
@@ -47,7 +52,11 @@ def test_model_settings_hold_only_what_a_model_reads():
     assert {"image", "glove_cnn", "fusion", "image_size"} <= set(glove) and glove["epochs"] == 9
     assert "image" not in text and "image_size" not in text and text["glove_cnn"] == train["glove_cnn"]
     options = TrainOptions.for_model("elmo", train)
-    assert options.text == train["elmo"] and options.image == train["image"] and options.epochs == train["epochs"]
+    assert (
+        options.text == train["elmo"]
+        and options.image == train["image"]
+        and options.epochs == train["epochs"]
+    )
     json.dumps(glove)  # the rule passes it as JSON
 
 
@@ -62,40 +71,60 @@ def test_registry_entries_are_consistent():
     assert registry.ordered_models(["fer", "zzz", "text", "baseline"]) == ["baseline", "text", "fer", "zzz"]
 
 
-
 def test_image_branches_and_fer_weights_come_from_the_registry():
     """The schema's choices of train.joint.image_branch are the registry's, and the FER2013
     weights are an input exactly of the models whose image branch is FER-initialised."""
-    assert tuple(sorted(schema_node("train", "joint", "image_branch")["enum"])) == tuple(sorted(registry.IMAGE_BRANCHES))
+    assert tuple(sorted(schema_node("train", "joint", "image_branch")["enum"])) == tuple(
+        sorted(registry.IMAGE_BRANCHES)
+    )
     train = schema_defaults("train")
     assert train["joint"]["image_branch"] == registry.FER_INIT
     fer_models = {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(train)}
     assert fer_models == {"baseline_fer", "glove", "elmo", "minilm"}
     scratch = {**train, "joint": {**train["joint"], "image_branch": registry.SCRATCH}}
-    assert {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(scratch)} == {"baseline_fer"}
-    baseline_fer, minilm, text_minilm = (model_settings(m, train) for m in ("baseline_fer", "minilm", "text_minilm"))
+    assert {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(scratch)} == {
+        "baseline_fer"
+    }
+    baseline_fer, minilm, text_minilm = (
+        model_settings(m, train) for m in ("baseline_fer", "minilm", "text_minilm")
+    )
     assert "fer_image" in baseline_fer and "image" not in baseline_fer and "joint" not in baseline_fer
     assert {"fer_image", "image", "minilm", "fusion", "joint", "augment"} <= set(minilm)
-    assert "joint" not in text_minilm and "augment" not in text_minilm and text_minilm["minilm"] == train["minilm"]
+    assert (
+        "joint" not in text_minilm
+        and "augment" not in text_minilm
+        and text_minilm["minilm"] == train["minilm"]
+    )
     options = TrainOptions.for_model("minilm", scratch)
-    assert (options.image_branch, options.text, options.joint) == (registry.SCRATCH, train["minilm"], scratch["joint"])
+    assert (options.image_branch, options.text, options.joint) == (
+        registry.SCRATCH,
+        train["minilm"],
+        scratch["joint"],
+    )
     assert "baseline_fer" in registry.IMAGE_ONLY_MODELS and "text_minilm" in registry.TEXT_ONLY_MODELS
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"models": ["baseline", "bert"]}, "models: unknown model 'bert'"),
-    ({"models": ["late"]}, "models: unknown model 'late'"),  # not trained: its own rule
-    ({"split": {"strategies": ["scene", "by_actor"]}}, "split.strategies: unknown strategy 'by_actor'"),
-    ({"label_map": {"joy": "Joyful"}}, "label_map: 'joy' maps to 'Joyful'"),
-    ({"late_fusion": {"image_model": "glove", "text_model": "text"}}, "late_fusion.image_model: 'glove'"),
-    ({"train": {"per_model": {"bert": {"epochs": 2}}}}, "train.per_model: unknown model 'bert'"),
-    ({"index": {"model": "bert"}}, "index.model: 'bert': unknown model"),
-    ({"index": {"model": "elmo"}}, "index.model: 'elmo': its text encoder cannot encode new text"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"models": ["baseline", "bert"]}, "models: unknown model 'bert'"),
+        ({"models": ["late"]}, "models: unknown model 'late'"),  # not trained: its own rule
+        ({"split": {"strategies": ["scene", "by_actor"]}}, "split.strategies: unknown strategy 'by_actor'"),
+        ({"label_map": {"joy": "Joyful"}}, "label_map: 'joy' maps to 'Joyful'"),
+        ({"late_fusion": {"image_model": "glove", "text_model": "text"}}, "late_fusion.image_model: 'glove'"),
+        ({"train": {"per_model": {"bert": {"epochs": 2}}}}, "train.per_model: unknown model 'bert'"),
+        ({"index": {"model": "bert"}}, "index.model: 'bert': unknown model"),
+        ({"index": {"model": "elmo"}}, "index.model: 'elmo': its text encoder cannot encode new text"),
+    ],
+)
 def test_check_names_what_is_unknown(change, message):
-    config = {"models": list(registry.TRAINED_MODELS), "split": {"strategies": list(SPLIT_STRATEGIES)},
-              "label_map": {"joy": EMOTIONS[3]}, "late_fusion": {"image_model": "baseline", "text_model": "text"},
-              "train": {"per_model": {}}}
+    config = {
+        "models": list(registry.TRAINED_MODELS),
+        "split": {"strategies": list(SPLIT_STRATEGIES)},
+        "label_map": {"joy": EMOTIONS[3]},
+        "late_fusion": {"image_model": "baseline", "text_model": "text"},
+        "train": {"per_model": {}},
+    }
     assert check(config) == []
     problems = check({**config, **change})
     assert len(problems) == 1 and problems[0].startswith(message)

@@ -38,7 +38,8 @@ def test_env_pins_equal_requirements(env_file):
         name, version = entry.split("==")
         assert name.lower() in pins, f"{env_file.name}: {name} is not in requirements.txt"
         assert version == pins[name.lower()], (
-            f"{env_file.name}: {name}=={version}, requirements.txt pins {pins[name.lower()]}")
+            f"{env_file.name}: {name}=={version}, requirements.txt pins {pins[name.lower()]}"
+        )
 
 
 def test_every_rule_names_an_existing_env_file():

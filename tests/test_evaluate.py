@@ -9,15 +9,15 @@ import pytest
 from sklearn.metrics import f1_score
 
 from dramaemo import EMOTIONS
-from dramaemo.core import runs
 from dramaemo.cli import main
+from dramaemo.core import runs
 from dramaemo.core.errors import UserError
 from dramaemo.evaluation.evaluate import (
     BEST_MULTIMODAL,
     PROB_COLUMNS,
     VS_BASELINE,
-    comparison_pairs,
     compare_models,
+    comparison_pairs,
     compute_metrics,
     confusions_per_group,
     evaluate_run,
@@ -112,7 +112,11 @@ def test_evaluate_run_and_unseen_subset(tmp_path):
     pred = ["Happy", "Sad", "Angry", "Happy", "Sad", "Sad"]
     path = write_predictions(
         tmp_path / "eval" / "scene" / "glove" / "seed2" / "predictions.csv",
-        test["item_id"], test["emotion"], pred, model="glove", seed=2,
+        test["item_id"],
+        test["emotion"],
+        pred,
+        model="glove",
+        seed=2,
     )
     metrics = evaluate_run(path, split_path, dataset_path)
     assert (metrics["model"], metrics["seed"]) == ("glove", 2)
@@ -132,11 +136,27 @@ def test_evaluate_cli_writes_json(tmp_path):
     test = table[table["part"] == "test"]
     path = write_predictions(
         tmp_path / "baseline" / "seed0" / "predictions.csv",
-        test["item_id"], test["emotion"], test["emotion"],
+        test["item_id"],
+        test["emotion"],
+        test["emotion"],
     )
     output = tmp_path / "out" / "metrics.json"
-    assert main(["evaluate", "--predictions", str(path), "--split", str(split_path),
-                 "--dataset", str(dataset_path), "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--predictions",
+                str(path),
+                "--split",
+                str(split_path),
+                "--dataset",
+                str(dataset_path),
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads(output.read_text())
     assert metrics["macro_f1"] == 1.0 and metrics["accuracy"] == 1.0
 
@@ -146,18 +166,34 @@ def test_bad_predictions_are_named(tmp_path, capsys):
     test = table[table["part"] == "test"]
     pred = list(test["emotion"])
     pred[3] = "Joy"
-    path = write_predictions(tmp_path / "m" / "seed0" / "predictions.csv",
-                             test["item_id"], test["emotion"], pred)
+    path = write_predictions(
+        tmp_path / "m" / "seed0" / "predictions.csv", test["item_id"], test["emotion"], pred
+    )
     with pytest.raises(UserError, match=r"predictions.csv: row 5: pred 'Joy'"):
         evaluate_run(path, split_path, dataset_path)
     # a run missing test items: named, with the count
-    short = write_predictions(tmp_path / "n" / "seed0" / "predictions.csv",
-                              test["item_id"][:4], test["emotion"][:4], test["emotion"][:4])
+    short = write_predictions(
+        tmp_path / "n" / "seed0" / "predictions.csv",
+        test["item_id"][:4],
+        test["emotion"][:4],
+        test["emotion"][:4],
+    )
     with pytest.raises(UserError, match=r"lacks 2 test item\(s\)"):
         evaluate_run(short, split_path, dataset_path)
     # through the CLI: one line, exit status 2
-    code = main(["evaluate", "--predictions", str(short), "--split", str(split_path),
-                 "--dataset", str(dataset_path), "--output", str(tmp_path / "x.json")])
+    code = main(
+        [
+            "evaluate",
+            "--predictions",
+            str(short),
+            "--split",
+            str(split_path),
+            "--dataset",
+            str(dataset_path),
+            "--output",
+            str(tmp_path / "x.json"),
+        ]
+    )
     assert code == 2
     assert "lacks 2 test item(s)" in capsys.readouterr().err
 
@@ -220,8 +256,14 @@ def test_compare_models_from_files(tmp_path):
     split_rows = []
     for model, tables in runs.items():
         for seed, table in enumerate(tables):
-            write_predictions(tmp_path / model / f"seed{seed}" / "predictions.csv",
-                              table["item_id"], table["true"], table["pred"], model=model, seed=seed)
+            write_predictions(
+                tmp_path / model / f"seed{seed}" / "predictions.csv",
+                table["item_id"],
+                table["true"],
+                table["pred"],
+                model=model,
+                seed=seed,
+            )
     table = runs["baseline"][0]
     split_rows = table[["item_id", "scene_id"]].assign(part="test")
     extra = pd.DataFrame({"item_id": ["x1"], "scene_id": ["sx"], "part": ["train"]})
@@ -231,19 +273,25 @@ def test_compare_models_from_files(tmp_path):
     result = compare_models(paths, [split_path], resamples=100, seed=0, ci_level=0.9)
     # glove against the baseline, then the best multimodal model against the best single one
     assert list(zip(result["model"], result["reference"], result["comparison"])) == [
-        ("glove", "baseline", VS_BASELINE), ("glove", "baseline", BEST_MULTIMODAL)]
+        ("glove", "baseline", VS_BASELINE),
+        ("glove", "baseline", BEST_MULTIMODAL),
+    ]
     assert result.loc[0, "n_groups"] == 8 and result.loc[0, "resample_by"] == "scene"
     # a run on other items is refused, naming the file
-    write_predictions(tmp_path / "text" / "seed0" / "predictions.csv",
-                      ["zzz"], ["Angry"], ["Angry"], model="text")
+    write_predictions(
+        tmp_path / "text" / "seed0" / "predictions.csv", ["zzz"], ["Angry"], ["Angry"], model="text"
+    )
     with pytest.raises(UserError, match=r"text/seed0/predictions.csv: 1 item\(s\) not in"):
-        compare_models(sorted(tmp_path.glob("*/seed*/predictions.csv")), [split_path],
-                       resamples=10, seed=0, ci_level=0.9)
+        compare_models(
+            sorted(tmp_path.glob("*/seed*/predictions.csv")), [split_path], resamples=10, seed=0, ci_level=0.9
+        )
 
 
 def test_compare_models_needs_a_test_part(tmp_path):
     split_path = tmp_path / "split.csv"
-    pd.DataFrame({"item_id": ["a"], "scene_id": ["s"], "part": ["train"], "draw": [0]}).to_csv(split_path, index=False)
+    pd.DataFrame({"item_id": ["a"], "scene_id": ["s"], "part": ["train"], "draw": [0]}).to_csv(
+        split_path, index=False
+    )
     path = write_predictions(tmp_path / "baseline" / "seed0" / "predictions.csv", [], [], [])
     with pytest.raises(UserError, match=r"split.csv: the test part is empty"):
         compare_models([path], [split_path], resamples=10, seed=0, ci_level=0.9)
@@ -254,8 +302,9 @@ def two_draws(n_scenes=12, per_scene=4):
     a glove model per seed, as paired_bootstrap takes them."""
     first, second = (clustered_runs(n_scenes=n_scenes, per_scene=per_scene, seed=seed) for seed in (0, 1))
     for model in second:
-        second[model][0] = second[model][0].assign(item_id=lambda t: "d1" + t["item_id"],
-                                                   scene_id=lambda t: "d1" + t["scene_id"])
+        second[model][0] = second[model][0].assign(
+            item_id=lambda t: "d1" + t["item_id"], scene_id=lambda t: "d1" + t["scene_id"]
+        )
     return {model: first[model] + second[model] for model in first}
 
 
@@ -264,8 +313,9 @@ def test_bootstrap_over_seeds_on_their_own_draws():
     differences, info = paired_bootstrap(runs, resamples=400, seed=0)
     glove = differences[0]
     # the point estimate averages each seed's macro-F1 on its own draw
-    expected = np.mean([macro_f1(t["true"], t["pred"]) for t in runs["glove"]]) \
-        - np.mean([macro_f1(t["true"], t["pred"]) for t in runs["baseline"]])
+    expected = np.mean([macro_f1(t["true"], t["pred"]) for t in runs["glove"]]) - np.mean(
+        [macro_f1(t["true"], t["pred"]) for t in runs["baseline"]]
+    )
     assert glove.difference == pytest.approx(expected)
     assert glove.ci_low < glove.difference < glove.ci_high
     assert (info["n_draws"], info["n_groups"], info["n_items"]) == (2, 24, 96)
@@ -285,11 +335,19 @@ def test_compare_models_matches_each_run_to_its_draw(tmp_path):
     for seed in (0, 1):
         for model, tables in runs.items():
             table = tables[seed]
-            write_predictions(tmp_path / model / f"seed{seed}" / "predictions.csv", table["item_id"],
-                              table["true"], table["pred"], model=model, seed=seed, split_draw=seed)
+            write_predictions(
+                tmp_path / model / f"seed{seed}" / "predictions.csv",
+                table["item_id"],
+                table["true"],
+                table["pred"],
+                model=model,
+                seed=seed,
+                split_draw=seed,
+            )
         split_paths.append(tmp_path / f"draw{seed}.csv")
         runs["baseline"][seed][["item_id", "scene_id"]].assign(part="test", draw=seed).to_csv(
-            split_paths[-1], index=False)
+            split_paths[-1], index=False
+        )
     paths = sorted(tmp_path.glob("*/seed*/predictions.csv"))
     result = compare_models(paths, split_paths, resamples=100, seed=0, ci_level=0.9)
     assert (result.loc[0, "n_draws"], result.loc[0, "n_groups"]) == (2, 12)
@@ -317,10 +375,12 @@ def _predictions(rows):
 def test_late_fusion_takes_the_geometric_mean_of_probabilities():
     from dramaemo.evaluation.fusion import late_fusion
 
-    image = _predictions([("a", "Happy", {"Happy": 0.6, "Sad": 0.4}),
-                          ("b", "Sad", {"Happy": 0.9, "Sad": 0.1})])
-    text = _predictions([("b", "Sad", {"Happy": 0.1, "Sad": 0.9}),
-                         ("a", "Happy", {"Happy": 0.2, "Sad": 0.8})])
+    image = _predictions(
+        [("a", "Happy", {"Happy": 0.6, "Sad": 0.4}), ("b", "Sad", {"Happy": 0.9, "Sad": 0.1})]
+    )
+    text = _predictions(
+        [("b", "Sad", {"Happy": 0.1, "Sad": 0.9}), ("a", "Happy", {"Happy": 0.2, "Sad": 0.8})]
+    )
     fused = late_fusion(image, text).set_index("item_id")
     # a: sqrt(.6*.2)=.346 vs sqrt(.4*.8)=.566 -> Sad; b: .3 vs .3 -> tie, first class wins
     assert fused.loc["a", "pred"] == "Sad"

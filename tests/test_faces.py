@@ -10,18 +10,24 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
-from dramaemo import cli
-from dramaemo.faces import detection as faces_module
-from dramaemo.core.config import schema_defaults
-from dramaemo.dataset.demo import build_demo
-from dramaemo.core.errors import UserError
-from dramaemo.faces.detection import (DETECTION_COLUMNS, MANIFEST_COLUMNS, crop_faces,
-                            derived_detection_scale, detect_faces, load_cascade,
-                            resolve_detection_scale)
-from dramaemo.video.frames import extract_frames
 from conftest import blazeface_model
 from front_helpers import blank_video
+
+from dramaemo import cli
+from dramaemo.core.config import schema_defaults
+from dramaemo.core.errors import UserError
+from dramaemo.dataset.demo import build_demo
+from dramaemo.faces import detection as faces_module
+from dramaemo.faces.detection import (
+    DETECTION_COLUMNS,
+    MANIFEST_COLUMNS,
+    crop_faces,
+    derived_detection_scale,
+    detect_faces,
+    load_cascade,
+    resolve_detection_scale,
+)
+from dramaemo.video.frames import extract_frames
 
 HAAR = {"detector": "haar"}
 
@@ -38,8 +44,16 @@ def detector(request) -> dict:
 def demo_episode(tmp_path_factory):
     """(frames folder, annotation table) of one 12-second demo episode."""
     root = tmp_path_factory.mktemp("demo")
-    annotations = build_demo(root / "episodes", root / "annotations.csv", episodes=1,
-                             seconds=12, seed=3, width=240, height=180, fps=5)
+    annotations = build_demo(
+        root / "episodes",
+        root / "annotations.csv",
+        episodes=1,
+        seconds=12,
+        seed=3,
+        width=240,
+        height=180,
+        fps=5,
+    )
     extract_frames(root / "episodes" / "demo01.mp4", root / "frames")
     return root / "frames", annotations
 
@@ -59,8 +73,9 @@ def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode, detector
     assert len(boxed) > 0
     for row in boxed.itertuples():
         faces = found[found["second"] == row.second]
-        best = max((iou((f.x, f.y, f.w, f.h), (row.x, row.y, row.w, row.h))
-                    for f in faces.itertuples()), default=0)
+        best = max(
+            (iou((f.x, f.y, f.w, f.h), (row.x, row.y, row.w, row.h)) for f in faces.itertuples()), default=0
+        )
         assert best > 0.5, f"second {row.second}: no detection near the annotated box"
 
 
@@ -77,8 +92,9 @@ def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
     assert len(half) > 0
     for face in half.itertuples():
         same_second = full[full["second"] == face.second]
-        best = max(iou((f.x, f.y, f.w, f.h), (face.x, face.y, face.w, face.h))
-                   for f in same_second.itertuples())
+        best = max(
+            iou((f.x, f.y, f.w, f.h), (face.x, face.y, face.w, face.h)) for f in same_second.itertuples()
+        )
         assert best > 0.6
 
 
@@ -105,14 +121,40 @@ def test_video_without_faces_gives_empty_outputs_with_header(tmp_path):
     video = blank_video(tmp_path / "empty.mp4")
     extract_frames(video, tmp_path / "frames")
     detections = tmp_path / "empty.detections.csv"
-    assert cli.main(["detect-faces", "--frames", str(tmp_path / "frames"), "--episode",
-                     "empty", "--output", str(detections),
-                     "--model", str(blazeface_model())]) == 0
+    assert (
+        cli.main(
+            [
+                "detect-faces",
+                "--frames",
+                str(tmp_path / "frames"),
+                "--episode",
+                "empty",
+                "--output",
+                str(detections),
+                "--model",
+                str(blazeface_model()),
+            ]
+        )
+        == 0
+    )
     assert detections.read_text().strip() == ",".join(DETECTION_COLUMNS)
     manifest = tmp_path / "empty.manifest.csv"
-    assert cli.main(["crop-faces", "--frames", str(tmp_path / "frames"), "--detections",
-                     str(detections), "--outdir", str(tmp_path / "crops"), "--manifest",
-                     str(manifest)]) == 0
+    assert (
+        cli.main(
+            [
+                "crop-faces",
+                "--frames",
+                str(tmp_path / "frames"),
+                "--detections",
+                str(detections),
+                "--outdir",
+                str(tmp_path / "crops"),
+                "--manifest",
+                str(manifest),
+            ]
+        )
+        == 0
+    )
     assert manifest.read_text().strip() == ",".join(MANIFEST_COLUMNS)
     assert (tmp_path / "crops").is_dir() and not list((tmp_path / "crops").iterdir())
 
@@ -128,8 +170,9 @@ def test_crops_are_gray_squares_of_the_box_plus_margin(tmp_path):
     image = np.zeros((100, 200, 3), np.uint8)
     image[20:60, 30:70] = (0, 0, 255)  # a red 40x40 square: the "face"
     cv2.imwrite(str(frames / "000004.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
-    boxes = pd.DataFrame([("ep", 4, 0, 30, 20, 40, 40), ("ep", 4, 1, 180, 80, 20, 20)],
-                         columns=DETECTION_COLUMNS)
+    boxes = pd.DataFrame(
+        [("ep", 4, 0, 30, 20, 40, 40), ("ep", 4, 1, 180, 80, 20, 20)], columns=DETECTION_COLUMNS
+    )
     manifest = crop_faces(frames, boxes, tmp_path / "crops", margin=0.25, image_size=32)
     assert list(manifest.columns) == MANIFEST_COLUMNS
     assert list(manifest["frame_path"]) == [str(frames / "000004.jpg")] * 2
@@ -154,8 +197,10 @@ def matched_boxes(found, reference, second):
     theirs = reference[reference["second"] == second]
     matches = []
     for f in found[found["second"] == second].itertuples():
-        distance, r = min((np.hypot(f.x + f.w / 2 - r.x - r.w / 2, f.y + f.h / 2 - r.y - r.h / 2), r)
-                          for r in theirs.itertuples())
+        distance, r = min(
+            (np.hypot(f.x + f.w / 2 - r.x - r.w / 2, f.y + f.h / 2 - r.y - r.h / 2), r)
+            for r in theirs.itertuples()
+        )
         matches.append((distance / f.w, max(f.w, r.w) / min(f.w, r.w)))
     return matches
 
@@ -174,8 +219,9 @@ def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
     full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
     auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto", **HAAR)
     assert len(full) > 0
-    assert list(full.groupby("second").size().items()) == \
-        list(auto.groupby("second").size().items())  # same number of faces in each frame
+    assert list(full.groupby("second").size().items()) == list(
+        auto.groupby("second").size().items()
+    )  # same number of faces in each frame
     # Same face: centre within a tenth of the side, and a side within one pyramid step
     # (the two scales' pyramids sample box sizes at different points, scale_factor apart)
     step = schema_defaults("faces")["scale_factor"]
@@ -195,8 +241,7 @@ def test_threads_give_the_same_detections(demo_episode, detector, tmp_path, monk
     monkeypatch.setattr(faces_module, "CHUNK_FRAMES", 3)
     one = detect_faces(frames, "demo01", threads=1, **detector)
     for threads in (2, 4):
-        pd.testing.assert_frame_equal(
-            detect_faces(frames, "demo01", threads=threads, **detector), one)
+        pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads, **detector), one)
     assert len(one) > 0
 
 
@@ -207,14 +252,26 @@ def test_crops_of_unchanged_boxes_are_kept_and_the_rest_recut(tmp_path):
     for second in (1, 2):
         cv2.imwrite(str(frames / f"{second:06d}.jpg"), image)
     crops = tmp_path / "crops"
-    first = crop_faces(frames, pd.DataFrame(
-        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 100, 10, 40, 40),
-         ("ep", 2, 0, 10, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    first = crop_faces(
+        frames,
+        pd.DataFrame(
+            [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 100, 10, 40, 40), ("ep", 2, 0, 10, 10, 40, 40)],
+            columns=DETECTION_COLUMNS,
+        ),
+        crops,
+        image_size=32,
+    )
     stamps = {path: Path(path).stat().st_mtime_ns for path in first["crop_path"]}
     # a new face left of the second one (which becomes face 2), one box moved, one gone
-    second = crop_faces(frames, pd.DataFrame(
-        [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 50, 10, 40, 40),
-         ("ep", 1, 2, 100, 10, 40, 40)], columns=DETECTION_COLUMNS), crops, image_size=32)
+    second = crop_faces(
+        frames,
+        pd.DataFrame(
+            [("ep", 1, 0, 10, 10, 40, 40), ("ep", 1, 1, 50, 10, 40, 40), ("ep", 1, 2, 100, 10, 40, 40)],
+            columns=DETECTION_COLUMNS,
+        ),
+        crops,
+        image_size=32,
+    )
     kept = [first["crop_path"][0], first["crop_path"][1]]
     assert second["crop_path"][0] == kept[0]
     assert Path(kept[0]).stat().st_mtime_ns == stamps[kept[0]]
@@ -222,7 +279,8 @@ def test_crops_of_unchanged_boxes_are_kept_and_the_rest_recut(tmp_path):
     assert renamed.name.startswith("000001_2_") and not Path(kept[1]).exists()
     assert renamed.stat().st_mtime_ns == stamps[kept[1]]  # moved, not recut
     assert sorted(p.name for p in crops.iterdir()) == sorted(
-        Path(p).name for p in second["crop_path"])  # second 2's crop is gone
+        Path(p).name for p in second["crop_path"]
+    )  # second 2's crop is gone
     # another crop setting: every crop is cut again
     third = crop_faces(frames, second[DETECTION_COLUMNS], crops, image_size=32, margin=0.1)
     assert not set(third["crop_path"]) & set(second["crop_path"])

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_snakemake, snakemake_env
 
 pytestmark = pytest.mark.slow
@@ -62,12 +61,28 @@ def descendants(pid: int) -> set[int]:
 def run_and_kill(work: Path, started, timeout: float = 240) -> None:
     """Start the workflow towards the F1 table; when ``started(work)`` says the job to
     interrupt is running, SIGKILL Snakemake's process group and every process below it."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(work), "--configfile", "config/tiny.yaml", "--cores", "2",
-               TABLE]
-    process = subprocess.Popen(command, cwd=work, env=snakemake_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        "config/tiny.yaml",
+        "--cores",
+        "2",
+        TABLE,
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=work,
+        env=snakemake_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     try:
         while not started(work):
@@ -101,20 +116,20 @@ def assert_same_results(work: Path, uninterrupted: Path) -> None:
 
 def log_says(path: str, text: str):
     """The job's log (written by this run: none exists before) shows ``text``."""
+
     def started(work: Path) -> bool:
         log = work / path
         return log.exists() and text in log.read_text(errors="replace")
+
     return started
 
 
-def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, uninterrupted,
-                                                                  tmp_path):
+def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, uninterrupted, tmp_path):
     work = fault_workdir(tiny_front, tmp_path / "work")
     # As if the first run had died after demo01: demo02's frames and all that follows
     # are still to be made (Snakemake keeps a missing intermediate file missing while
     # what it feeds is there, so all of it goes).
-    for folder in ("results/frames/demo02", "results/crops/demo02", "results/dataset",
-                   "results/split"):
+    for folder in ("results/frames/demo02", "results/crops/demo02", "results/dataset", "results/split"):
         shutil.rmtree(work / folder)
     for path in [*work.glob("results/*/demo02.*"), work / "logs/extract_frames/demo02.log"]:
         path.unlink()
@@ -124,12 +139,12 @@ def test_killed_during_frame_extraction_resumes_to_the_same_table(tiny_front, un
     resume(work)
     frames = sorted((work / "results/frames/demo02").glob("*.jpg"))
     assert [f.read_bytes() for f in frames] == [
-        f.read_bytes() for f in sorted((tiny_front / "results/frames/demo02").glob("*.jpg"))]
+        f.read_bytes() for f in sorted((tiny_front / "results/frames/demo02").glob("*.jpg"))
+    ]
     assert_same_results(work, uninterrupted)
 
 
-def test_killed_during_training_resumes_to_the_same_table(tiny_front, uninterrupted,
-                                                          tmp_path):
+def test_killed_during_training_resumes_to_the_same_table(tiny_front, uninterrupted, tmp_path):
     work = fault_workdir(tiny_front, tmp_path / "work")
     assert not (work / "logs/train_model").exists()
     # killed once TensorFlow trains (the log names its devices), before the model is saved

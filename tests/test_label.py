@@ -21,12 +21,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import imageio.v3 as imageio
 import matplotlib.cbook
 import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
-import imageio.v3 as imageio
 import skimage.data
 import skimage.transform
 from skimage.color import rgb2gray
@@ -64,10 +64,21 @@ def _write_item(root: Path, episode: str, second: int, face_index: int, photo: s
     (root / crop).parent.mkdir(parents=True, exist_ok=True)
     imageio.imwrite(root / frame, image, quality=90)
     x, y, w, h = box
-    face = skimage.transform.resize(rgb2gray(image[y:y + h, x:x + w]), (CROP_SIZE, CROP_SIZE), anti_aliasing=True)
+    face = skimage.transform.resize(
+        rgb2gray(image[y : y + h, x : x + w]), (CROP_SIZE, CROP_SIZE), anti_aliasing=True
+    )
     imageio.imwrite(root / crop, img_as_ubyte(face))
-    return {"episode": episode, "second": second, "face_index": face_index, "x": x, "y": y, "w": w, "h": h,
-            "crop_path": crop.as_posix(), "frame_path": frame.as_posix()}
+    return {
+        "episode": episode,
+        "second": second,
+        "face_index": face_index,
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "crop_path": crop.as_posix(),
+        "frame_path": frame.as_posix(),
+    }
 
 
 def build_crops(root: Path) -> list[Path]:
@@ -112,7 +123,12 @@ def test_manifests_are_read_in_order_and_missing_crops_are_counted(workdir):
     table.loc[1, "crop_path"] = "results/crops/ep01/gone.png"
     table.to_csv(manifest, index=False)
     crops, dropped = read_manifests(_manifests(workdir), "results/crops")
-    assert [crop.item_id for crop in crops] == ["ep01_000000_0", "ep01_000002_0", "ep02_000005_0", "ep02_000006_0"]
+    assert [crop.item_id for crop in crops] == [
+        "ep01_000000_0",
+        "ep01_000002_0",
+        "ep02_000005_0",
+        "ep02_000006_0",
+    ]
     assert dropped == [f"{manifest}: row 2: crop file 'results/crops/ep01/gone.png' not found"]
     assert crops[0].crop_file == "ep01/000000_0.png"
     assert crops[0].frame_file == (workdir / "results/frames/ep01/000000.jpg").resolve()
@@ -144,10 +160,18 @@ def test_label_writes_a_pipeline_row_with_box_and_annotator_in_the_log(workdir):
     state = client.get("/api/state").get_json()
     assert state["annotator"] == "alice"
     assert state["item"]["item_id"] == "ep01_000000_0"
-    assert state["progress"] == {"total": 5, "done": 0, "left": 5, "skipped": 0,
-                                 "per_emotion": dict.fromkeys(EMOTIONS, 0)}
-    response = post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "happy",
-                                           "description": "  He  floats in\nspace, smiling "})
+    assert state["progress"] == {
+        "total": 5,
+        "done": 0,
+        "left": 5,
+        "skipped": 0,
+        "per_emotion": dict.fromkeys(EMOTIONS, 0),
+    }
+    response = post(
+        client,
+        "/api/label",
+        {"item_id": "ep01_000000_0", "emotion": "happy", "description": "  He  floats in\nspace, smiling "},
+    )
     assert response.status_code == 200, response.get_json()
     state = response.get_json()
     assert state["item"]["item_id"] == "ep01_000001_0"
@@ -155,24 +179,38 @@ def test_label_writes_a_pipeline_row_with_box_and_annotator_in_the_log(workdir):
 
     table = pd.read_csv(workdir / "labels/alice.csv", keep_default_na=False)
     assert tuple(table.columns) == ANNOTATION_COLUMNS  # exactly the pipeline's input format
-    assert table.to_dict("records") == [{
-        "episode": "ep01", "second": 0, "x": 177, "y": 66, "w": 95, "h": 95,
-        "emotion": "Happy", "description": "He floats in space, smiling",
-    }]
+    assert table.to_dict("records") == [
+        {
+            "episode": "ep01",
+            "second": 0,
+            "x": 177,
+            "y": 66,
+            "w": 95,
+            "h": 95,
+            "emotion": "Happy",
+            "description": "He floats in space, smiling",
+        }
+    ]
     events = [json.loads(line) for line in (workdir / "labels/alice.csv.log.jsonl").read_text().splitlines()]
     assert [(event["action"], event["annotator"], event["item_id"]) for event in events] == [
-        ("label", "alice", "ep01_000000_0")]
+        ("label", "alice", "ep01_000000_0")
+    ]
 
 
 def test_description_is_prefilled_from_the_previous_second_of_the_same_episode(workdir):
     app, _ = make_app(workdir)
     client = app.test_client()
-    state = post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy",
-                                        "description": "He floats in space"}).get_json()
+    state = post(
+        client,
+        "/api/label",
+        {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "He floats in space"},
+    ).get_json()
     assert state["item"]["description"] == "He floats in space"
     assert state["item"]["prefilled_from"] == 0
     post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Happy", "description": "He waves"})
-    state = post(client, "/api/label", {"item_id": "ep01_000002_0", "emotion": "Sad", "description": "He sighs"}).get_json()
+    state = post(
+        client, "/api/label", {"item_id": "ep01_000002_0", "emotion": "Sad", "description": "He sighs"}
+    ).get_json()
     # ep02 starts at second 5: nothing from ep01 leaks in.
     assert state["item"]["item_id"] == "ep02_000005_0"
     assert state["item"]["description"] == "" and state["item"]["prefilled_from"] is None
@@ -184,7 +222,9 @@ def test_skip_and_undo_are_durable(workdir):
     assert post(client, "/api/undo").status_code == 409  # nothing yet
     state = post(client, "/api/skip", {"item_id": "ep01_000000_0"}).get_json()
     assert state["item"]["item_id"] == "ep01_000001_0" and state["progress"]["skipped"] == 1
-    state = post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Fear", "description": "A shadow"}).get_json()
+    state = post(
+        client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Fear", "description": "A shadow"}
+    ).get_json()
     assert state["item"]["item_id"] == "ep01_000002_0"
     state = post(client, "/api/undo").get_json()
     # The undone crop comes back with the description that was typed for it.
@@ -196,7 +236,11 @@ def test_skip_and_undo_are_durable(workdir):
     # Skipped crops come back after all the others.
     post(client, "/api/skip", {"item_id": "ep01_000000_0"})
     for second, episode in ((1, "ep01"), (2, "ep01"), (5, "ep02"), (6, "ep02")):
-        state = post(client, "/api/label", {"item_id": f"{episode}_{second:06d}_0", "emotion": "Neutral", "description": "x"}).get_json()
+        state = post(
+            client,
+            "/api/label",
+            {"item_id": f"{episode}_{second:06d}_0", "emotion": "Neutral", "description": "x"},
+        ).get_json()
     assert state["item"]["item_id"] == "ep01_000000_0" and state["item"]["skipped_before"]
     post(client, "/api/undo")  # takes back ep02:6:0
     store.close()
@@ -212,11 +256,17 @@ def test_relabelling_replaces_the_row_and_undo_restores_the_earlier_label(workdi
     app, store = make_app(workdir)
     client = app.test_client()
     post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "He smiles"})
-    post(client, "/api/label", {"item_id": "ep01_000000_0", "emotion": "Sad", "description": 'He says "no", sadly'})
+    post(
+        client,
+        "/api/label",
+        {"item_id": "ep01_000000_0", "emotion": "Sad", "description": 'He says "no", sadly'},
+    )
     rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
     assert [(row["emotion"], row["description"]) for row in rows] == [("Sad", 'He says "no", sadly')]
     state = post(client, "/api/undo").get_json()
-    assert state["item"]["item_id"] == "ep01_000000_0" and state["item"]["description"] == 'He says "no", sadly'
+    assert (
+        state["item"]["item_id"] == "ep01_000000_0" and state["item"]["description"] == 'He says "no", sadly'
+    )
     store.close()
     app, store = make_app(workdir)
     rows = pd.read_csv(workdir / "labels/alice.csv").to_dict("records")
@@ -228,7 +278,12 @@ def test_restart_resumes_where_the_annotator_stopped(workdir):
     app, store = make_app(workdir)
     client = app.test_client()
     for item_id, emotion in (("ep01_000000_0", "Happy"), ("ep01_000001_0", "Surprise")):
-        assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
+        assert (
+            post(
+                client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}
+            ).status_code
+            == 200
+        )
     store.close()
     (workdir / "labels/alice.csv").unlink()  # even the CSV is rebuilt from the log
     app, store = make_app(workdir)
@@ -263,8 +318,11 @@ def test_concurrent_posts_from_threads_and_two_servers_lose_nothing(tmp_path, mo
         client = apps[number % 2].test_client()
         barrier.wait()
         for item_id in item_ids[number::8]:
-            response = post(client, "/api/label", {"item_id": item_id, "emotion": expected[item_id],
-                                                   "description": f"tab {number}"})
+            response = post(
+                client,
+                "/api/label",
+                {"item_id": item_id, "emotion": expected[item_id], "description": f"tab {number}"},
+            )
             if response.status_code != 200:
                 failures.append(response.get_json())
 
@@ -310,7 +368,11 @@ def test_two_stores_on_one_file_hammered_from_threads_lose_nothing(tmp_path, mon
 
 def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     app, store = make_app(workdir)
-    post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Angry", "description": "shouts"})
+    post(
+        app.test_client(),
+        "/api/label",
+        {"item_id": "ep01_000000_0", "emotion": "Angry", "description": "shouts"},
+    )
     store.close()
     torn = b'{"seq": 2, "annotator": "alice", "action": "lab'  # the process died here
     with open(workdir / "labels/alice.csv.log.jsonl", "ab") as handle:
@@ -319,7 +381,12 @@ def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     assert f"dropping {len(torn)} bytes of a line cut by a crash" in caplog.text
     client = app.test_client()
     assert client.get("/api/state").get_json()["progress"]["done"] == 1
-    assert post(client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Sad", "description": "x"}).status_code == 200
+    assert (
+        post(
+            client, "/api/label", {"item_id": "ep01_000001_0", "emotion": "Sad", "description": "x"}
+        ).status_code
+        == 200
+    )
     lines = (workdir / "labels/alice.csv.log.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
 
@@ -348,9 +415,22 @@ def label_cli():
 
 
 def _start_server(workdir: Path, port: int, log_file) -> subprocess.Popen:
-    command = [sys.executable, "-c", CLI_MAIN, "label", "--manifest", *map(str, _manifests(workdir)),
-               "--crops-root", "results/crops", "--out", "labels/alice.csv", "--annotator", "alice",
-               "--port", str(port)]
+    command = [
+        sys.executable,
+        "-c",
+        CLI_MAIN,
+        "label",
+        "--manifest",
+        *map(str, _manifests(workdir)),
+        "--crops-root",
+        "results/crops",
+        "--out",
+        "labels/alice.csv",
+        "--annotator",
+        "alice",
+        "--port",
+        str(port),
+    ]
     server = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -359,7 +439,7 @@ def _start_server(workdir: Path, port: int, log_file) -> subprocess.Popen:
             return server
         except (urllib.error.URLError, ConnectionError):
             if server.poll() is not None:
-                raise AssertionError(f"server exited {server.returncode}")
+                raise AssertionError(f"server exited {server.returncode}") from None
             time.sleep(0.2)
     server.kill()
     raise AssertionError("server did not answer within 60 s")
@@ -371,7 +451,11 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
         server = _start_server(workdir, port, log_file)
         try:
             base = f"http://127.0.0.1:{port}"
-            for item_id, emotion in (("ep01_000000_0", "Happy"), ("ep01_000001_0", "Fear"), ("ep01_000002_0", "Sad")):
+            for item_id, emotion in (
+                ("ep01_000000_0", "Happy"),
+                ("ep01_000001_0", "Fear"),
+                ("ep01_000002_0", "Sad"),
+            ):
                 _request(f"{base}/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"})
             _request(f"{base}/api/undo", {})
         finally:
@@ -389,17 +473,20 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
     assert "labelling page at http://127.0.0.1:" in (workdir / "server.log").read_text()
 
 
-@pytest.mark.parametrize("path", [
-    "/crops/../../../../etc/passwd",
-    "/crops/%2e%2e/%2e%2e/labels/alice.csv",
-    "/crops/..%2f..%2fresults/frames/ep01/000000.jpg",
-    "/crops/ep01/..%2F..%2F..%2Fresults/crops/ep01.manifest.csv",
-    "/crops/ep01.manifest.csv",  # under the crops directory, but not a crop
-    "/crops//etc/passwd",
-    "/frame?item=../../etc/passwd",
-    "/frame?item=ep01_000099_0",
-    "/static/../label.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/crops/../../../../etc/passwd",
+        "/crops/%2e%2e/%2e%2e/labels/alice.csv",
+        "/crops/..%2f..%2fresults/frames/ep01/000000.jpg",
+        "/crops/ep01/..%2F..%2F..%2Fresults/crops/ep01.manifest.csv",
+        "/crops/ep01.manifest.csv",  # under the crops directory, but not a crop
+        "/crops//etc/passwd",
+        "/frame?item=../../etc/passwd",
+        "/frame?item=ep01_000099_0",
+        "/static/../label.py",
+    ],
+)
 def test_paths_outside_the_crops_are_refused(workdir, path):
     app, _ = make_app(workdir)
     client = app.test_client()
@@ -423,15 +510,37 @@ def test_crops_and_frames_of_the_manifest_are_served(workdir):
     assert response.status_code == 404 and "frames.keep" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"item_id": "ep01_000000_0", "emotion": "Joy"}, 400, "unknown emotion 'Joy'; choose one of Angry, Disgust"),
-    ({"item_id": "ep01_000000_0", "emotion": None}, 400, "unknown emotion None"),
-    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 501}, 400,
-     "description has 501 characters; at most 500 are allowed"),
-    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": ["a"]}, 400, "description must be text"),
-    ({"item_id": "ep01_000000_0", "emotion": "Happy", "description": " \n "}, 400, "description is empty"),
-    ({"item_id": "../ep01_000000_0", "emotion": "Happy", "description": "x"}, 404, "unknown item '../ep01_000000_0'"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (
+            {"item_id": "ep01_000000_0", "emotion": "Joy"},
+            400,
+            "unknown emotion 'Joy'; choose one of Angry, Disgust",
+        ),
+        ({"item_id": "ep01_000000_0", "emotion": None}, 400, "unknown emotion None"),
+        (
+            {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 501},
+            400,
+            "description has 501 characters; at most 500 are allowed",
+        ),
+        (
+            {"item_id": "ep01_000000_0", "emotion": "Happy", "description": ["a"]},
+            400,
+            "description must be text",
+        ),
+        (
+            {"item_id": "ep01_000000_0", "emotion": "Happy", "description": " \n "},
+            400,
+            "description is empty",
+        ),
+        (
+            {"item_id": "../ep01_000000_0", "emotion": "Happy", "description": "x"},
+            404,
+            "unknown item '../ep01_000000_0'",
+        ),
+    ],
+)
 def test_bad_labels_are_refused_with_a_clear_message(workdir, body, status, message):
     app, _ = make_app(workdir)
     response = post(app.test_client(), "/api/label", body)
@@ -442,10 +551,20 @@ def test_bad_labels_are_refused_with_a_clear_message(workdir, body, status, mess
 
 def test_max_description_length_is_configurable_and_500_passes(workdir):
     app, _ = make_app(workdir)
-    assert post(app.test_client(), "/api/label",
-                {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 500}).status_code == 200
+    assert (
+        post(
+            app.test_client(),
+            "/api/label",
+            {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x" * 500},
+        ).status_code
+        == 200
+    )
     app, _ = make_app(workdir, out="labels/short.csv", max_description=10)
-    response = post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Sad", "description": "x" * 11})
+    response = post(
+        app.test_client(),
+        "/api/label",
+        {"item_id": "ep01_000000_0", "emotion": "Sad", "description": "x" * 11},
+    )
     assert response.status_code == 400 and "at most 10" in response.get_json()["error"]
 
 
@@ -453,7 +572,9 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
     app, _ = make_app(workdir)
     client = app.test_client()
     # A cross-site HTML form can post only form data: not JSON, so refused.
-    response = client.post("/api/label", data={"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"})
+    response = client.post(
+        "/api/label", data={"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"}
+    )
     assert response.status_code == 400 and "application/json" in response.get_json()["error"]
     # DNS rebinding: a page of another host name resolving to 127.0.0.1.
     assert client.get("/api/state", headers={"Host": "evil.example:8000"}).status_code == 400
@@ -463,9 +584,13 @@ def test_forms_and_foreign_hosts_are_refused(workdir):
 
 def test_a_file_of_another_annotator_or_not_ours_is_refused(workdir):
     app, store = make_app(workdir)
-    post(app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"})
+    post(
+        app.test_client(), "/api/label", {"item_id": "ep01_000000_0", "emotion": "Happy", "description": "x"}
+    )
     store.close()
-    with pytest.raises(UserError, match=r"alice.csv.log.jsonl: line 1: labels of annotator 'alice', not 'bob'"):
+    with pytest.raises(
+        UserError, match=r"alice.csv.log.jsonl: line 1: labels of annotator 'alice', not 'bob'"
+    ):
         make_app(workdir, annotator="bob")
     (workdir / "labels/mine.csv").write_text("episode,second\n")
     with pytest.raises(UserError, match=r"mine.csv: exists but has no label log"):
@@ -475,9 +600,16 @@ def test_a_file_of_another_annotator_or_not_ours_is_refused(workdir):
 def _label_all(root: Path, annotator: str, emotions: list[str], **options):
     app, store = make_app(root, annotator=annotator, out=f"labels/{annotator}.csv", **options)
     client = app.test_client()
-    for item_id, emotion in zip(["ep01_000000_0", "ep01_000001_0", "ep01_000002_0", "ep02_000005_0", "ep02_000006_0"], emotions):
+    for item_id, emotion in zip(
+        ["ep01_000000_0", "ep01_000001_0", "ep01_000002_0", "ep02_000005_0", "ep02_000006_0"], emotions
+    ):
         if emotion:
-            assert post(client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}).status_code == 200
+            assert (
+                post(
+                    client, "/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}
+                ).status_code
+                == 200
+            )
     return client, store
 
 
@@ -495,16 +627,21 @@ def test_agreement_command_reports_cohens_kappa_over_shared_items(workdir, capsy
     assert report[0]["shared"] == 4 and report[0]["kappa"] == pytest.approx(0.7 / 1.1)
 
     # The page of a third annotator shows kappa against the other two files.
-    client, _ = _label_all(workdir, "carol", ["Happy", "Happy", "Sad", None, None],
-                           compare=["labels/alice.csv", "labels/bob.csv"])
+    client, _ = _label_all(
+        workdir,
+        "carol",
+        ["Happy", "Happy", "Sad", None, None],
+        compare=["labels/alice.csv", "labels/bob.csv"],
+    )
     agreement = client.get("/api/state").get_json()["agreement"]
     assert [(entry["shared"], entry["kappa"]) for entry in agreement] == [(3, 1.0), (3, pytest.approx(0.4))]
 
 
 def test_agreement_command_errors_name_the_file_and_row(workdir, capsys, label_cli):
     (workdir / "a.csv").write_text("episode,second,x,y,w,h,emotion,description\nep01,0,1,2,3,4,Happy,x\n")
-    (workdir / "b.csv").write_text("episode,second,x,y,w,h,emotion,description\n"
-                                   "ep01,0,1,2,3,4,happy,x\nep01,1,1,2,3,4,Joy,y\n")
+    (workdir / "b.csv").write_text(
+        "episode,second,x,y,w,h,emotion,description\nep01,0,1,2,3,4,happy,x\nep01,1,1,2,3,4,Joy,y\n"
+    )
     assert label_cli(["label-agreement", "a.csv", "b.csv"]) == 2
     # row = the line in the file (header = row 1), as in the join report
     assert "b.csv: row 3: unknown emotion 'Joy'" in capsys.readouterr().err
@@ -519,41 +656,7 @@ def test_agreement_command_errors_name_the_file_and_row(workdir, capsys, label_c
 
 # ---------------------------------------------------------------------------- browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = REPO / "docs" / "labelling.png"
-
-
-def _unavailable(reason: str):
-    """Skip on a developer's machine; under CI the browser test must run, so fail."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI must run the browser test: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def chrome(tmp_path, monkeypatch):
-    """Debian's headless Chromium through its chromedriver (no browser downloads)."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        _unavailable(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
-                     "(tests/setup_system.sh does it as root)")
-    try:
-        from selenium import webdriver
-    except ImportError:
-        _unavailable("selenium missing: pip install -r requirements-test.txt")
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch anything
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,720", f"--user-data-dir={tmp_path / 'chrome'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
@@ -584,8 +687,11 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
     def showing(item_id: str):
         wait.until(lambda driver: driver.find_element(By.ID, "crop").get_attribute("data-item") == item_id)
         # the crop is really displayed, not just requested
-        wait.until(lambda driver: driver.execute_script(
-            "const crop = document.getElementById('crop'); return crop.complete && crop.naturalWidth > 0;"))
+        wait.until(
+            lambda driver: driver.execute_script(
+                "const crop = document.getElementById('crop'); return crop.complete && crop.naturalWidth > 0;"
+            )
+        )
 
     def press(key: str):
         ActionChains(chrome).send_keys(key).perform()
@@ -618,9 +724,12 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
     press("5")  # Neutral
     showing("ep02_000006_0")
     press("f")  # the full frame around the face
-    wait.until(lambda driver: driver.execute_script(
-        "const frame = document.getElementById('frame');"
-        "return !document.getElementById('frame-figure').hidden && frame.complete && frame.naturalWidth > 0;"))
+    wait.until(
+        lambda driver: driver.execute_script(
+            "const frame = document.getElementById('frame');"
+            "return !document.getElementById('frame-figure').hidden && frame.complete && frame.naturalWidth > 0;"
+        )
+    )
     box = chrome.find_element(By.ID, "face-box").rect
     frame = chrome.find_element(By.ID, "frame").rect
     assert box["width"] == pytest.approx(frame["width"] * 222 / 512, abs=2)  # Grace Hopper's box
@@ -635,20 +744,54 @@ def test_page_labels_crops_by_keyboard_in_headless_chromium(chrome, served):
 
     table = pd.read_csv(workdir / "labels/alice.csv", keep_default_na=False)
     assert table.to_dict("records") == [
-        {"episode": "ep01", "second": 0, "x": 177, "y": 66, "w": 95, "h": 95, "emotion": "Happy",
-         "description": "He floats above the Earth, smiling"},
-        {"episode": "ep01", "second": 1, "x": 177, "y": 66, "w": 95, "h": 95, "emotion": "Surprise",
-         "description": "He floats above the Earth, smiling"},
-        {"episode": "ep01", "second": 2, "x": 177, "y": 66, "w": 95, "h": 95, "emotion": "Sad",
-         "description": "He looks back at the camera"},
-        {"episode": "ep02", "second": 5, "x": 155, "y": 105, "w": 222, "h": 222, "emotion": "Neutral",
-         "description": "She explains a program to the class"},
+        {
+            "episode": "ep01",
+            "second": 0,
+            "x": 177,
+            "y": 66,
+            "w": 95,
+            "h": 95,
+            "emotion": "Happy",
+            "description": "He floats above the Earth, smiling",
+        },
+        {
+            "episode": "ep01",
+            "second": 1,
+            "x": 177,
+            "y": 66,
+            "w": 95,
+            "h": 95,
+            "emotion": "Surprise",
+            "description": "He floats above the Earth, smiling",
+        },
+        {
+            "episode": "ep01",
+            "second": 2,
+            "x": 177,
+            "y": 66,
+            "w": 95,
+            "h": 95,
+            "emotion": "Sad",
+            "description": "He looks back at the camera",
+        },
+        {
+            "episode": "ep02",
+            "second": 5,
+            "x": 155,
+            "y": 105,
+            "w": 222,
+            "h": 222,
+            "emotion": "Neutral",
+            "description": "She explains a program to the class",
+        },
     ]
 
     # A long description typed past the field's limit never reaches the CSV: the server
     # refuses it and the page says why.
-    chrome.execute_script("document.getElementById('description').removeAttribute('maxlength');"
-                          "document.getElementById('description').value = 'x'.repeat(501);")
+    chrome.execute_script(
+        "document.getElementById('description').removeAttribute('maxlength');"
+        "document.getElementById('description').value = 'x'.repeat(501);"
+    )
     press("1")
     wait.until(lambda driver: "at most 500" in driver.find_element(By.ID, "message").text)
     assert len(pd.read_csv(workdir / "labels/alice.csv")) == 4
@@ -664,20 +807,41 @@ def test_snakemake_label_target_serves_the_crops_and_its_csv_feeds_the_pipeline(
 
     workdir = tiny_front_copy
     (workdir / "config/label.yaml").write_text("label:\n  annotator: ci\n  port: 0\n")
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "label",
-               "--directory", str(workdir), "--configfile", "config/tiny.yaml", "config/label.yaml",
-               "--cores", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "label",
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/tiny.yaml",
+        "config/label.yaml",
+        "--cores",
+        "1",
+    ]
     # Its own session, so that stopping it stops the server it started too.
-    workflow = subprocess.Popen(command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    workflow = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log = workdir / "logs/label/label.log"
     try:
         deadline = time.monotonic() + 180
         base = None
         while base is None and time.monotonic() < deadline and workflow.poll() is None:
             time.sleep(0.5)
-            found = [line for line in (log.read_text().splitlines() if log.exists() else [])
-                     if "labelling page at " in line]
+            found = [
+                line
+                for line in (log.read_text().splitlines() if log.exists() else [])
+                if "labelling page at " in line
+            ]
             if found:
                 base = found[0].split("labelling page at ")[1].split("/ ")[0]
         assert base, f"no page within 180 s; snakemake said:\n{workflow.stdout.read().decode()[-3000:]}"
@@ -685,8 +849,14 @@ def test_snakemake_label_target_serves_the_crops_and_its_csv_feeds_the_pipeline(
         manifests = sorted((workdir / "results/crops").glob("*.manifest.csv"))
         assert state["progress"]["total"] == sum(len(pd.read_csv(path)) for path in manifests) > 2
         for emotion in ("Happy", "Sad"):
-            state = _request(f"{base}/api/label", {"item_id": state["item"]["item_id"], "emotion": emotion,
-                                                  "description": "She looks at the camera"})
+            state = _request(
+                f"{base}/api/label",
+                {
+                    "item_id": state["item"]["item_id"],
+                    "emotion": emotion,
+                    "description": "She looks at the camera",
+                },
+            )
     finally:
         os.killpg(workflow.pid, signal.SIGTERM)
         workflow.wait(timeout=60)
@@ -696,9 +866,11 @@ def test_snakemake_label_target_serves_the_crops_and_its_csv_feeds_the_pipeline(
     # The label file is the pipeline's annotation CSV: the join matches both rows.
     (workdir / "config/labelled.yaml").write_text(
         "demo:\n  activate: false\nepisodes_dir: resources/demo/episodes\n"
-        "annotations: resources/labels/ci.csv\n")
-    run_snakemake(workdir, "results/dataset/dataset.csv", "--configfile", "config/tiny.yaml",
-                  "config/labelled.yaml")
+        "annotations: resources/labels/ci.csv\n"
+    )
+    run_snakemake(
+        workdir, "results/dataset/dataset.csv", "--configfile", "config/tiny.yaml", "config/labelled.yaml"
+    )
     dataset = pd.read_csv(workdir / "results/dataset/dataset.csv")
     assert sorted(dataset["emotion"]) == ["Happy", "Sad"]
     assert set(dataset["description"]) == {"She looks at the camera"}

@@ -18,7 +18,9 @@ def lint_imports(source_root: Path) -> subprocess.CompletedProcess:
     """lint-imports with the project's contracts over the package under ``source_root``."""
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache", "--config", str(REPO / "pyproject.toml")],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(source_root)},
     )
 
@@ -29,21 +31,35 @@ def test_the_import_contracts_hold():
     assert "Contracts: 4 kept, 0 broken." in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("module, line, contract", [
-    # a stage importing a stage above it
-    ("faces/heavy_test.py", "from dramaemo.evaluation import evaluate", "Stages import only the stages below"),
-    # the core (read while the Snakefile parses) importing NumPy
-    ("core/heavy_test.py", "import numpy", "What the Snakefile imports while parsing is light"),
-    # evaluation importing TensorFlow
-    ("evaluation/heavy_test.py", "import tensorflow", "Evaluation reads predictions without TensorFlow"),
-    # a cycle between two footage modules
-    ("footage/tables.py", "from dramaemo.footage import index", "No import cycles"),
-    # anything importing the labelling page, which sits on top
-    ("footage/heavy_test.py", "from dramaemo.labelling import page", "Stages import only the stages below"),
-])
+@pytest.mark.parametrize(
+    "module, line, contract",
+    [
+        # a stage importing a stage above it
+        (
+            "faces/heavy_test.py",
+            "from dramaemo.evaluation import evaluate",
+            "Stages import only the stages below",
+        ),
+        # the core (read while the Snakefile parses) importing NumPy
+        ("core/heavy_test.py", "import numpy", "What the Snakefile imports while parsing is light"),
+        # evaluation importing TensorFlow
+        ("evaluation/heavy_test.py", "import tensorflow", "Evaluation reads predictions without TensorFlow"),
+        # a cycle between two footage modules
+        ("footage/tables.py", "from dramaemo.footage import index", "No import cycles"),
+        # anything importing the labelling page, which sits on top
+        (
+            "footage/heavy_test.py",
+            "from dramaemo.labelling import page",
+            "Stages import only the stages below",
+        ),
+    ],
+)
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, line, contract):
-    shutil.copytree(REPO / "workflow" / "src" / "dramaemo", tmp_path / "dramaemo",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "workflow" / "src" / "dramaemo",
+        tmp_path / "dramaemo",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     target = tmp_path / "dramaemo" / module
     text = target.read_text() if target.exists() else '"""A test module."""\n'
     target.write_text(text + f"\n{line}  # added by the test\n")
@@ -70,12 +86,16 @@ main()
 
 @pytest.mark.slow
 def test_parsing_the_snakefile_loads_no_heavy_module(tmp_path):
-    result = subprocess.run([sys.executable, "-c", PARSE, str(REPO), str(tmp_path)],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE, str(REPO), str(tmp_path)], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     modules = json.loads(result.stderr.rsplit("MODULES=", 1)[1].splitlines()[0])
     assert "dramaemo.core.registry" in modules  # the Snakefile did read the package
     heavy = [name for name in modules if name.split(".")[0] in HEAVY]
     assert not heavy, heavy
-    stages = {name for name in modules if name.startswith("dramaemo.")} - {"dramaemo.video", "dramaemo.video.check"}
+    stages = {name for name in modules if name.startswith("dramaemo.")} - {
+        "dramaemo.video",
+        "dramaemo.video.check",
+    }
     assert all(name.startswith("dramaemo.core") for name in stages), sorted(stages)

@@ -10,9 +10,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_snakemake_lint_is_clean(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"),
-         "-d", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--lint",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(REPO / "config" / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -30,7 +41,7 @@ def shell_blocks(text: str):
         if line.strip() == "shell:":
             indent = len(line) - len(line.lstrip())
             block = []
-            for following in lines[number + 1:]:
+            for following in lines[number + 1 :]:
                 if following.strip() and len(following) - len(following.lstrip()) <= indent:
                     break
                 block.append(following)
@@ -44,7 +55,8 @@ def test_every_path_in_a_shell_command_is_quoted():
         for number, block in shell_blocks(rules.read_text())
         for match in UNQUOTED.finditer(block)
     ]
-    blocks = sum(1 for rules in (REPO / "workflow" / "rules").glob("*.smk")
-                 for _ in shell_blocks(rules.read_text()))
+    blocks = sum(
+        1 for rules in (REPO / "workflow" / "rules").glob("*.smk") for _ in shell_blocks(rules.read_text())
+    )
     assert blocks > 20  # the parser found the rules' shell sections
     assert not unquoted, unquoted

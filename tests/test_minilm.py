@@ -45,19 +45,24 @@ def minilm(model_dir):
 def test_published_similarities_of_the_sentence_transformers_docs(minilm):
     # sbert.net, "Usage" page: these three sentences through
     # SentenceTransformer("all-MiniLM-L6-v2") give similarities 0.6660, 0.1046, 0.1411.
-    vectors = minilm.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+    vectors = minilm.encode(
+        ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    )
     assert vectors.shape == (3, EMBEDDING_DIM) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarities = vectors @ vectors.T
-    np.testing.assert_allclose([similarities[0, 1], similarities[0, 2], similarities[1, 2]],
-                               [0.6660, 0.1046, 0.1411], atol=5e-4)
+    np.testing.assert_allclose(
+        [similarities[0, 1], similarities[0, 2], similarities[1, 2]], [0.6660, 0.1046, 0.1411], atol=5e-4
+    )
 
 
 def test_paraphrases_rank_above_unrelated_sentences_in_any_batch_order(minilm):
-    sentences = ["She is furious at her brother for lying.",
-                 "He is very angry because his brother lied to him.",
-                 "The train leaves at noon.",
-                 "A cat sleeps on the sofa."]
+    sentences = [
+        "She is furious at her brother for lying.",
+        "He is very angry because his brother lied to him.",
+        "The train leaves at noon.",
+        "A cat sleeps on the sofa.",
+    ]
     vectors = minilm.encode(sentences)
     similarities = vectors @ vectors.T
     # Measured once here (2026-11): 0.678 for the paraphrase pair; unrelated pairs
@@ -74,11 +79,21 @@ def test_paraphrases_rank_above_unrelated_sentences_in_any_batch_order(minilm):
 
 def test_embed_descriptions_caches_each_unique_description_once(model_dir, tmp_path):
     dataset = tmp_path / "dataset.csv"
-    pd.DataFrame({
-        "item_id": ["a", "b", "c", "d", "e"],
-        "description": ["He wins the prize.", "", "He wins the prize.", "  He wins the prize. ", "Rain all day."],
-    }).to_csv(dataset, index=False)
-    meta = embed_descriptions(dataset, model_dir, 8, tmp_path / "minilm.npz", tmp_path / "minilm.json", threads=1)
+    pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c", "d", "e"],
+            "description": [
+                "He wins the prize.",
+                "",
+                "He wins the prize.",
+                "  He wins the prize. ",
+                "Rain all day.",
+            ],
+        }
+    ).to_csv(dataset, index=False)
+    meta = embed_descriptions(
+        dataset, model_dir, 8, tmp_path / "minilm.npz", tmp_path / "minilm.json", threads=1
+    )
     assert meta["descriptions"] == 5 and meta["unique_descriptions"] == 3 and meta["empty_descriptions"] == 1
     assert json.loads((tmp_path / "minilm.json").read_text())["unique_descriptions"] == 3
     vectors, rows = load_minilm_inputs(tmp_path / "minilm.npz", ["e", "a", "b", "c", "d"])
@@ -94,11 +109,28 @@ def test_cli_names_a_folder_that_is_not_a_checkpoint(tmp_path):
     dataset = tmp_path / "dataset.csv"
     pd.DataFrame({"item_id": ["a"], "description": ["x"]}).to_csv(dataset, index=False)
     result = subprocess.run(
-        [sys.executable, "-m", "dramaemo", "embed-minilm", "--dataset", str(dataset), "--model-dir", str(tmp_path),
-         "--out", str(tmp_path / "m.npz"), "--meta", str(tmp_path / "m.json")],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "dramaemo",
+            "embed-minilm",
+            "--dataset",
+            str(dataset),
+            "--model-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "m.npz"),
+            "--meta",
+            str(tmp_path / "m.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
-    assert "not an all-MiniLM-L6-v2 checkpoint (missing config.json, model.safetensors, tokenizer.json)" in result.stderr
+    assert (
+        "not an all-MiniLM-L6-v2 checkpoint (missing config.json, model.safetensors, tokenizer.json)"
+        in result.stderr
+    )
 
 
 def test_rule_embed_minilm_runs_in_the_real_workflow(model_dir, tmp_path):
@@ -106,8 +138,9 @@ def test_rule_embed_minilm_runs_in_the_real_workflow(model_dir, tmp_path):
 
     workdir = make_workdir(tmp_path / "work")
     (workdir / "results/dataset").mkdir(parents=True)
-    pd.DataFrame({"item_id": ["a", "b", "c"], "description": ["He wins.", "Rain all day.", "He wins."]}).to_csv(
-        workdir / "results/dataset/dataset.csv", index=False)
+    pd.DataFrame(
+        {"item_id": ["a", "b", "c"], "description": ["He wins.", "Rain all day.", "He wins."]}
+    ).to_csv(workdir / "results/dataset/dataset.csv", index=False)
     (workdir / "resources").mkdir(exist_ok=True)
     (workdir / "resources/minilm").symlink_to(model_dir)  # as rule fetch_minilm leaves it
     run_snakemake(workdir, "results/text/minilm.npz", "--allowed-rules", "embed_minilm")

@@ -6,9 +6,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from dramaemo import EMOTIONS  # noqa: E402
+from dramaemo.core.errors import UserError  # noqa: E402
 from dramaemo.models import builders as models  # noqa: E402
 from dramaemo.models.preprocess import preprocess_faces  # noqa: E402
-from dramaemo.core.errors import UserError  # noqa: E402
 
 IMAGE = dict(image_size=32, filters=(4, 8, 8, 16), kernel_sizes=(7, 5, 3, 3), top_filters=16, dropout=0.1)
 
@@ -64,7 +64,9 @@ def test_glove_encoder_uses_the_matrix_and_kim_filters():
     np.testing.assert_array_equal(embedding.get_weights()[0], matrix)
     assert not embedding.trainable
     assert [encoder.get_layer(f"kim_conv{k}").kernel_size[0] for k in (3, 4, 5)] == [3, 4, 5]
-    assert all(isinstance(encoder.get_layer(f"kim_maxpool{k}"), keras.layers.GlobalMaxPooling1D) for k in (3, 4, 5))
+    assert all(
+        isinstance(encoder.get_layer(f"kim_maxpool{k}"), keras.layers.GlobalMaxPooling1D) for k in (3, 4, 5)
+    )
     with pytest.raises(ValueError, match="widest filter"):
         models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=4)
 
@@ -76,7 +78,10 @@ def test_elmo_encoder_scalar_mix_is_trainable_and_learns():
     assert {w.name for w in mix.trainable_weights} == {"layer_weights", "gamma"}
     model = models.compile_model(models.build_text_model(encoder), learning_rate=0.05)
     rng = np.random.default_rng(0)
-    inputs = {"elmo_layers": rng.normal(size=(16, 3, 5, 8)).astype("float32"), "elmo_mask": np.ones((16, 5), "float32")}
+    inputs = {
+        "elmo_layers": rng.normal(size=(16, 3, 5, 8)).astype("float32"),
+        "elmo_mask": np.ones((16, 5), "float32"),
+    }
     before = [w.copy() for w in mix.get_weights()]
     model.fit(inputs, rng.integers(0, 7, 16), epochs=3, verbose=0)
     after = mix.get_weights()
@@ -90,7 +95,9 @@ def test_elmo_encoder_ignores_masked_tokens():
     mask = np.array([[1, 1, 0, 0]], "float32")
     changed = layers.copy()
     changed[:, :, 2:] = 99.0
-    np.testing.assert_allclose(encoder.predict([layers, mask], verbose=0), encoder.predict([changed, mask], verbose=0))
+    np.testing.assert_allclose(
+        encoder.predict([layers, mask], verbose=0), encoder.predict([changed, mask], verbose=0)
+    )
     empty = encoder.predict([layers, np.zeros((1, 4), "float32")], verbose=0)
     assert np.isfinite(empty).all()
 
@@ -99,29 +106,44 @@ def test_multimodal_models_fuse_named_submodels():
     matrix = np.random.default_rng(0).normal(size=(10, 6)).astype("float32")
     glove = models.build_multimodal_model(
         models.build_image_encoder(**IMAGE),
-        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6, num_filters=3), name="glove")
+        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6, num_filters=3),
+        name="glove",
+    )
     assert sorted(t.name for t in glove.inputs) == ["face", "tokens"]
     assert {"image_encoder", "glove_encoder"} <= {layer.name for layer in glove.layers}
     assert tuple(glove.get_layer("fusion").output.shape) == (None, 128)
     assert tuple(glove.output.shape) == (None, len(EMOTIONS))
 
     elmo = models.build_multimodal_model(
-        models.build_image_encoder(**IMAGE), models.build_elmo_text_encoder(max_tokens=6, layer_dim=4), name="elmo")
+        models.build_image_encoder(**IMAGE),
+        models.build_elmo_text_encoder(max_tokens=6, layer_dim=4),
+        name="elmo",
+    )
     assert sorted(t.name for t in elmo.inputs) == ["elmo_layers", "elmo_mask", "face"]
     text = models.build_text_model(models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6))
-    assert [t.name for t in text.inputs] == ["tokens"] and "glove_encoder" in {layer.name for layer in text.layers}
+    assert [t.name for t in text.inputs] == ["tokens"] and "glove_encoder" in {
+        layer.name for layer in text.layers
+    }
 
 
 def test_elmo_model_round_trips_through_keras_file(tmp_path):
-    model = models.compile_model(models.build_multimodal_model(
-        models.build_image_encoder(**IMAGE), models.build_elmo_text_encoder(max_tokens=6, layer_dim=4)),
-        learning_rate=1e-3)
+    model = models.compile_model(
+        models.build_multimodal_model(
+            models.build_image_encoder(**IMAGE), models.build_elmo_text_encoder(max_tokens=6, layer_dim=4)
+        ),
+        learning_rate=1e-3,
+    )
     rng = np.random.default_rng(0)
-    inputs = {"face": rng.random((3, 32, 32, 1), dtype="float32"),
-              "elmo_layers": rng.normal(size=(3, 3, 6, 4)).astype("float32"), "elmo_mask": np.ones((3, 6), "float32")}
+    inputs = {
+        "face": rng.random((3, 32, 32, 1), dtype="float32"),
+        "elmo_layers": rng.normal(size=(3, 3, 6, 4)).astype("float32"),
+        "elmo_mask": np.ones((3, 6), "float32"),
+    }
     model.save(tmp_path / "model.keras")
     reloaded = models.load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), rtol=1e-5
+    )
 
 
 def test_load_model_names_a_file_that_does_not_load(tmp_path):

@@ -8,11 +8,12 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
+from train_tiny_data import write_tiny_fer_weights  # noqa: E402
+
 from dramaemo import EMOTIONS  # noqa: E402
 from dramaemo.models import builders as models  # noqa: E402
 from dramaemo.models.augment import face_augmenter  # noqa: E402
 from dramaemo.models.fer import fer_to_emotions, load_fer_model  # noqa: E402
-from train_tiny_data import write_tiny_fer_weights  # noqa: E402
 
 SIDE = 64
 
@@ -43,8 +44,9 @@ def test_fer_image_model_starts_as_the_zero_shot_model_and_fine_tunes(fer_weight
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_layer("fer_trunk").get_weights()))
     model.save(tmp_path / "model.keras")
     reloaded = models.load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(reloaded.predict({"face": faces}, verbose=0),
-                               model.predict({"face": faces}, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict({"face": faces}, verbose=0), model.predict({"face": faces}, verbose=0), atol=1e-5
+    )
 
 
 def test_fer_image_encoder_resizes_other_sides_and_can_be_frozen(fer_weights):
@@ -81,11 +83,16 @@ def test_minilm_text_model_trains():
 
 def test_joint_model_auxiliary_heads_modality_dropout_and_fused_model(tmp_path):
     inputs, labels = joint_inputs()
-    model = models.build_joint_model(small_image_encoder(), models.build_minilm_text_encoder(),
-                                     text_modality_dropout=0.5, auxiliary_heads=True)
+    model = models.build_joint_model(
+        small_image_encoder(),
+        models.build_minilm_text_encoder(),
+        text_modality_dropout=0.5,
+        auxiliary_heads=True,
+    )
     assert set(model.output) == {"emotion", "image_emotion", "text_emotion"}
-    models.compile_joint_model(model, learning_rate=1e-2, auxiliary_weight=0.5,
-                               prior=models.class_prior(labels))
+    models.compile_joint_model(
+        model, learning_rate=1e-2, auxiliary_weight=0.5, prior=models.class_prior(labels)
+    )
     targets = {name: labels for name in model.output}
     history = model.fit(inputs, targets, epochs=3, batch_size=8, verbose=0)
     for name in ("loss", "emotion_loss", "image_emotion_loss", "text_emotion_loss"):
@@ -104,8 +111,9 @@ def test_joint_model_auxiliary_heads_modality_dropout_and_fused_model(tmp_path):
     assert fused.output.shape[-1] == len(EMOTIONS)
     fused.save(tmp_path / "fused.keras")
     reloaded = models.load_model(tmp_path / "fused.keras")
-    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0)["emotion"],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0)["emotion"], atol=1e-5
+    )
 
 
 def test_warm_start_copies_trained_encoders():
@@ -113,10 +121,13 @@ def test_warm_start_copies_trained_encoders():
     image_model = models.build_image_model(small_image_encoder())
     models.compile_model(image_model, learning_rate=1e-2)
     image_model.fit({"face": inputs["face"]}, labels, epochs=1, batch_size=8, verbose=0)
-    joint = models.build_joint_model(small_image_encoder(), models.build_minilm_text_encoder(), auxiliary_heads=False)
+    joint = models.build_joint_model(
+        small_image_encoder(), models.build_minilm_text_encoder(), auxiliary_heads=False
+    )
     models.copy_encoder_weights(image_model, joint, "image_encoder")
-    for trained, copied in zip(image_model.get_layer("image_encoder").get_weights(),
-                               joint.get_layer("image_encoder").get_weights()):
+    for trained, copied in zip(
+        image_model.get_layer("image_encoder").get_weights(), joint.get_layer("image_encoder").get_weights()
+    ):
         np.testing.assert_array_equal(trained, copied)
     with pytest.raises(ValueError, match="warm start"):
         models.copy_encoder_weights(image_model, joint, "no_such_encoder")
@@ -134,7 +145,9 @@ def test_logit_adjusted_loss_favours_rare_classes():
     common = float(loss(np.array([0]), uniform))
     assert rare == pytest.approx(-np.log(0.1), abs=1e-4) and common == pytest.approx(-np.log(0.9), abs=1e-4)
     plain = float(keras.losses.sparse_categorical_crossentropy(np.array([1]), uniform)[0])
-    assert float(models.LogitAdjustedLoss(prior, tau=0.0)(np.array([1]), uniform)) == pytest.approx(plain, abs=1e-5)
+    assert float(models.LogitAdjustedLoss(prior, tau=0.0)(np.array([1]), uniform)) == pytest.approx(
+        plain, abs=1e-5
+    )
     restored = models.LogitAdjustedLoss.from_config(loss.get_config())
     assert restored.class_prior == pytest.approx(list(prior)) and restored.tau == 1.0
 
@@ -153,7 +166,7 @@ def test_augmentation_is_seeded_changes_each_epoch_and_keeps_other_inputs():
     other = np.concatenate([inputs["other"].numpy() for inputs, _ in first])
     assert epoch1.shape == faces.shape and 0.0 <= epoch1.min() and epoch1.max() <= 1.0
     np.testing.assert_array_equal(epoch1, again)  # same seed, same augmented epoch
-    assert not np.allclose(epoch1, epoch2)       # the next epoch is augmented anew
+    assert not np.allclose(epoch1, epoch2)  # the next epoch is augmented anew
     assert not np.allclose(epoch1, faces)
     np.testing.assert_array_equal(other, labels)
 
@@ -172,7 +185,9 @@ def test_cached_fer_features_give_the_frozen_encoder_s_output(fer_weights):
     features = models.fer_trunk_features(fer_weights, faces, copies=2, seed=5)
     assert features.shape == (2, 12, 16)
     assert not np.allclose(features[0], features[1])  # copy 1 is augmented
-    np.testing.assert_allclose(models.fer_trunk_features(fer_weights, faces, copies=2, seed=5), features, atol=1e-6)
+    np.testing.assert_allclose(
+        models.fer_trunk_features(fer_weights, faces, copies=2, seed=5), features, atol=1e-6
+    )
     head = models.build_fer_feature_encoder(feature_dim=16)
     model = models.build_image_model(head)
     models.compile_model(model, learning_rate=1e-2)
@@ -180,4 +195,6 @@ def test_cached_fer_features_give_the_frozen_encoder_s_output(fer_weights):
     # The head's trained weights in the face-input encoder give the same features.
     encoder = models.build_fer_image_encoder(weights_path=fer_weights, image_size=SIDE, trainable=False)
     encoder.get_layer("image_features").set_weights(head.get_layer("image_features").get_weights())
-    np.testing.assert_allclose(encoder.predict(faces, verbose=0), head.predict(features[0], verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        encoder.predict(faces, verbose=0), head.predict(features[0], verbose=0), atol=1e-5
+    )

@@ -12,7 +12,14 @@ from dramaemo import EMOTIONS
 from dramaemo.core import runs
 from dramaemo.core.errors import UserError
 from dramaemo.evaluation.evaluate import compare_models, evaluate_run
-from dramaemo.evaluation.f1tables import TABLE_ROWS, f1_table, headline_split, summary_table, to_latex, to_markdown
+from dramaemo.evaluation.f1tables import (
+    TABLE_ROWS,
+    f1_table,
+    headline_split,
+    summary_table,
+    to_latex,
+    to_markdown,
+)
 from dramaemo.evaluation.plots import (
     contact_sheet,
     plot_confusion,
@@ -20,7 +27,6 @@ from dramaemo.evaluation.plots import (
     plot_f1_bars,
     plot_training_curves,
 )
-
 
 EXPECTED_COLUMNS = [
     "Baseline CNN (image)",
@@ -30,14 +36,29 @@ EXPECTED_COLUMNS = [
     "FER2013 zero-shot",
 ]
 EXPECTED_ROWS = [
-    "Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise",
-    "Macro-F1", "Accuracy", "Macro-F1 (unseen descriptions)",
+    "Angry",
+    "Disgust",
+    "Fear",
+    "Happy",
+    "Neutral",
+    "Sad",
+    "Surprise",
+    "Macro-F1",
+    "Accuracy",
+    "Macro-F1 (unseen descriptions)",
 ]
 TEST_CLASSES = ["Angry", "Happy", "Neutral", "Sad"]  # Disgust, Fear, Surprise absent
 
 
-def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
-              models=("baseline", "glove", "elmo", "text"), seeds=(0, 1, 2)):
+def make_runs(
+    root,
+    split="scene",
+    n_scenes=6,
+    per_scene=4,
+    seed=0,
+    models=("baseline", "glove", "elmo", "text"),
+    seeds=(0, 1, 2),
+):
     """Split, dataset and predictions of 4 trained models x 3 seeds + FER, evaluated.
 
     The baseline is perfect on seeds 0 and 1 and always wrong on seed 2, so its macro-F1
@@ -49,12 +70,14 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
     train_ids = [f"{split}_r{i:03d}" for i in range(8)]
     true = np.array([TEST_CLASSES[i % 4] for i in range(n_test)])
     descriptions = [f"sentence {i % 12}" for i in range(n_test)]  # 0..7 also in train
-    dataset = pd.DataFrame({
-        "item_id": train_ids + test_ids,
-        "emotion": [TEST_CLASSES[i % 4] for i in range(8)] + list(true),
-        "description": [f"sentence {i}" for i in range(8)] + descriptions,
-        "scene_id": [f"r{i // 4}" for i in range(8)] + [f"s{i // per_scene}" for i in range(n_test)],
-    })
+    dataset = pd.DataFrame(
+        {
+            "item_id": train_ids + test_ids,
+            "emotion": [TEST_CLASSES[i % 4] for i in range(8)] + list(true),
+            "description": [f"sentence {i}" for i in range(8)] + descriptions,
+            "scene_id": [f"r{i // 4}" for i in range(8)] + [f"s{i // per_scene}" for i in range(n_test)],
+        }
+    )
     dataset["part"] = ["train"] * 8 + ["test"] * n_test
     (root / "split").mkdir(parents=True, exist_ok=True)
     split_path = root / "split" / f"{split}.csv"
@@ -88,11 +111,19 @@ def make_runs(root, split="scene", n_scenes=6, per_scene=4, seed=0,
         if model != "fer":
             history = root / "models" / split / model / f"seed{run_seed}" / "history.csv"
             history.parent.mkdir(parents=True)
-            runs.write_run(history.with_name("run.json"), split=split, split_draw=0, model=model, seed=run_seed)
+            runs.write_run(
+                history.with_name("run.json"), split=split, split_draw=0, model=model, seed=run_seed
+            )
             epochs = np.arange(5)
-            pd.DataFrame({"epoch": epochs, "loss": 2 / (epochs + 1), "accuracy": epochs / 5,
-                          "val_loss": 2.5 / (epochs + 1), "val_accuracy": epochs / 6}).to_csv(
-                history, index=False)
+            pd.DataFrame(
+                {
+                    "epoch": epochs,
+                    "loss": 2 / (epochs + 1),
+                    "accuracy": epochs / 5,
+                    "val_loss": 2.5 / (epochs + 1),
+                    "val_accuracy": epochs / 6,
+                }
+            ).to_csv(history, index=False)
             histories.append(history)
     return metrics, predictions, histories, split_path
 
@@ -156,9 +187,7 @@ def test_summary_table_and_difference_plot(tmp_path):
         path.parent.mkdir(parents=True)
         table.to_csv(path, index=False)
         bootstraps.append(path)
-    display, numeric, notes = summary_table(
-        metrics, bootstraps, ["random", "scene"], elmo_standin=True
-    )
+    display, numeric, notes = summary_table(metrics, bootstraps, ["random", "scene"], elmo_standin=True)
     assert list(display.index) == EXPECTED_COLUMNS
     assert list(display.columns) == [
         "scene (headline): Macro-F1",
@@ -235,18 +264,25 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     workdir = tiny_front_copy
     brightness_model(workdir / "fer_model.hdf5")
     tiny = workdir / "config" / "tiny.yaml"
-    tiny.write_text(tiny.read_text() + (
-        "\nmodels: [baseline, glove, text]\n"
-        f"fer: {{activate: true, weights: {workdir / 'fer_model.hdf5'}}}\n"
-        "evaluation: {bootstrap: {resamples: 200}}\n"
-    ))
+    tiny.write_text(
+        tiny.read_text()
+        + (
+            "\nmodels: [baseline, glove, text]\n"
+            f"fer: {{activate: true, weights: {workdir / 'fer_model.hdf5'}}}\n"
+            "evaluation: {bootstrap: {resamples: 200}}\n"
+        )
+    )
     run_snakemake(workdir)
     table = (workdir / "results/table/scene/f1_table.md").read_text().splitlines()
-    assert table[2] == ("| F1 | Baseline CNN (image) | Multimodal GloVe | Text only (GloVe) "
-                        "| Late fusion (image x text) | FER2013 zero-shot |")
+    assert table[2] == (
+        "| F1 | Baseline CNN (image) | Multimodal GloVe | Text only (GloVe) "
+        "| Late fusion (image x text) | FER2013 zero-shot |"
+    )
     assert [line.split(" | ")[0][2:] for line in table[4:14]] == EXPECTED_ROWS
-    assert "scene (headline): Δ Macro-F1 vs baseline [95% CI]" in (
-        workdir / "results/table/summary.md").read_text()
+    assert (
+        "scene (headline): Δ Macro-F1 vs baseline [95% CI]"
+        in (workdir / "results/table/summary.md").read_text()
+    )
     bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
     versus_baseline = bootstrap[bootstrap["comparison"] == "vs_baseline"]
     assert sorted(versus_baseline["model"]) == ["fer", "glove", "late", "text"]
@@ -267,12 +303,18 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     assert jobs_to_run(workdir) == set()
 
     settings = tiny.read_text()
-    tiny.write_text(settings.replace(
-        "train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1))
+    tiny.write_text(settings.replace("train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1))
     assert jobs_to_run(workdir) == {
-        ("train_model", "glove"), ("evaluate", "glove"), ("compare_models", None),
-        ("f1_table", None), ("summary_table", None), ("plot_differences", None),
-        ("plot_confusion", None), ("plot_f1", None), ("plot_training", None), ("all", None),
+        ("train_model", "glove"),
+        ("evaluate", "glove"),
+        ("compare_models", None),
+        ("f1_table", None),
+        ("summary_table", None),
+        ("plot_differences", None),
+        ("plot_confusion", None),
+        ("plot_f1", None),
+        ("plot_training", None),
+        ("all", None),
     }
 
     # A second seed trains and tests on its own split draw: only its runs are new, and
@@ -288,12 +330,18 @@ def test_tiny_workflow_table_and_what_a_glove_setting_reruns(tiny_front_copy):
     for seed, split in draws.items():
         test_items = sorted(split.loc[split["part"] == "test", "item_id"])
         for folder in (f"fer/scene/seed{seed}", f"models/scene/glove/seed{seed}"):
-            assert sorted(pd.read_csv(workdir / "results" / folder / "predictions.csv")["item_id"]) == test_items
-        assert json.loads((workdir / f"results/models/scene/glove/seed{seed}/run.json").read_text())[
-            "split_draw"] == seed
-    assert sorted(draws[0].loc[draws[0]["part"] == "test", "item_id"]) != \
-        sorted(draws[1].loc[draws[1]["part"] == "test", "item_id"])
+            assert (
+                sorted(pd.read_csv(workdir / "results" / folder / "predictions.csv")["item_id"]) == test_items
+            )
+        assert (
+            json.loads((workdir / f"results/models/scene/glove/seed{seed}/run.json").read_text())[
+                "split_draw"
+            ]
+            == seed
+        )
+    assert sorted(draws[0].loc[draws[0]["part"] == "test", "item_id"]) != sorted(
+        draws[1].loc[draws[1]["part"] == "test", "item_id"]
+    )
     bootstrap = pd.read_csv(workdir / "results/table/scene/bootstrap.csv")
     assert set(bootstrap["n_draws"]) == {2} and set(bootstrap["n_seeds"]) == {2}
     assert "own split draw (2 draws: 0, 1)" in (workdir / "results/table/scene/f1_table.md").read_text()
-

@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import make_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -34,17 +33,14 @@ def own_episodes(workdir: Path, front: Path, names: dict[str, str], **settings) 
     annotations.to_csv(workdir / "label files/annotations 1.csv", index=False)
     config = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
     config["demo"]["activate"] = False
-    config.update(episodes_dir="my episodes", annotations="label files/annotations 1.csv",
-                  **settings)
+    config.update(episodes_dir="my episodes", annotations="label files/annotations 1.csv", **settings)
     (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     return episodes
 
 
-def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front, tmp_path,
-                                                                       monkeypatch):
+def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front, tmp_path, monkeypatch):
     work = make_workdir(tmp_path / "my work")  # the working folder has a space too
-    own_episodes(work, tiny_front, NAMES, models=["baseline"],
-                 late_fusion={"activate": False})
+    own_episodes(work, tiny_front, NAMES, models=["baseline"], late_fusion={"activate": False})
     run_snakemake(work, "results/table/scene/f1_table.md")
     for name in NAMES.values():
         assert len(list((work / "results/frames" / name).glob("*.jpg"))) == 20
@@ -74,15 +70,17 @@ def test_episode_names_with_spaces_korean_dots_apostrophes_end_to_end(tiny_front
     for url in (item["crop_url"], item["frame_url"]):
         response = client.get(url)
         assert response.status_code == 200 and len(response.data) > 100, url
-    response = client.post("/api/label", json={"item_id": item["item_id"],
-                                                "emotion": "Happy", "description": "Smiles."})
+    response = client.post(
+        "/api/label", json={"item_id": item["item_id"], "emotion": "Happy", "description": "Smiles."}
+    )
     assert response.status_code == 200, response.get_json()
     labels = pd.read_csv(work / "labels/alice.csv")
     assert labels["episode"].tolist() == [item["episode"]]
-    infos = {name: yaml.safe_load((work / f"results/frames/{name}.info.json").read_text())
-             for name in NAMES.values()}
-    faces = {name: pd.read_csv(work / f"results/crops/{name}.manifest.csv")
-             for name in NAMES.values()}
+    infos = {
+        name: yaml.safe_load((work / f"results/frames/{name}.info.json").read_text())
+        for name in NAMES.values()
+    }
+    faces = {name: pd.read_csv(work / f"results/crops/{name}.manifest.csv") for name in NAMES.values()}
     labelled, _, summary = join(work / "labels/alice.csv", faces, infos)
     assert summary["counts"]["matched"] == 1 and len(labelled) == 1
 
@@ -91,8 +89,7 @@ def test_names_that_cannot_be_episode_ids_stop_naming_each_file(tiny_workdir):
     episodes = tiny_workdir / "episodes"
     episodes.mkdir()
     (episodes / "fine ep.mp4").write_bytes(b"not read: names are checked first")
-    bad = {"._ep01": "starts with a dot", "ep\n02": "control character(s) '\\n'",
-           "ep{03}": "braces"}
+    bad = {"._ep01": "starts with a dot", "ep\n02": "control character(s) '\\n'", "ep{03}": "braces"}
     for name in bad:
         (episodes / f"{name}.mp4").write_bytes(b"")
     config = yaml.safe_load((tiny_workdir / "config/tiny.yaml").read_text())
@@ -120,18 +117,23 @@ def test_misspelt_config_keys_stop_with_the_nearest_key(tiny_workdir):
     result = run_snakemake(tiny_workdir, "--dry-run", check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    for message in ("unknown key 'tarin' (top level); did you mean 'train'?",
-                    "unknown key 'filtres' (train.image); did you mean 'filters'?",
-                    "unknown key 'detect_face' (resources); did you mean 'detect_faces'?"):
+    for message in (
+        "unknown key 'tarin' (top level); did you mean 'train'?",
+        "unknown key 'filtres' (train.image); did you mean 'filters'?",
+        "unknown key 'detect_face' (resources); did you mean 'detect_faces'?",
+    ):
         assert message in output, output[-2000:]
     assert "Traceback" not in output
 
 
 def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     work = tiny_workdir
-    episodes = own_episodes(work, tiny_front, {"demo01": "ep01", "demo02": "ep02"},
-                            split={"strategies": ["random"], "test_fraction": 0.2,
-                                   "seed": 0, "draw_per_seed": True})
+    episodes = own_episodes(
+        work,
+        tiny_front,
+        {"demo01": "ep01", "demo02": "ep02"},
+        split={"strategies": ["random"], "test_fraction": 0.2, "seed": 0, "draw_per_seed": True},
+    )
     intact = (episodes / "ep02.mp4").read_bytes()
     (episodes / "ep02.mp4").write_bytes(intact[: len(intact) // 3])  # a cut download
     (episodes / "empty.mp4").touch()
@@ -141,8 +143,11 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "3 of 4 episode videos cannot be used" in output
-    for name, reason in (("ep02.mp4", "corrupt or truncated"),
-                         ("empty.mp4", "empty (zero-byte)"), ("notes.mkv", "")):
+    for name, reason in (
+        ("ep02.mp4", "corrupt or truncated"),
+        ("empty.mp4", "empty (zero-byte)"),
+        ("notes.mkv", ""),
+    ):
         assert f"my episodes/{name}: {reason}" in output, output
     assert "Traceback" not in output
 
@@ -150,7 +155,9 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     tiny.write_text(tiny.read_text() + "on_bad_video: skip\n")
     run_snakemake(work, *targets)
     assert sorted(p.name for p in (work / "results/frames").iterdir()) == [
-        "ep01", "ep01.info.json"]  # nothing is made of the skipped videos
+        "ep01",
+        "ep01.info.json",
+    ]  # nothing is made of the skipped videos
     report = pd.read_csv(work / "results/dataset/join_report.csv")
     skipped = report[report["category"] == "skipped_video"]
     assert sorted(skipped["episode"]) == ["empty", "ep02", "notes"]
@@ -168,6 +175,5 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     frames = (work / "results/frames/ep01.info.json").stat().st_mtime_ns
     (episodes / "ep02.mp4").write_bytes(intact)
     run_snakemake(work, *targets)
-    assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {
-        "ep01", "ep02"}
+    assert set(pd.read_csv(work / "results/dataset/dataset.csv")["episode"]) == {"ep01", "ep02"}
     assert (work / "results/frames/ep01.info.json").stat().st_mtime_ns == frames

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FRONT_TARGETS, REPO, make_workdir, snakemake_env
-
 from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -56,15 +55,25 @@ def snakemake(workdir: Path, profile: str, cluster=None, *extra: str):
     """Run the tiny workflow in `workdir` with a profile (on `cluster`, if given);
     return (process, seconds)."""
     command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", *CONFIGFILES,
-        "--profile", str(REPO / "profiles" / profile), "--cores", "2", *extra,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *CONFIGFILES,
+        "--profile",
+        str(REPO / "profiles" / profile),
+        "--cores",
+        "2",
+        *extra,
     ]
     # The jobs inherit this environment (the slurm executor submits with --export=ALL).
     env = cluster.environ(snakemake_env()) if cluster else snakemake_env()
     start = time.monotonic()
-    process = subprocess.run(command, env=env, text=True, capture_output=True,
-                             cwd=workdir)
+    process = subprocess.run(command, env=env, text=True, capture_output=True, cwd=workdir)
     return process, time.monotonic() - start
 
 
@@ -84,14 +93,21 @@ def started_jobs(log: str) -> list[dict]:
     jobs = []
     for local, rule, body in JOB_BLOCK.findall(SHOWN_LOG.sub("", log)):
         fields = dict(re.findall(r"^    (\w+): (.*)$", body, re.M))
-        jobs.append({
-            "rule": rule, "local": bool(local), "jobid": fields.get("jobid"),
-            "wildcards": fields.get("wildcards", ""),
-            # Snakemake marks flagged outputs, e.g. "results/crops/demo01 (update)"
-            "outputs": [re.sub(r" \(\w+\)$", "", output)
-                        for output in fields.get("output", "").split(", ")] if "output" in fields else [],
-            "name": f"{rule}[{fields.get('wildcards', '')}]",
-        })
+        jobs.append(
+            {
+                "rule": rule,
+                "local": bool(local),
+                "jobid": fields.get("jobid"),
+                "wildcards": fields.get("wildcards", ""),
+                # Snakemake marks flagged outputs, e.g. "results/crops/demo01 (update)"
+                "outputs": [
+                    re.sub(r" \(\w+\)$", "", output) for output in fields.get("output", "").split(", ")
+                ]
+                if "output" in fields
+                else [],
+                "name": f"{rule}[{fields.get('wildcards', '')}]",
+            }
+        )
     return jobs
 
 
@@ -119,30 +135,31 @@ def tiny_runs(slurm_cluster, tiny_front, tmp_path_factory):  # noqa: F811
     (slurm_dir / "config" / "gpu.yaml").write_text(GPU_CONFIG)
     targets = (*FRONT_TARGETS, *TRAINED)
     # The demo episodes first (on the cluster), then one of them is broken.
-    built, built_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING,
-                               CORRUPT_EPISODE)
+    built, built_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING, CORRUPT_EPISODE)
     assert built.returncode == 0, built.stderr[-5000:]
     episode = slurm_dir / CORRUPT_EPISODE
     intact = episode.read_bytes()
     # Damaged bytes inside the video data: the header probe of check_videos passes
     # (a truncated file would stop the run there, before any job), decoding fails.
     middle = len(intact) // 3
-    episode.write_bytes(intact[:middle] + bytes(range(256)) * 8 + intact[middle + 2048:])
-    failed, failed_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING,
-                                 *targets)
+    episode.write_bytes(intact[:middle] + bytes(range(256)) * 8 + intact[middle + 2048 :])
+    failed, failed_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING, *targets)
     after_failure = output_times(slurm_dir)
 
     episode.write_bytes(intact)
-    resumed, resumed_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING,
-                                   *targets)
+    resumed, resumed_s = snakemake(slurm_dir, "slurm", slurm_cluster, *FAST_POLLING, *targets)
     assert resumed.returncode == 0, resumed.stderr[-5000:]
     print(
         f"\nSLURM wall time: {built_s:.1f} s (demo episodes) + {failed_s:.1f} s "
         f"(failing run) + {resumed_s:.1f} s (resumed run)"
     )
     return {
-        "cluster": slurm_cluster, "local_dir": tiny_front, "slurm_dir": slurm_dir,
-        "built": built, "failed": failed, "resumed": resumed,
+        "cluster": slurm_cluster,
+        "local_dir": tiny_front,
+        "slurm_dir": slurm_dir,
+        "built": built,
+        "failed": failed,
+        "resumed": resumed,
         "after_failure": after_failure,
     }
 
@@ -170,8 +187,7 @@ def test_corrupt_episode_fails_the_run_naming_the_rule_log(tiny_runs):
 
 def test_rerun_resumes_without_redoing_finished_jobs(tiny_runs):
     slurm_dir = tiny_runs["slurm_dir"]
-    finished = finished_jobs(tiny_runs["built"].stderr) + \
-        finished_jobs(tiny_runs["failed"].stderr)
+    finished = finished_jobs(tiny_runs["built"].stderr) + finished_jobs(tiny_runs["failed"].stderr)
     assert any(job["rule"] == "extract_frames" for job in finished), (
         "no episode was finished before the failure; nothing shows a resume"
     )
@@ -185,8 +201,7 @@ def test_rerun_resumes_without_redoing_finished_jobs(tiny_runs):
         for output in job["outputs"]:
             if output == CORRUPT_EPISODE:
                 continue
-            files = [name for name in before
-                     if name == output or name.startswith(output.rstrip("/") + "/")]
+            files = [name for name in before if name == output or name.startswith(output.rstrip("/") + "/")]
             assert files, f"{output} of {job['name']} is missing after the failure"
             assert all(after[name] == before[name] for name in files), output
 
@@ -228,8 +243,10 @@ def test_outputs_equal_the_local_run(tiny_runs):
             compared += 1
     assert compared >= len(DETERMINISTIC)
     # The packed crops: same pixels, same order (the archive's bytes hold zip times).
-    with np.load(local_dir / "results/dataset/images.npz") as local, \
-            np.load(slurm_dir / "results/dataset/images.npz") as slurm:
+    with (
+        np.load(local_dir / "results/dataset/images.npz") as local,
+        np.load(slurm_dir / "results/dataset/images.npz") as slurm,
+    ):
         assert sorted(local.files) == sorted(slurm.files)
         for name in local.files:
             np.testing.assert_array_equal(local[name], slurm[name], err_msg=name)
@@ -239,8 +256,13 @@ def test_cluster_runs_a_gpu_job(slurm_cluster, tmp_path):  # noqa: F811
     """The bare cluster schedules a batch job with a GPU request and a job step."""
     out = tmp_path / "job.out"
     job_id = slurm_cluster.run(
-        "sbatch", "--parsable", "--gpus=1", "--mem=100", f"--output={out}",
-        "--wrap", "echo job=$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES; srun hostname",
+        "sbatch",
+        "--parsable",
+        "--gpus=1",
+        "--mem=100",
+        f"--output={out}",
+        "--wrap",
+        "echo job=$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES; srun hostname",
     ).stdout.strip()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

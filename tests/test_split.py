@@ -22,8 +22,14 @@ def dataset(scenes=70, per_scene=4, episodes=5, seed=0):
         emotion = EMOTIONS[scene % len(EMOTIONS)]
         episode = f"ep{scene % episodes:02d}"
         for second in range(int(rng.integers(1, per_scene + 1))):
-            rows.append({"item_id": f"{episode}_{scene:03d}_{second}", "episode": episode,
-                         "scene_id": f"{episode}-s{scene:04d}", "emotion": emotion})
+            rows.append(
+                {
+                    "item_id": f"{episode}_{scene:03d}_{second}",
+                    "episode": episode,
+                    "scene_id": f"{episode}-s{scene:04d}",
+                    "emotion": emotion,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -94,8 +100,9 @@ def test_scene_and_episode_splits_keep_groups_together():
 def test_class_absent_from_train_fails_clearly():
     data = dataset(scenes=14)
     # one lone Fear item: wherever random puts it, try seeds until it is in test
-    lone = pd.DataFrame([{"item_id": "ep09_999_0", "episode": "ep09",
-                          "scene_id": "ep09-s0999", "emotion": "Fear"}])
+    lone = pd.DataFrame(
+        [{"item_id": "ep09_999_0", "episode": "ep09", "scene_id": "ep09-s0999", "emotion": "Fear"}]
+    )
     data = pd.concat([data[data["emotion"] != "Fear"], lone], ignore_index=True)
     failures = 0
     for seed in range(20):
@@ -120,9 +127,22 @@ def test_too_few_scenes_fail_clearly():
 def test_cli_writes_table_and_plot(tmp_path):
     data = dataset()
     data.to_csv(tmp_path / "dataset.csv", index=False)
-    assert cli.main(["split", "--dataset", str(tmp_path / "dataset.csv"), "--strategy",
-                     "scene", "--output", str(tmp_path / "scene.csv"), "--plot",
-                     str(tmp_path / "scene.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "split",
+                "--dataset",
+                str(tmp_path / "dataset.csv"),
+                "--strategy",
+                "scene",
+                "--output",
+                str(tmp_path / "scene.csv"),
+                "--plot",
+                str(tmp_path / "scene.png"),
+            ]
+        )
+        == 0
+    )
     assert pd.read_csv(tmp_path / "scene.csv")["part"].isin(["train", "test"]).all()
     assert (tmp_path / "scene.png").stat().st_size > 1000
 
@@ -130,8 +150,10 @@ def test_cli_writes_table_and_plot(tmp_path):
 def test_scene_split_picks_a_fold_that_keeps_a_rare_class_in_train():
     data = dataset(scenes=35)
     # Fear in two scenes only: some folds would put all of it in test
-    data = data[(data["emotion"] != "Fear") | data["scene_id"].isin(
-        sorted(data.loc[data["emotion"] == "Fear", "scene_id"].unique())[:2])]
+    data = data[
+        (data["emotion"] != "Fear")
+        | data["scene_id"].isin(sorted(data.loc[data["emotion"] == "Fear", "scene_id"].unique())[:2])
+    ]
     for seed in range(10):
         table = split_dataset(data.reset_index(drop=True), "scene", 0.2, seed=seed)
         train = data.reset_index(drop=True)[table["part"] == "train"]

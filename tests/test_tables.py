@@ -8,8 +8,7 @@ from dramaemo.dataset.tables import read_csv_checked
 
 def test_missing_file_names_what_and_how_to_make_it(tmp_path):
     with pytest.raises(UserError, match=r"ep01\.manifest\.csv: no such manifest; run the pipeline"):
-        read_csv_checked(tmp_path / "ep01.manifest.csv", ("a",), what="manifest",
-                         fix="run the pipeline")
+        read_csv_checked(tmp_path / "ep01.manifest.csv", ("a",), what="manifest", fix="run the pipeline")
 
 
 def test_empty_file_names_the_header(tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dramaemo.text import glove as text
 from dramaemo.cli import main
 from dramaemo.core.errors import UserError
+from dramaemo.text import glove as text
 
 GLOVE_LINES = [
     "the 0.1 0.2 0.3",
@@ -30,7 +30,16 @@ def glove_file(tmp_path):
 def test_tokenize_lowercases_and_splits_punctuation():
     assert text.tokenize("He's ANGRY, isn't he?") == ["he", "'s", "angry", ",", "is", "n't", "he", "?"]
     # curly apostrophes as straight ones; clitics split the way GloVe 6B's tokeniser did
-    assert text.tokenize("I\u2019m sure you can\u2019t, y'know") == ["i", "'m", "sure", "you", "ca", "n't", ",", "y'know"]
+    assert text.tokenize("I\u2019m sure you can\u2019t, y'know") == [
+        "i",
+        "'m",
+        "sure",
+        "you",
+        "ca",
+        "n't",
+        ",",
+        "y'know",
+    ]
     assert text.tokenize("Keeps Case", lowercase=False) == ["Keeps", "Case"]
     assert text.tokenize("") == [] and text.tokenize(None) == [] and text.tokenize(float("nan")) == []
 
@@ -47,7 +56,10 @@ def test_read_glove_text_parses_and_restricts(glove_file):
     ("lines", "message"),
     [
         (["a 1 2 3", "b 1 2", "c 1 2 3"], r"glove\.bad\.txt: line 2: 2 values where line 1 has 3"),
-        (["a 1 2 3", "b 1 2 3", "c 1 x 3"], r"glove\.bad\.txt: line 3: non-numeric value in the vector of 'c'"),
+        (
+            ["a 1 2 3", "b 1 2 3", "c 1 x 3"],
+            r"glove\.bad\.txt: line 3: non-numeric value in the vector of 'c'",
+        ),
         (["justaword"], r"glove\.bad\.txt: line 1: expected 'word v1 \.\.\. vD'"),
         ([], r"glove\.bad\.txt: empty GloVe file"),
     ],
@@ -78,13 +90,31 @@ def test_offline_package_is_real_glove_50d():
 
 def test_prepare_glove_counts_oov_empty_and_truncated(tmp_path, glove_file):
     dataset = tmp_path / "dataset.csv"
-    pd.DataFrame({
-        "item_id": ["a", "b", "c", "d", "e"],
-        "description": ["He is angry.", "", "Zorblax quux", "the the the the the the the", "he is xylo"],
-    }).to_csv(dataset, index=False)
+    pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c", "d", "e"],
+            "description": ["He is angry.", "", "Zorblax quux", "the the the the the the the", "he is xylo"],
+        }
+    ).to_csv(dataset, index=False)
     out, oov = tmp_path / "glove.npz", tmp_path / "oov.json"
-    assert main(["prepare-glove", "--dataset", str(dataset), "--glove-source", str(glove_file),
-                 "--max-tokens", "5", "--out", str(out), "--oov-report", str(oov)]) == 0
+    assert (
+        main(
+            [
+                "prepare-glove",
+                "--dataset",
+                str(dataset),
+                "--glove-source",
+                str(glove_file),
+                "--max-tokens",
+                "5",
+                "--out",
+                str(out),
+                "--oov-report",
+                str(oov),
+            ]
+        )
+        == 0
+    )
     report = json.loads(oov.read_text())
     # tokens: 4 + 0 + 2 + 7 + 3 = 16; OOV: zorblax, quux, xylo
     assert report["tokens"] == 16 and report["oov_tokens"] == 3
@@ -109,8 +139,17 @@ def test_prepare_glove_counts_oov_empty_and_truncated(tmp_path, glove_file):
 def test_prepare_glove_reports_bad_dataset(tmp_path, capsys):
     dataset = tmp_path / "dataset.csv"
     pd.DataFrame({"item_id": ["a", "a"], "description": ["x", "y"]}).to_csv(dataset, index=False)
-    code = main(["prepare-glove", "--dataset", str(dataset), "--out", str(tmp_path / "g.npz"),
-                 "--oov-report", str(tmp_path / "g.json")])
+    code = main(
+        [
+            "prepare-glove",
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(tmp_path / "g.npz"),
+            "--oov-report",
+            str(tmp_path / "g.json"),
+        ]
+    )
     assert code == 2
     assert "dataset.csv: row 3: duplicate item_id 'a'" in capsys.readouterr().err
 

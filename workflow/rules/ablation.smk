@@ -63,6 +63,12 @@ rule ablation_table:
         "logs/ablation_table/ablation_table.log",
     benchmark:
         "benchmarks/ablation_table/ablation_table.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: rule_threads("ablation_table")
+    resources:
+        mem_mb=rule_mem_mb("ablation_table"),
+        runtime=rule_runtime("ablation_table"),
     params:
         runs=ablation_runs_json(),
         decimals=config["evaluation"]["decimals"],
@@ -70,12 +76,6 @@ rule ablation_table:
         seed=config["evaluation"]["bootstrap"]["seed"],
         ci_level=config["evaluation"]["bootstrap"]["ci_level"],
         resample_by=config["evaluation"]["bootstrap"]["resample_by"],
-    threads: rule_threads("ablation_table")
-    resources:
-        mem_mb=rule_mem_mb("ablation_table"),
-        runtime=rule_runtime("ablation_table"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python -m dramaemo ablation-table --runs {params.runs:q} --decimals {params.decimals:q}"
         " --split {input.split:q} --resamples {params.resamples:q} --seed {params.seed:q}"

@@ -100,9 +100,7 @@ def list_episodes():
     suffixes = {s.lower() for s in config["video_suffixes"]}
     videos = [p for p in folder.iterdir() if p.suffix.lower() in suffixes]
     if not videos:
-        raise WorkflowError(
-            f"episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})"
-        )
+        raise WorkflowError(f"episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})")
     try:  # a name that cannot be an id is named here, before any job runs
         return check_episode_ids(videos)
     except UserError as error:
@@ -140,8 +138,9 @@ def checked_episodes(episodes, built=()):
         return episodes, []
     videos = [episode_video(Namespace(episode=episode)) for episode in probed]
     try:
-        records = check_videos(videos, config["on_bad_video"], cache=VIDEO_CHECK_CACHE,
-                               probe=workflow.is_main_process)
+        records = check_videos(
+            videos, config["on_bad_video"], cache=VIDEO_CHECK_CACHE, probe=workflow.is_main_process
+        )
     except UserError as error:
         raise WorkflowError(f"{error}") from None
     skipped = [record for record in records if record["status"] != "ok"]
@@ -150,13 +149,15 @@ def checked_episodes(episodes, built=()):
 
 
 EPISODES, SKIPPED_VIDEOS = checked_episodes(
-    list_episodes(), built=list_episodes() if config["demo"]["activate"] else ())
+    list_episodes(), built=list_episodes() if config["demo"]["activate"] else ()
+)
 
 
 def skipped_videos_json(skipped=SKIPPED_VIDEOS):
     """The skipped videos (file, reason) as JSON: a parameter of the rule that reports
     them, so a video that is repaired or goes bad reruns it."""
     return json.dumps([{key: r[key] for key in ("episode", "file", "reason")} for r in skipped])
+
 
 wildcard_constraints:
     episode="[^/]+",
@@ -182,9 +183,7 @@ def get_final_output():
 # from the model registry (dramaemo.core.registry).
 # The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
 ELMO_STANDIN_DIR = (
-    config["text"]["elmo"]["handle"]
-    if config["text"]["elmo"]["standin"]
-    else "resources/elmo_standin"
+    config["text"]["elmo"]["handle"] if config["text"]["elmo"]["standin"] else "resources/elmo_standin"
 )
 
 
@@ -255,7 +254,9 @@ def train_inputs(wildcards):
 def train_input_options(wildcards, input):
     """--images / --text-cache / --fer-weights for the inputs this model reads."""
     names = {"images": "--images", "text_cache": "--text-cache", "fer_weights": "--fer-weights"}
-    return " ".join(f"{flag} {shlex.quote(str(input[name]))}" for name, flag in names.items() if name in input.keys())
+    return " ".join(
+        f"{flag} {shlex.quote(str(input[name]))}" for name, flag in names.items() if name in input.keys()
+    )
 
 
 def train_options(wildcards):
@@ -269,8 +270,12 @@ ABLATION = config["ablation"]
 
 
 def ablation_train_inputs(wildcards):
-    return model_train_inputs(wildcards.model, wildcards.split, wildcards.seed,
-                              ablation.variant_train(ABLATION, wildcards.variant, config["train"]))
+    return model_train_inputs(
+        wildcards.model,
+        wildcards.split,
+        wildcards.seed,
+        ablation.variant_train(ABLATION, wildcards.variant, config["train"]),
+    )
 
 
 def ablation_train_options(wildcards):
@@ -281,8 +286,10 @@ def ablation_train_options(wildcards):
 
 def main_run_files(split, model, seed):
     """metrics.json and predictions.csv of a run of the main table."""
-    return {"metrics": f"results/eval/{split}/{model}/seed{seed}/metrics.json",
-            "predictions": f"{run_dir(split, model, seed)}/predictions.csv"}
+    return {
+        "metrics": f"results/eval/{split}/{model}/seed{seed}/metrics.json",
+        "predictions": f"{run_dir(split, model, seed)}/predictions.csv",
+    }
 
 
 def ablation_run_files(variant, seed):
@@ -300,13 +307,23 @@ def ablation_runs_json():
     """--runs of dramaemo ablation-table: each row's change, metrics and predictions files,
     the chosen configuration (config train for ablation.model) first."""
     split, seeds = ABLATION["split"], train_seeds()
-    rows = {ablation.CHOSEN: ("config train", [main_run_files(split, ABLATION["model"], seed) for seed in seeds])}
+    rows = {
+        ablation.CHOSEN: ("config train", [main_run_files(split, ABLATION["model"], seed) for seed in seeds])
+    }
     for variant in ablation.variant_names(ABLATION):
-        rows[variant] = (ablation.describe(ABLATION["variants"][variant]),
-                         [ablation_run_files(variant, seed) for seed in seeds])
-    return json.dumps({name: {"change": change, **{kind: [files[kind] for files in runs]
-                                                   for kind in ("metrics", "predictions")}}
-                       for name, (change, runs) in rows.items()})
+        rows[variant] = (
+            ablation.describe(ABLATION["variants"][variant]),
+            [ablation_run_files(variant, seed) for seed in seeds],
+        )
+    return json.dumps(
+        {
+            name: {
+                "change": change,
+                **{kind: [files[kind] for files in runs] for kind in ("metrics", "predictions")},
+            }
+            for name, (change, runs) in rows.items()
+        }
+    )
 
 
 def ablation_input_files():
@@ -353,8 +370,11 @@ def run_dir(split, model, seed):
 def run_list(split):
     """(model, seed) of every run evaluated on a split: trained models, late fusion and
     FER, each once per seed (FER is deterministic: one run per seed's split draw)."""
-    models = trained_models() + ([registry.LATE] if late_fusion_active() else []) \
+    models = (
+        trained_models()
+        + ([registry.LATE] if late_fusion_active() else [])
         + ([registry.FER] if fer_active() else [])
+    )
     return [(model, seed) for model in models for seed in train_seeds()]
 
 
@@ -371,8 +391,11 @@ def metrics_files(split):
 def evaluated_run(wildcards):
     """The predictions and run.json that rule evaluate reads for one run, and its draw's split."""
     folder = run_dir(wildcards.split, wildcards.model, wildcards.seed)
-    return {"predictions": f"{folder}/predictions.csv", "run": f"{folder}/run.json",
-            "split": split_file(wildcards.split, wildcards.seed)}
+    return {
+        "predictions": f"{folder}/predictions.csv",
+        "run": f"{folder}/run.json",
+        "split": split_file(wildcards.split, wildcards.seed),
+    }
 
 
 def seed_split(wildcards):

@@ -24,15 +24,15 @@ rule join_annotations:
         "logs/join_annotations/join_annotations.log",
     benchmark:
         "benchmarks/join_annotations/join_annotations.tsv"
-    params:
-        label_map=label_map_json(),
-        skipped_videos=skipped_videos_json(),
+    conda:
+        "../../envs/dataset.yaml"
     threads: rule_threads("join_annotations")
     resources:
         mem_mb=rule_mem_mb("join_annotations"),
         runtime=rule_runtime("join_annotations"),
-    conda:
-        "../../envs/dataset.yaml"
+    params:
+        label_map=label_map_json(),
+        skipped_videos=skipped_videos_json(),
     shell:
         "python -m dramaemo join-annotations --annotations {input.annotations:q}"
         " --manifests {input.manifests:q} --infos {input.infos:q}"
@@ -51,14 +51,14 @@ rule pack_images:
         "logs/pack_images/pack_images.log",
     benchmark:
         "benchmarks/pack_images/pack_images.tsv"
-    params:
-        image_size=config["crops"]["image_size"],
+    conda:
+        "../../envs/dataset.yaml"
     threads: rule_threads("pack_images")
     resources:
         mem_mb=rule_mem_mb("pack_images"),
         runtime=rule_runtime("pack_images"),
-    conda:
-        "../../envs/dataset.yaml"
+    params:
+        image_size=config["crops"]["image_size"],
     shell:
         "python -m dramaemo pack-images --dataset {input.dataset:q} --image-size {params.image_size:q}"
         " --output {output:q} > {log:q} 2>&1"
@@ -82,14 +82,14 @@ rule split:
         "benchmarks/split/{split}/draw{draw}.tsv"
     wildcard_constraints:
         draw=r"\d+",
-    params:
-        test_fraction=config["split"]["test_fraction"],
+    conda:
+        "../../envs/dataset.yaml"
     threads: rule_threads("split")
     resources:
         mem_mb=rule_mem_mb("split"),
         runtime=rule_runtime("split"),
-    conda:
-        "../../envs/dataset.yaml"
+    params:
+        test_fraction=config["split"]["test_fraction"],
     shell:
         "python -m dramaemo split --dataset {input.dataset:q} --strategy {wildcards.split:q}"
         " --test-fraction {params.test_fraction:q} --seed {wildcards.draw:q}"

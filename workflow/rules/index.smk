@@ -15,6 +15,12 @@ rule detect_shots:
         "logs/detect_shots/{episode}.log",
     benchmark:
         "benchmarks/detect_shots/{episode}.tsv"
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("detect_shots")
+    resources:
+        mem_mb=rule_mem_mb("detect_shots"),
+        runtime=rule_runtime("detect_shots"),
     params:
         method=config["index"]["shots"]["method"],
         threshold=(
@@ -23,12 +29,6 @@ rule detect_shots:
             else f"--threshold {config['index']['shots']['threshold']}"
         ),
         min_shot_seconds=config["index"]["shots"]["min_shot_seconds"],
-    threads: rule_threads("detect_shots")
-    resources:
-        mem_mb=rule_mem_mb("detect_shots"),
-        runtime=rule_runtime("detect_shots"),
-    conda:
-        "../../envs/footage.yaml"
     shell:
         "python -m dramaemo detect-shots --video {input.video:q} --output {output:q}"
         " --method {params.method} {params.threshold}"
@@ -47,6 +47,12 @@ rule index_episode:
         "benchmarks/index_episode/{episode}.tsv"
     wildcard_constraints:
         episode="|".join(re.escape(e) for e in INDEX_EPISODES) or "^$",
+    conda:
+        "../../envs/index.yaml"
+    threads: rule_threads("index_episode")
+    resources:
+        mem_mb=rule_mem_mb("index_episode"),
+        runtime=rule_runtime("index_episode"),
     params:
         model=config["index"]["model"],
         options=index_options,
@@ -55,12 +61,6 @@ rule index_episode:
         centre_gate=config["index"]["tracks"]["centre_gate"],
         max_gap=config["index"]["tracks"]["max_gap"],
         batch_size=config["index"]["batch_size"],
-    threads: rule_threads("index_episode")
-    resources:
-        mem_mb=rule_mem_mb("index_episode"),
-        runtime=rule_runtime("index_episode"),
-    conda:
-        "../../envs/index.yaml"
     shell:
         "python -m dramaemo index-episode --episode {wildcards.episode:q} --video {input.video:q}"
         " --info {input.info:q} --manifest {input.manifest:q} --shots {input.shots:q}"
@@ -79,17 +79,17 @@ rule index_segments:
         "logs/index_segments/index_segments.log",
     benchmark:
         "benchmarks/index_segments/index_segments.tsv"
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("index_segments")
+    resources:
+        mem_mb=rule_mem_mb("index_segments"),
+        runtime=rule_runtime("index_segments"),
     params:
         low=config["index"]["segments"]["low"],
         high=config["index"]["segments"]["high"],
         max_gap=config["index"]["segments"]["max_gap"],
         min_seconds=config["index"]["segments"]["min_seconds"],
-    threads: rule_threads("index_segments")
-    resources:
-        mem_mb=rule_mem_mb("index_segments"),
-        runtime=rule_runtime("index_segments"),
-    conda:
-        "../../envs/footage.yaml"
     shell:
         "python -m dramaemo segments --index {input:q} --output {output:q} --low {params.low}"
         " --high {params.high} --max-gap {params.max_gap} --min-seconds {params.min_seconds}"
@@ -111,12 +111,12 @@ rule index_timeline:
         "logs/index_timeline/{episode}.log",
     benchmark:
         "benchmarks/index_timeline/{episode}.tsv"
+    conda:
+        "../../envs/footage.yaml"
     threads: rule_threads("index_timeline")
     resources:
         mem_mb=rule_mem_mb("index_timeline"),
         runtime=rule_runtime("index_timeline"),
-    conda:
-        "../../envs/footage.yaml"
     shell:
         "python -m dramaemo index-timeline --index {input:q} --output {output:q} > {log:q} 2>&1"
 
@@ -135,16 +135,16 @@ rule index_summary:
         ),
     log:
         "logs/index_summary/index_summary.log",
-    params:
-        skipped_videos=skipped_videos_json(SKIPPED_INDEX_VIDEOS),
     benchmark:
         "benchmarks/index_summary/index_summary.tsv"
+    conda:
+        "../../envs/footage.yaml"
     threads: rule_threads("index_summary")
     resources:
         mem_mb=rule_mem_mb("index_summary"),
         runtime=rule_runtime("index_summary"),
-    conda:
-        "../../envs/footage.yaml"
+    params:
+        skipped_videos=skipped_videos_json(SKIPPED_INDEX_VIDEOS),
     shell:
         "python -m dramaemo index-summary --index {input:q} --csv {output.csv:q}"
         " --html {output.html:q} --skipped-videos {params.skipped_videos:q} > {log:q} 2>&1"
@@ -169,16 +169,16 @@ rule search:
         "logs/search/search.log",
     benchmark:
         "benchmarks/search/search.tsv"
-    params:
-        query=search_options(),
-        index_dir=lambda wildcards, input: os.path.dirname(input.segments),
-        padding=config["index"]["query"]["padding"],
+    conda:
+        "../../envs/footage.yaml"
     threads: rule_threads("search")
     resources:
         mem_mb=rule_mem_mb("search"),
         runtime=rule_runtime("search"),
-    conda:
-        "../../envs/footage.yaml"
+    params:
+        query=search_options(),
+        index_dir=lambda wildcards, input: os.path.dirname(input.segments),
+        padding=config["index"]["query"]["padding"],
     shell:
         "python -m dramaemo search {params.query} --index-dir {params.index_dir:q}"
         " --output {output.hits:q} --clips {output.gallery:q} --padding {params.padding}"

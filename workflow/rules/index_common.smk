@@ -81,14 +81,19 @@ def index_inputs(wildcards):
 def index_options(wildcards, input):
     """The optional inputs of index-episode as command-line options (quoted)."""
     options = []
-    for name, flag in (("text_source", "--text-source"), ("annotations", "--annotations"),
-                       ("subtitles", "--subtitles")):
+    for name, flag in (
+        ("text_source", "--text-source"),
+        ("annotations", "--annotations"),
+        ("subtitles", "--subtitles"),
+    ):
         if name in input.keys():
             paths = input[name] if name == "annotations" else [input[name]]
             options.append(f"{flag} " + " ".join(shlex.quote(str(path)) for path in paths))
     if "fallback" in input.keys():
-        options.append(f"--fallback-model {config['index']['fallback_model']} "
-                       f"--fallback-path {shlex.quote(str(input.fallback))}")
+        options.append(
+            f"--fallback-model {config['index']['fallback_model']} "
+            f"--fallback-path {shlex.quote(str(input.fallback))}"
+        )
     return " ".join(options)
 
 

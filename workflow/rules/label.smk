@@ -17,6 +17,9 @@ rule label:
         manifests=expand("results/crops/{episode}.manifest.csv", episode=EPISODES),
     log:
         "logs/label/label.log",
+    conda:
+        "../../envs/label.yaml"
+    threads: 1
     params:
         # the folder of the manifests: nothing outside it is served
         crops_root=lambda wildcards, input: os.path.dirname(input.manifests[0]),
@@ -27,9 +30,6 @@ rule label:
         max_description=config["label"]["max_description"],
         compare=config["label"]["compare"],
         label_map=label_map_json(),
-    threads: 1
-    conda:
-        "../../envs/label.yaml"
     message:
         "Labelling page on http://{params.host}:{params.port}/ (Ctrl+C stops it; log: {log})"
     shell:

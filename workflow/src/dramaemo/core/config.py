@@ -76,30 +76,43 @@ def check(config: dict) -> list[str]:
     problems = []
     for model in config.get("models", []):
         if model not in registry.TRAINED_MODELS:
-            problems.append(f"models: unknown model {model!r}; use some of "
-                            f"{', '.join(registry.TRAINED_MODELS)}")
+            problems.append(
+                f"models: unknown model {model!r}; use some of {', '.join(registry.TRAINED_MODELS)}"
+            )
     for model in config.get("train", {}).get("per_model", {}):
         if model not in registry.TRAINED_MODELS:
-            problems.append(f"train.per_model: unknown model {model!r}; use one of "
-                            f"{', '.join(registry.TRAINED_MODELS)}")
+            problems.append(
+                f"train.per_model: unknown model {model!r}; use one of {', '.join(registry.TRAINED_MODELS)}"
+            )
     for strategy in config.get("split", {}).get("strategies", []):
         if strategy not in SPLIT_STRATEGIES:
-            problems.append(f"split.strategies: unknown strategy {strategy!r}; use some of "
-                            f"{', '.join(SPLIT_STRATEGIES)}")
+            problems.append(
+                f"split.strategies: unknown strategy {strategy!r}; use some of {', '.join(SPLIT_STRATEGIES)}"
+            )
     for label, emotion in config.get("label_map", {}).items():
         if emotion not in EMOTIONS:
-            problems.append(f"label_map: {label!r} maps to {emotion!r}, which is not one of "
-                            f"{', '.join(EMOTIONS)}")
+            problems.append(
+                f"label_map: {label!r} maps to {emotion!r}, which is not one of {', '.join(EMOTIONS)}"
+            )
     index = config.get("index", {})
     if "model" in index and index["model"] not in registry.INDEXABLE_MODELS:
-        why = ("its text encoder cannot encode new text offline" if index["model"] in registry.TRAINED_MODELS
-               else "unknown model")
-        problems.append(f"index.model: {index['model']!r}: {why}; use one of {', '.join(registry.INDEXABLE_MODELS)}")
+        why = (
+            "its text encoder cannot encode new text offline"
+            if index["model"] in registry.TRAINED_MODELS
+            else "unknown model"
+        )
+        problems.append(
+            f"index.model: {index['model']!r}: {why}; use one of {', '.join(registry.INDEXABLE_MODELS)}"
+        )
     if index.get("fallback_model") and index["fallback_model"] not in registry.IMAGE_ONLY_MODELS:
-        problems.append(f"index.fallback_model: {index['fallback_model']!r} is not one of "
-                        f"{', '.join(registry.IMAGE_ONLY_MODELS)} (or empty)")
+        problems.append(
+            f"index.fallback_model: {index['fallback_model']!r} is not one of "
+            f"{', '.join(registry.IMAGE_ONLY_MODELS)} (or empty)"
+        )
     if "split" in index and index["split"] not in SPLIT_STRATEGIES:
-        problems.append(f"index.split: unknown strategy {index['split']!r}; use one of {', '.join(SPLIT_STRATEGIES)}")
+        problems.append(
+            f"index.split: unknown strategy {index['split']!r}; use one of {', '.join(SPLIT_STRATEGIES)}"
+        )
     late = config.get("late_fusion", {})
     roles = {"image_model": registry.IMAGE_ONLY_MODELS, "text_model": registry.TEXT_ONLY_MODELS}
     for key, allowed in roles.items():
@@ -131,8 +144,7 @@ def unknown_keys(config: dict, schema: dict) -> list[str]:
                 if patterns:
                     continue  # not used by this schema today; keep the check conservative
                 nearest = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-                hint = (f"; did you mean '{nearest[0]}'?" if nearest
-                        else f"; known keys: {', '.join(known)}")
+                hint = f"; did you mean '{nearest[0]}'?" if nearest else f"; known keys: {', '.join(known)}"
                 messages.append(f"unknown key '{key}' ({_where(leaf.absolute_path)}){hint}")
     return sorted(set(messages))
 
@@ -141,7 +153,4 @@ def check_config_keys(config: dict) -> None:
     """UserError listing every unknown key of ``config`` (see unknown_keys)."""
     messages = unknown_keys(config, schema())
     if messages:
-        raise UserError(
-            "config: " + "; ".join(messages)
-            + " (every key is described in config/README.md)"
-        )
+        raise UserError("config: " + "; ".join(messages) + " (every key is described in config/README.md)")

@@ -49,7 +49,6 @@ def check_episode_ids(files: list[Path]) -> list[str]:
             seen[episode] = path
     if problems:
         raise UserError(
-            "episode video names that cannot be episode ids (rename the files): "
-            + "; ".join(problems)
+            "episode video names that cannot be episode ids (rename the files): " + "; ".join(problems)
         )
     return sorted(seen)

@@ -31,20 +31,33 @@ def detector_settings(faces: dict) -> dict:
     """The settings of config ``faces`` that its chosen detector reads."""
     detector = faces["detector"]
     section = faces[BLAZEFACE] if detector == BLAZEFACE else faces
-    return {"detector": detector, "min_size": faces["min_size"],
-            **{key: section[key] for key in DETECTOR_SETTINGS[detector]}}
+    return {
+        "detector": detector,
+        "min_size": faces["min_size"],
+        **{key: section[key] for key in DETECTOR_SETTINGS[detector]},
+    }
 
 
 def detector_options(faces: dict) -> list[str]:
     """detector_settings as detect-faces' command-line arguments (the rule quotes each)."""
-    return [part for key, value in detector_settings(faces).items()
-            for part in (f"--{key.replace('_', '-')}", str(value))]
+    return [
+        part
+        for key, value in detector_settings(faces).items()
+        for part in (f"--{key.replace('_', '-')}", str(value))
+    ]
 
 
 # Scalar settings of config train that every trained model reads.
 SCALAR_SETTINGS = (
-    "epochs", "batch_size", "learning_rate", "learning_rate_schedule", "class_weight", "validation_fraction",
-    "early_stopping_patience", "allow_absent_classes", "logit_adjustment_tau",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "learning_rate_schedule",
+    "class_weight",
+    "validation_fraction",
+    "early_stopping_patience",
+    "allow_absent_classes",
+    "logit_adjustment_tau",
 )
 # Scalar settings that only the models taking the face read.
 FACE_SETTINGS = ("image_size", "augment")
@@ -86,7 +99,7 @@ class TrainOptions:
     joint: dict = field(default_factory=dict)  # joint training of the multimodal models (train.joint)
 
     @classmethod
-    def for_model(cls, model: str, train: dict) -> "TrainOptions":
+    def for_model(cls, model: str, train: dict) -> TrainOptions:
         spec = registry.spec(model)
         settings = model_settings(model, train)
         text_section = registry.TEXT_ENCODERS[spec.text].section if spec.text else None

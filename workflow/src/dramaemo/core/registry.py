@@ -96,8 +96,11 @@ class ModelSpec:
     def sections(self) -> tuple[str, ...]:
         """The config train sections this model reads: editing another one leaves it alone.
         A model whose image branch the config picks reads both image sections."""
-        sections = {"": ("image", "fer_image"), SCRATCH: ("image",), FER_INIT: ("fer_image",)}[
-            self.image_branch] if self.face else ()
+        sections = (
+            {"": ("image", "fer_image"), SCRATCH: ("image",), FER_INIT: ("fer_image",)}[self.image_branch]
+            if self.face
+            else ()
+        )
         if self.text:
             sections += (TEXT_ENCODERS[self.text].section, "fusion")
         if self.face and self.text:
@@ -112,18 +115,31 @@ TEXT_ENCODERS = {
     encoder.name: encoder
     for encoder in (
         TextEncoder(
-            name="glove", label="GloVe", section="glove_cnn", cache="results/text/glove.npz",
-            inputs="dramaemo.text.glove:glove_inputs", builder="dramaemo.models.builders:build_glove_text_encoder",
+            name="glove",
+            label="GloVe",
+            section="glove_cnn",
+            cache="results/text/glove.npz",
+            inputs="dramaemo.text.glove:glove_inputs",
+            builder="dramaemo.models.builders:build_glove_text_encoder",
             new_text="dramaemo.text.glove:glove_new_text",  # through the training vocabulary (the cache)
         ),
         TextEncoder(
-            name="elmo", label="ELMo", section="elmo", cache="results/text/elmo_layers.npz",
-            inputs="dramaemo.text.elmo:elmo_inputs", builder="dramaemo.models.builders:build_elmo_text_encoder",
+            name="elmo",
+            label="ELMo",
+            section="elmo",
+            cache="results/text/elmo_layers.npz",
+            inputs="dramaemo.text.elmo:elmo_inputs",
+            builder="dramaemo.models.builders:build_elmo_text_encoder",
         ),
         TextEncoder(
-            name="minilm", label="MiniLM", section="minilm", cache="results/text/minilm.npz",
-            inputs="dramaemo.text.minilm:minilm_inputs", builder="dramaemo.models.builders:build_minilm_text_encoder",
-            new_text="dramaemo.text.minilm:minilm_new_text", new_text_source="model_dir",  # the checkpoint
+            name="minilm",
+            label="MiniLM",
+            section="minilm",
+            cache="results/text/minilm.npz",
+            inputs="dramaemo.text.minilm:minilm_inputs",
+            builder="dramaemo.models.builders:build_minilm_text_encoder",
+            new_text="dramaemo.text.minilm:minilm_new_text",
+            new_text_source="model_dir",  # the checkpoint
         ),
     )
 }
@@ -152,7 +168,9 @@ TRAINED_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == TRA
 IMAGE_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].face and not MODELS[n].text)
 TEXT_ONLY_MODELS = tuple(n for n in TRAINED_MODELS if MODELS[n].text and not MODELS[n].face)
 # What the footage index can apply to new footage: the text encoder (if any) encodes new text.
-INDEXABLE_MODELS = tuple(n for n in TRAINED_MODELS if not MODELS[n].text or TEXT_ENCODERS[MODELS[n].text].new_text)
+INDEXABLE_MODELS = tuple(
+    n for n in TRAINED_MODELS if not MODELS[n].text or TEXT_ENCODERS[MODELS[n].text].new_text
+)
 STANDIN_SUFFIX = " (stand-in weights)"
 
 

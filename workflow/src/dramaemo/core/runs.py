@@ -30,8 +30,13 @@ def write_run(path, *, split: str | None, split_draw: int, model: str, seed: int
     run's settings."""
     if not split:
         raise UserError(f"{path}: a run's identity needs its split's name (--split-name)")
-    run = {"split": split, "split_draw": int(split_draw), "model": model, "seed": int(seed),
-           "config_digest": settings_digest(settings if settings is not None else {})}
+    run = {
+        "split": split,
+        "split_draw": int(split_draw),
+        "model": model,
+        "seed": int(seed),
+        "config_digest": settings_digest(settings if settings is not None else {}),
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(run, indent=2) + "\n")
     return run

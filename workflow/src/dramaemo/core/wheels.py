@@ -24,8 +24,16 @@ def download_wheel(requirement: str, folder: Path) -> Path:
     wheel folder works the same way.
     """
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--dest", str(folder), requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(folder),
+        requirement,
     ]
     log.info("running %s", " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True)

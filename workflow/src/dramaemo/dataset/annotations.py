@@ -34,11 +34,22 @@ ANNOTATION_COLUMNS = ("episode", "second", "x", "y", "w", "h", "emotion", "descr
 BOX = ["x", "y", "w", "h"]
 # Two annotation rows label the same face when episode, second and box agree.
 ITEM_KEY = ["episode", "second", *BOX]
-DATASET_COLUMNS = ["item_id", "episode", "second", "face_index", "x", "y", "w", "h",
-                   "crop_path", "emotion", "description", "scene_id"]
+DATASET_COLUMNS = [
+    "item_id",
+    "episode",
+    "second",
+    "face_index",
+    "x",
+    "y",
+    "w",
+    "h",
+    "crop_path",
+    "emotion",
+    "description",
+    "scene_id",
+]
 # `file`: the annotation CSV of a row (config `annotations` may list several).
-REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail",
-                  "file"]
+REPORT_COLUMNS = ["category", "kind", "row", "episode", "second", "face_index", "detail", "file"]
 
 # Join report categories, in report order, with what they mean. Rows are checked in this
 # order and land in the first category that applies.
@@ -63,9 +74,19 @@ CATEGORIES = {
     "skipped_video": "episode whose video could not be read (on_bad_video: skip)",
 }
 ROW_CATEGORIES = [
-    "matched", "no_detection", "ambiguous", "malformed_row", "non_utf8_description",
-    "episode_without_video", "non_integer_second", "second_beyond_video",
-    "unknown_label", "empty_description", "bad_box", "conflict", "duplicate",
+    "matched",
+    "no_detection",
+    "ambiguous",
+    "malformed_row",
+    "non_utf8_description",
+    "episode_without_video",
+    "non_integer_second",
+    "second_beyond_video",
+    "unknown_label",
+    "empty_description",
+    "bad_box",
+    "conflict",
+    "duplicate",
 ]
 EXAMPLES_IN_MARKDOWN = 15  # per category; the CSV lists everything
 # Longest field the reader takes (csv's default, 128 KiB, would make a file holding one
@@ -84,8 +105,7 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
         raw = path.read_bytes()
     except OSError as error:
         raise UserError(f"{path}: cannot read the annotation CSV ({error.strerror})") from None
-    text = raw.decode("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8",
-                      errors="surrogateescape")
+    text = raw.decode("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8", errors="surrogateescape")
     if not text.strip():
         raise UserError(f"{path}: empty annotation CSV; header must be {','.join(ANNOTATION_COLUMNS)}")
     # csv, not pandas: pandas re-encodes the text and fails on the surrogate escapes.
@@ -96,8 +116,7 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
         missing = [column for column in ANNOTATION_COLUMNS if column not in header]
         if missing:
             other = next((d for d in (";", "\t", "|") if d in ",".join(header)), None)
-            hint = (f" (the header is separated by {other!r}: save the file with commas)"
-                    if other else "")
+            hint = f" (the header is separated by {other!r}: save the file with commas)" if other else ""
             raise UserError(
                 f"{path}: row 1: missing column(s) {', '.join(missing)}; the header must "
                 f"be {','.join(ANNOTATION_COLUMNS)}{hint}"
@@ -112,8 +131,7 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
                 # Flag undecodable bytes, then show them as U+FFFD (pandas' Arrow strings
                 # refuse surrogate escapes).
                 non_utf8 = [c for c, v in zip(ANNOTATION_COLUMNS, values) if _has_surrogates(v)]
-                values = [v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                          for v in values]
+                values = [v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for v in values]
                 records.append([start, malformed, ",".join(non_utf8), *values])
             start = reader.line_num + 1
     except csv.Error as error:
@@ -138,13 +156,17 @@ def read_labels(path: str | Path, label_map: dict[str, str] | None = None) -> pd
     unknown = emotions.isna()
     if unknown.any():
         first = table[unknown].iloc[0]
-        raise UserError(f"{path}: row {first['row']}: unknown emotion {first['emotion']!r} ({int(unknown.sum())} "
-                        f"such rows); use one of {', '.join(EMOTIONS)} or map it with config label_map")
+        raise UserError(
+            f"{path}: row {first['row']}: unknown emotion {first['emotion']!r} ({int(unknown.sum())} "
+            f"such rows); use one of {', '.join(EMOTIONS)} or map it with config label_map"
+        )
     table["emotion"] = emotions
     repeated = table.duplicated(ITEM_KEY, keep="first")
     if repeated.any():
-        raise UserError(f"{path}: row {table[repeated].iloc[0]['row']}: the same episode, second and box as an "
-                        "earlier row")
+        raise UserError(
+            f"{path}: row {table[repeated].iloc[0]['row']}: the same episode, second and box as an "
+            "earlier row"
+        )
     return table[list(ANNOTATION_COLUMNS)]
 
 
@@ -191,8 +213,7 @@ def _check_box(record, width: int, height: int) -> tuple[tuple | None, str | Non
     return (x, y, w, h), None
 
 
-def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
-                  label_map: dict[str, str]) -> pd.DataFrame:
+def validate_rows(table: pd.DataFrame, infos: dict[str, dict], label_map: dict[str, str]) -> pd.DataFrame:
     """Adds ``category``/``detail`` (first problem of each row, "" when valid), the
     parsed ``sec``, ``box`` and ``label``."""
     categories, details, seconds, boxes, labels = [], [], [], [], []
@@ -203,26 +224,25 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
             detail = f"not {record['fields']} fields like the header (a quote not closed?)"
         elif record["non_utf8"]:
             category = "non_utf8_description"
-            detail = (f"bytes that are not UTF-8 in {record['non_utf8']}; save the CSV as "
-                      "UTF-8")
+            detail = f"bytes that are not UTF-8 in {record['non_utf8']}; save the CSV as UTF-8"
         elif record["episode"] not in infos:
             category = "episode_without_video"
             detail = f"no video for episode '{record['episode']}' in episodes_dir"
         elif infos[record["episode"]].get("skipped"):
             category = "episode_without_video"
-            detail = (f"the video of episode '{record['episode']}' was skipped: "
-                      f"{infos[record['episode']]['skipped']}")
+            detail = (
+                f"the video of episode '{record['episode']}' was skipped: "
+                f"{infos[record['episode']]['skipped']}"
+            )
         elif (second := _whole_number(record["second"])) is None:
             category = "non_integer_second"
             detail = f"second '{record['second']}' is not a whole number >= 0"
         elif second >= infos[record["episode"]]["frames"]:
             category = "second_beyond_video"
-            detail = (f"second {second}, but the video has "
-                      f"{infos[record['episode']]['frames']} seconds")
+            detail = f"second {second}, but the video has {infos[record['episode']]['frames']} seconds"
         elif (label := normalise_label(record["emotion"], label_map)) is None:
             category = "unknown_label"
-            detail = (f"emotion '{record['emotion']}' is not one of {', '.join(EMOTIONS)}; "
-                      "add it to label_map")
+            detail = f"emotion '{record['emotion']}' is not one of {', '.join(EMOTIONS)}; add it to label_map"
         elif not record["description"].strip():
             category = "empty_description"
             detail = "description is empty"
@@ -244,8 +264,7 @@ def validate_rows(table: pd.DataFrame, infos: dict[str, dict],
 
 def _row_name(record, several_files: bool) -> str:
     """How the report names a row: "row 3", or "row 3 of bob.csv" with several files."""
-    return f"row {record['row']}" + (f" of {Path(record['file']).name}"
-                                     if several_files else "")
+    return f"row {record['row']}" + (f" of {Path(record['file']).name}" if several_files else "")
 
 
 def _mark_repeats(table: pd.DataFrame) -> pd.DataFrame:
@@ -261,8 +280,7 @@ def _mark_repeats(table: pd.DataFrame) -> pd.DataFrame:
             continue
         records = table.loc[indices]
         if records["label"].nunique() > 1:
-            listing = ", ".join(f"{_row_name(r, several)}: {r['label']}"
-                                for r in records.to_dict("records"))
+            listing = ", ".join(f"{_row_name(r, several)}: {r['label']}" for r in records.to_dict("records"))
             table.loc[indices, "category"] = "conflict"
             table.loc[indices, "detail"] = f"different emotions for one face ({listing})"
         else:
@@ -300,33 +318,44 @@ def match_frame(rows: list[dict], faces: dict[int, tuple]):
     # Each detection to the boxed row whose box holds its centre; ties: larger overlap.
     claims: dict[int, list[tuple[float, int]]] = {}
     for face_index, face in faces.items():
-        candidates = sorted(((_overlap(r["box"], face), r["ref"]) for r in boxed
-                             if _contains_centre(r["box"], face)), reverse=True)
+        candidates = sorted(
+            ((_overlap(r["box"], face), r["ref"]) for r in boxed if _contains_centre(r["box"], face)),
+            reverse=True,
+        )
         if not candidates:
             continue
         overlap, row = candidates[0]
         claims.setdefault(row, []).append((overlap, face_index))
         if len(candidates) > 1:
-            face_notes[face_index] = ("tie_resolved", f"centre inside the boxes of rows "
-                                      f"{', '.join(str(line[c[1]]) for c in candidates)}; "
-                                      f"given to row {line[row]} (larger overlap)")
+            face_notes[face_index] = (
+                "tie_resolved",
+                f"centre inside the boxes of rows "
+                f"{', '.join(str(line[c[1]]) for c in candidates)}; "
+                f"given to row {line[row]} (larger overlap)",
+            )
     for row, claimed in claims.items():
         claimed.sort(reverse=True)
         matches[row] = claimed[0][1]
         for _, extra in claimed[1:]:
-            face_notes[extra] = ("extra_detection", f"also inside the box of row {line[row]}, "
-                                 f"which overlaps more with face {claimed[0][1]}")
+            face_notes[extra] = (
+                "extra_detection",
+                f"also inside the box of row {line[row]}, which overlaps more with face {claimed[0][1]}",
+            )
         if len(claimed) > 1:
-            row_notes[row] = ("tie_resolved", f"{len(claimed)} detections inside the box; "
-                              f"kept face {claimed[0][1]} (larger overlap)")
+            row_notes[row] = (
+                "tie_resolved",
+                f"{len(claimed)} detections inside the box; kept face {claimed[0][1]} (larger overlap)",
+            )
     for r in rows:
         if r["box"] is not None:
             continue
         if len(faces) == 1 and len(rows) == 1:
             matches[r["ref"]] = next(iter(faces))
         elif len(faces) > 1 or len(rows) > 1:
-            row_notes[r["ref"]] = ("ambiguous", f"no box, but the frame has {len(faces)} "
-                                   f"faces and {len(rows)} rows; give the box")
+            row_notes[r["ref"]] = (
+                "ambiguous",
+                f"no box, but the frame has {len(faces)} faces and {len(rows)} rows; give the box",
+            )
     return matches, row_notes, face_notes
 
 
@@ -342,12 +371,12 @@ def scene_ids(rows: pd.DataFrame) -> pd.Series:
         & (ordered["sec"] - ordered["sec"].shift() <= 1)
     )
     run = (~same_run).cumsum()
-    runs = pd.DataFrame({"episode": ordered["episode"], "run": run,
-                         "start": ordered.groupby(run)["sec"].transform("min")})
+    runs = pd.DataFrame(
+        {"episode": ordered["episode"], "run": run, "start": ordered.groupby(run)["sec"].transform("min")}
+    )
     # Number the scenes in time order inside each episode.
     firsts = runs.drop_duplicates("run").sort_values(["episode", "start", "run"])
-    firsts["name"] = (firsts["episode"] + "-s"
-                      + firsts.groupby("episode").cumcount().map("{:04d}".format))
+    firsts["name"] = firsts["episode"] + "-s" + firsts.groupby("episode").cumcount().map("{:04d}".format)
     return run.map(dict(zip(firsts["run"], firsts["name"]))).reindex(rows.index)
 
 
@@ -361,22 +390,28 @@ def read_annotation_files(paths) -> pd.DataFrame:
     return table
 
 
-def join(annotations, manifests: dict[str, pd.DataFrame],
-         infos: dict[str, dict], label_map: dict[str, str] | None = None):
+def join(
+    annotations,
+    manifests: dict[str, pd.DataFrame],
+    infos: dict[str, dict],
+    label_map: dict[str, str] | None = None,
+):
     """(dataset table, report table, summary dict) of one annotation CSV or a list of
     them (e.g. one per annotator)."""
     label_map = label_map or {}
     table = validate_rows(read_annotation_files(annotations), infos, label_map)
     valid = table[table["category"] == ""].copy()
     valid["sec"] = valid["sec"].astype(int)
-    detections = (pd.concat(list(manifests.values()), ignore_index=True)
-                  if manifests else pd.DataFrame(columns=MANIFEST_COLUMNS))
+    detections = (
+        pd.concat(list(manifests.values()), ignore_index=True)
+        if manifests
+        else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    )
     valid["scene_id"] = scene_ids(valid) if len(valid) else pd.Series(dtype=str)
     # Plain dicts from here on: pandas row access per frame is ~100x slower.
     faces_by_frame: dict[tuple, dict[int, dict]] = {}
     for d in detections.to_dict("records"):
-        faces_by_frame.setdefault((d["episode"], int(d["second"])), {})[
-            int(d["face_index"])] = d
+        faces_by_frame.setdefault((d["episode"], int(d["second"])), {})[int(d["face_index"])] = d
     rows_by_frame: dict[tuple, list[dict]] = {}
     for r in valid.to_dict("records"):
         rows_by_frame.setdefault((r["episode"], r["sec"]), []).append(r)
@@ -391,57 +426,130 @@ def join(annotations, manifests: dict[str, pd.DataFrame],
             ref, file = r["ref"], r["file"]
             if ref in matches:
                 face = faces[matches[ref]]
-                items.append({
-                    "item_id": item_id(episode, second, face["face_index"]),
-                    "episode": episode, "second": second, "face_index": face["face_index"],
-                    "x": face["x"], "y": face["y"], "w": face["w"], "h": face["h"],
-                    "crop_path": face["crop_path"], "emotion": r["label"],
-                    "description": description, "scene_id": r["scene_id"],
-                })
+                items.append(
+                    {
+                        "item_id": item_id(episode, second, face["face_index"]),
+                        "episode": episode,
+                        "second": second,
+                        "face_index": face["face_index"],
+                        "x": face["x"],
+                        "y": face["y"],
+                        "w": face["w"],
+                        "h": face["h"],
+                        "crop_path": face["crop_path"],
+                        "emotion": r["label"],
+                        "description": description,
+                        "scene_id": r["scene_id"],
+                    }
+                )
                 used_faces[(episode, second, face["face_index"])] = ("matched", "")
-                report.append(("matched", "row", r["row"], episode, second,
-                               face["face_index"], f"{r['label']}: {description[:80]}", file))
+                report.append(
+                    (
+                        "matched",
+                        "row",
+                        r["row"],
+                        episode,
+                        second,
+                        face["face_index"],
+                        f"{r['label']}: {description[:80]}",
+                        file,
+                    )
+                )
                 if ref in row_notes:
-                    report.append((row_notes[ref][0], "row", r["row"], episode, second,
-                                   face["face_index"], row_notes[ref][1], file))
+                    report.append(
+                        (
+                            row_notes[ref][0],
+                            "row",
+                            r["row"],
+                            episode,
+                            second,
+                            face["face_index"],
+                            row_notes[ref][1],
+                            file,
+                        )
+                    )
             elif ref in row_notes:
                 category, detail = row_notes[ref]
                 report.append((category, "row", r["row"], episode, second, "", detail, file))
             else:
                 where = "at its box" if r["box"] is not None else "in the frame"
-                report.append(("no_detection", "row", r["row"], episode, second, "",
-                               f"no face detected {where}", file))
+                report.append(
+                    ("no_detection", "row", r["row"], episode, second, "", f"no face detected {where}", file)
+                )
         for face_index, (category, detail) in face_notes.items():
             if category == "extra_detection":
                 used_faces[(episode, second, face_index)] = (category, detail)
             else:
-                report.append((category, "detection", "", episode, second, face_index,
-                               detail, ""))
+                report.append((category, "detection", "", episode, second, face_index, detail, ""))
     for r in table[table["category"] != ""].to_dict("records"):
-        report.append((r["category"], "row", r["row"], r["episode"],
-                       r["sec"] if r["sec"] is not None else r["second"], "", r["detail"],
-                       r["file"]))
+        report.append(
+            (
+                r["category"],
+                "row",
+                r["row"],
+                r["episode"],
+                r["sec"] if r["sec"] is not None else r["second"],
+                "",
+                r["detail"],
+                r["file"],
+            )
+        )
     for frame, faces in faces_by_frame.items():
         for face_index, d in faces.items():
-            category, detail = used_faces.get((*frame, face_index),
-                                              ("unannotated_detection", "no annotation row"))
+            category, detail = used_faces.get(
+                (*frame, face_index), ("unannotated_detection", "no annotation row")
+            )
             if category != "matched":
-                report.append((category, "detection", "", *frame, face_index,
-                               f"{detail}; box {d['x']},{d['y']},{d['w']},{d['h']}", ""))
+                report.append(
+                    (
+                        category,
+                        "detection",
+                        "",
+                        *frame,
+                        face_index,
+                        f"{detail}; box {d['x']},{d['y']},{d['w']},{d['h']}",
+                        "",
+                    )
+                )
     skipped = {episode for episode, info in infos.items() if info.get("skipped")}
     for episode in sorted(skipped):
-        report.append(("skipped_video", "episode", "", episode, "", "",
-                       f"{infos[episode].get('path', 'the video')}: "
-                       f"{infos[episode]['skipped']}", ""))
+        report.append(
+            (
+                "skipped_video",
+                "episode",
+                "",
+                episode,
+                "",
+                "",
+                f"{infos[episode].get('path', 'the video')}: {infos[episode]['skipped']}",
+                "",
+            )
+        )
     annotated = set(table["episode"])
     for episode in sorted(set(infos) - annotated - skipped):
-        report.append(("video_without_annotations", "episode", "", episode, "", "",
-                       "the episode has a video but no annotation row", ""))
+        report.append(
+            (
+                "video_without_annotations",
+                "episode",
+                "",
+                episode,
+                "",
+                "",
+                "the episode has a video but no annotation row",
+                "",
+            )
+        )
     order = list(CATEGORIES)
-    report.sort(key=lambda e: (order.index(e[0]), str(e[3]),
-                               e[4] if isinstance(e[4], int) else -1, e[7],
-                               e[2] if isinstance(e[2], int) else 0,
-                               e[5] if isinstance(e[5], int) else -1))
+    report.sort(
+        key=lambda e: (
+            order.index(e[0]),
+            str(e[3]),
+            e[4] if isinstance(e[4], int) else -1,
+            e[7],
+            e[2] if isinstance(e[2], int) else 0,
+            e[5] if isinstance(e[5], int) else -1,
+        )
+    )
     dataset = pd.DataFrame(items, columns=DATASET_COLUMNS)
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
     counts = report["category"].value_counts()
@@ -479,8 +587,12 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations) -> str:
         "|---|---:|---|",
     ]
     lines += [f"| {c} | {n} | {CATEGORIES[c]} |" for c, n in summary["counts"].items()]
-    lines += ["", "Row numbers are line numbers in the annotation CSV (header = 1). The "
-              "full list is in the CSV report next to this file.", ""]
+    lines += [
+        "",
+        "Row numbers are line numbers in the annotation CSV (header = 1). The "
+        "full list is in the CSV report next to this file.",
+        "",
+    ]
     for category in CATEGORIES:
         if category == "matched":
             continue
@@ -490,11 +602,17 @@ def report_markdown(report: pd.DataFrame, summary: dict, annotations) -> str:
         lines += [f"## {category} ({len(entries)})", ""]
         several = len(summary.get("files", [])) > 1
         for e in entries.head(EXAMPLES_IN_MARKDOWN).itertuples():
-            where = " ".join(part for part in (
-                f"row {e.row}" if e.row != "" else "",
-                f"of {Path(e.file).name}" if several and e.file else "", f"{e.episode}",
-                f"second {e.second}" if e.second != "" else "",
-                f"face {e.face_index}" if e.face_index != "" else "") if part)
+            where = " ".join(
+                part
+                for part in (
+                    f"row {e.row}" if e.row != "" else "",
+                    f"of {Path(e.file).name}" if several and e.file else "",
+                    f"{e.episode}",
+                    f"second {e.second}" if e.second != "" else "",
+                    f"face {e.face_index}" if e.face_index != "" else "",
+                )
+                if part
+            )
             lines.append(f"- {where}: {e.detail}")
         if len(entries) > EXAMPLES_IN_MARKDOWN:
             lines.append(f"- ... and {len(entries) - EXAMPLES_IN_MARKDOWN} more (see CSV)")
@@ -516,9 +634,14 @@ def plot_join(summary: dict, path: str | Path) -> None:
 
     counts = {c: n for c, n in summary["counts"].items() if n}
     figure, axes = plt.subplots(figsize=(7, 0.35 * len(counts) + 1.2))
-    colours = ["tab:green" if c == "matched" else "tab:gray" if c in (
-        "unannotated_detection", "extra_detection", "tie_resolved") else "tab:red"
-        for c in counts]
+    colours = [
+        "tab:green"
+        if c == "matched"
+        else "tab:gray"
+        if c in ("unannotated_detection", "extra_detection", "tie_resolved")
+        else "tab:red"
+        for c in counts
+    ]
     axes.barh(list(counts), list(counts.values()), color=colours)
     axes.invert_yaxis()
     axes.bar_label(axes.containers[0], padding=2)
@@ -538,14 +661,18 @@ def _episode_name(path: str, suffix: str) -> str:
 
 def _run_join(args) -> None:
     manifests = {_episode_name(p, ".manifest.csv"): pd.read_csv(p) for p in args.manifests}
-    infos = {_episode_name(p, ".info.json"): json.loads(Path(p).read_text())
-             for p in args.infos}
+    infos = {_episode_name(p, ".info.json"): json.loads(Path(p).read_text()) for p in args.infos}
     if set(manifests) != set(infos):
         raise UserError("join-annotations: --manifests and --infos name different episodes")
     label_map = json.loads(args.label_map) if args.label_map else {}
     for video in json.loads(args.skipped_videos):  # no frames, no faces; listed
-        infos[video["episode"]] = {"path": video["file"], "skipped": video["reason"],
-                                   "width": 0, "height": 0, "frames": 0}
+        infos[video["episode"]] = {
+            "path": video["file"],
+            "skipped": video["reason"],
+            "width": 0,
+            "height": 0,
+            "frames": 0,
+        }
         manifests[video["episode"]] = pd.DataFrame(columns=MANIFEST_COLUMNS)
     dataset, report, summary = join(args.annotations, manifests, infos, label_map)
     for path in (args.output, args.report_csv, args.report_md):
@@ -555,29 +682,42 @@ def _run_join(args) -> None:
     Path(args.report_md).write_text(report_markdown(report, summary, args.annotations))
     if args.plot:
         plot_join(summary, args.plot)
-    log.info("%d of %d annotation rows matched (%.1f%% of valid annotated faces); "
-             "%d detections; counts %s", summary["annotated_faces_matched"],
-             summary["annotation_rows"], 100 * summary["matched_share"],
-             summary["detections"], {k: v for k, v in summary["counts"].items() if v})
+    log.info(
+        "%d of %d annotation rows matched (%.1f%% of valid annotated faces); %d detections; counts %s",
+        summary["annotated_faces_matched"],
+        summary["annotation_rows"],
+        100 * summary["matched_share"],
+        summary["detections"],
+        {k: v for k, v in summary["counts"].items() if v},
+    )
     if dataset.empty:  # the report stays for the user to read; split then stops
-        log.warning("%s: no annotation row matched a detected face; see %s",
-                    ", ".join(args.annotations), args.report_md)
+        log.warning(
+            "%s: no annotation row matched a detected face; see %s",
+            ", ".join(args.annotations),
+            args.report_md,
+        )
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "join-annotations", help="match crops with the annotation CSV; dataset + report"
     )
-    parser.add_argument("--annotations", nargs="+", required=True,
-                        help="annotation CSV(s), e.g. one per annotator")
-    parser.add_argument("--manifests", nargs="+", required=True,
-                        help="crop manifests, <episode>.manifest.csv")
-    parser.add_argument("--infos", nargs="+", required=True,
-                        help="frame infos, <episode>.info.json (size, seconds)")
+    parser.add_argument(
+        "--annotations", nargs="+", required=True, help="annotation CSV(s), e.g. one per annotator"
+    )
+    parser.add_argument(
+        "--manifests", nargs="+", required=True, help="crop manifests, <episode>.manifest.csv"
+    )
+    parser.add_argument(
+        "--infos", nargs="+", required=True, help="frame infos, <episode>.info.json (size, seconds)"
+    )
     parser.add_argument("--label-map", default="{}", help="JSON object: label -> class")
-    parser.add_argument("--skipped-videos", default="[]",
-                        help="JSON list of {episode, file, reason}: videos left out by the "
-                        "video check (on_bad_video: skip), listed in the report")
+    parser.add_argument(
+        "--skipped-videos",
+        default="[]",
+        help="JSON list of {episode, file, reason}: videos left out by the "
+        "video check (on_bad_video: skip), listed in the report",
+    )
     parser.add_argument("--output", required=True, help="dataset CSV")
     parser.add_argument("--report-csv", required=True)
     parser.add_argument("--report-md", required=True)

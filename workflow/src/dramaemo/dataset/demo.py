@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.core.config import filled, schema_defaults
 from dramaemo.core.errors import UserError
+from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +36,52 @@ EMPTY_SCENE_SHARE = 0.1  # scenes with nobody on screen
 BOXLESS_SHARE = 0.3  # one-face rows written without a box (the format allows it)
 
 TEMPLATES = {
-    "Angry": ["{name} slams the file on the desk {place}.",
-              "{name} shouts at the manager {place}.",
-              "{name} refuses to shake hands {place}."],
-    "Disgust": ["{name} pushes away the cold coffee {place}.",
-                "{name} smells the old fish {place}.",
-                "{name} watches a colleague take credit {place}."],
-    "Fear": ["{name} hears footsteps behind {place}.",
-             "{name} waits for the audit results {place}.",
-             "{name} sees the elevator lights flicker {place}."],
-    "Happy": ["{name} gets the promotion {place}.",
-              "{name} laughs with an old friend {place}.",
-              "{name} opens a birthday present {place}."],
-    "Neutral": ["{name} reads the morning report {place}.",
-                "{name} waits for the bus {place}.",
-                "{name} types an email {place}."],
-    "Sad": ["{name} packs up the desk {place}.",
-            "{name} reads the farewell letter {place}.",
-            "{name} sits alone after the meeting {place}."],
-    "Surprise": ["{name} finds a gift on the chair {place}.",
-                 "{name} sees the boss dancing {place}.",
-                 "{name} hears the unexpected news {place}."],
+    "Angry": [
+        "{name} slams the file on the desk {place}.",
+        "{name} shouts at the manager {place}.",
+        "{name} refuses to shake hands {place}.",
+    ],
+    "Disgust": [
+        "{name} pushes away the cold coffee {place}.",
+        "{name} smells the old fish {place}.",
+        "{name} watches a colleague take credit {place}.",
+    ],
+    "Fear": [
+        "{name} hears footsteps behind {place}.",
+        "{name} waits for the audit results {place}.",
+        "{name} sees the elevator lights flicker {place}.",
+    ],
+    "Happy": [
+        "{name} gets the promotion {place}.",
+        "{name} laughs with an old friend {place}.",
+        "{name} opens a birthday present {place}.",
+    ],
+    "Neutral": [
+        "{name} reads the morning report {place}.",
+        "{name} waits for the bus {place}.",
+        "{name} types an email {place}.",
+    ],
+    "Sad": [
+        "{name} packs up the desk {place}.",
+        "{name} reads the farewell letter {place}.",
+        "{name} sits alone after the meeting {place}.",
+    ],
+    "Surprise": [
+        "{name} finds a gift on the chair {place}.",
+        "{name} sees the boss dancing {place}.",
+        "{name} hears the unexpected news {place}.",
+    ],
 }
-PLACES = ("in the office", "at the station", "in the rain", "on the rooftop",
-          "in the canteen", "at home", "in the corridor", "at the party")
+PLACES = (
+    "in the office",
+    "at the station",
+    "in the rain",
+    "on the rooftop",
+    "in the canteen",
+    "at home",
+    "in the corridor",
+    "at the party",
+)
 
 
 @dataclass
@@ -104,8 +126,9 @@ def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def place_card(frame, character: Character, face_side: int, left: int, top: int,
-               mirror: bool, brightness: float) -> tuple[int, int, int, int]:
+def place_card(
+    frame, character: Character, face_side: int, left: int, top: int, mirror: bool, brightness: float
+) -> tuple[int, int, int, int]:
     """Paste a scaled card with its top-left at (left, top); the face box in the frame."""
     scale = face_side / character.face[2]
     card = cv2.resize(character.card, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -117,7 +140,7 @@ def place_card(frame, character: Character, face_side: int, left: int, top: int,
     height, width = frame.shape[:2]
     x0, y0 = max(0, left), max(0, top)
     x1, y1 = min(width, left + card.shape[1]), min(height, top + card.shape[0])
-    frame[y0:y1, x0:x1] = card[y0 - top:y1 - top, x0 - left:x1 - left]
+    frame[y0:y1, x0:x1] = card[y0 - top : y1 - top, x0 - left : x1 - left]
     return left + fx, top + fy, fw, fh
 
 
@@ -136,17 +159,26 @@ def plan_scenes(rng: np.random.Generator, seconds: int, characters, labels) -> l
             emotion = next(labels)
             template = TEMPLATES[emotion][int(rng.integers(len(TEMPLATES[emotion])))]
             place = PLACES[int(rng.integers(len(PLACES)))]
-            roles.append({
-                "character": character,
-                "emotion": emotion,
-                "description": template.format(name=character.name, place=place),
-                "side": float(rng.uniform(*FACE_SIDE)),
-                "mirror": bool(rng.random() < 0.5),
-                "brightness": float(rng.uniform(0.8, 1.15)),
-                "boxless": bool(rng.random() < BOXLESS_SHARE),
-            })
-        scenes.append({"start": start, "length": length, "roles": roles,
-                       "drift": bool(rng.random() < 0.5), "seed": int(rng.integers(2**31))})
+            roles.append(
+                {
+                    "character": character,
+                    "emotion": emotion,
+                    "description": template.format(name=character.name, place=place),
+                    "side": float(rng.uniform(*FACE_SIDE)),
+                    "mirror": bool(rng.random() < 0.5),
+                    "brightness": float(rng.uniform(0.8, 1.15)),
+                    "boxless": bool(rng.random() < BOXLESS_SHARE),
+                }
+            )
+        scenes.append(
+            {
+                "start": start,
+                "length": length,
+                "roles": roles,
+                "drift": bool(rng.random() < 0.5),
+                "seed": int(rng.integers(2**31)),
+            }
+        )
         start += length
     return scenes
 
@@ -158,8 +190,15 @@ def label_cycle(rng: np.random.Generator):
 
 
 def render_episode(
-    episode: str, path: Path, seconds: int, width: int, height: int, fps: int,
-    rng: np.random.Generator, characters, labels,
+    episode: str,
+    path: Path,
+    seconds: int,
+    width: int,
+    height: int,
+    fps: int,
+    rng: np.random.Generator,
+    characters,
+    labels,
 ) -> list[dict]:
     """Encode one demo episode with ffmpeg (libx264); return its annotation rows."""
     import ffmpeg
@@ -168,10 +207,16 @@ def render_episode(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     process = (
-        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
-                     framerate=fps)
-        .output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=20, preset="veryfast",
-                g=fps * 2, loglevel="error")
+        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)
+        .output(
+            str(path),
+            vcodec="libx264",
+            pix_fmt="yuv420p",
+            crf=20,
+            preset="veryfast",
+            g=fps * 2,
+            loglevel="error",
+        )
         .global_args("-hide_banner", "-nostdin")
         .overwrite_output()
         .run_async(pipe_stdin=True, cmd=ffmpeg_exe())
@@ -186,44 +231,61 @@ def render_episode(
             side = round(role["side"] * height)
             card_w = round(role["character"].card.shape[1] * side / role["character"].face[2])
             low, high = int(slots[slot]), max(int(slots[slot]), int(slots[slot + 1]) - card_w)
-            anchors.append((int(scene_rng.integers(low, high + 1)),
-                            int(scene_rng.integers(0, max(1, height // 8)))))
+            anchors.append(
+                (int(scene_rng.integers(low, high + 1)), int(scene_rng.integers(0, max(1, height // 8))))
+            )
         for second in range(scene["start"], scene["start"] + scene["length"]):
             frame = base.copy()
             drift = (second - scene["start"]) * 2 if scene["drift"] else 0
             for role, (left, top) in zip(scene["roles"], anchors):
-                x, y, w, h = place_card(frame, role["character"], round(role["side"] * height),
-                                        left + drift, top, role["mirror"], role["brightness"])
+                x, y, w, h = place_card(
+                    frame,
+                    role["character"],
+                    round(role["side"] * height),
+                    left + drift,
+                    top,
+                    role["mirror"],
+                    role["brightness"],
+                )
                 one_face = len(scene["roles"]) == 1
                 box = ("", "", "", "") if one_face and role["boxless"] else (x, y, w, h)
-                rows.append(dict(zip(ANNOTATION_COLUMNS, (episode, second, *box,
-                                                          role["emotion"],
-                                                          role["description"]))))
+                rows.append(
+                    dict(
+                        zip(ANNOTATION_COLUMNS, (episode, second, *box, role["emotion"], role["description"]))
+                    )
+                )
             process.stdin.write(np.ascontiguousarray(frame).tobytes() * fps)
-        log.info("%s: %d/%d seconds rendered", episode, scene["start"] + scene["length"],
-                 seconds)
+        log.info("%s: %d/%d seconds rendered", episode, scene["start"] + scene["length"], seconds)
     process.stdin.close()
     if process.wait() != 0:
         raise UserError(f"{path}: ffmpeg failed to encode the demo episode")
     return rows
 
 
-def build_demo(outdir: str | Path, annotations: str | Path, episodes: int | None = None,
-               seconds: int | None = None, seed: int | None = None, width: int | None = None,
-               height: int | None = None, fps: int | None = None) -> pd.DataFrame:
+def build_demo(
+    outdir: str | Path,
+    annotations: str | Path,
+    episodes: int | None = None,
+    seconds: int | None = None,
+    seed: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    fps: int | None = None,
+) -> pd.DataFrame:
     """Write ``demoNN.mp4`` episodes into ``outdir`` and their annotation CSV (settings
     left None: the schema's ``demo`` defaults)."""
     episodes, seconds, seed, width, height, fps = filled(
-        "demo", episodes=episodes, seconds=seconds, seed=seed, width=width, height=height,
-        fps=fps).values()
+        "demo", episodes=episodes, seconds=seconds, seed=seed, width=width, height=height, fps=fps
+    ).values()
     rng = np.random.default_rng(seed)
     characters = load_characters()
     labels = label_cycle(rng)
     rows = []
     for number in range(1, episodes + 1):
         episode = f"demo{number:02d}"
-        rows += render_episode(episode, Path(outdir) / f"{episode}.mp4", seconds, width,
-                               height, fps, rng, characters, labels)
+        rows += render_episode(
+            episode, Path(outdir) / f"{episode}.mp4", seconds, width, height, fps, rng, characters, labels
+        )
     table = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
     Path(annotations).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(annotations, index=False)
@@ -232,8 +294,16 @@ def build_demo(outdir: str | Path, annotations: str | Path, episodes: int | None
 
 
 def _run(args) -> None:
-    build_demo(args.outdir, args.annotations, args.episodes, args.seconds, args.seed,
-               args.width, args.height, args.fps)
+    build_demo(
+        args.outdir,
+        args.annotations,
+        args.episodes,
+        args.seconds,
+        args.seed,
+        args.width,
+        args.height,
+        args.fps,
+    )
 
 
 def add_parser(subparsers) -> None:

@@ -26,8 +26,10 @@ def pack_images(dataset: pd.DataFrame, image_size: int) -> np.ndarray:
         if image is None:
             raise UserError(f"{path}: crop missing or unreadable; rerun crop_faces")
         if image.shape != (image_size, image_size):
-            raise UserError(f"{path}: crop is {image.shape[1]}x{image.shape[0]}, expected "
-                            f"{image_size}x{image_size}; rerun crop_faces")
+            raise UserError(
+                f"{path}: crop is {image.shape[1]}x{image.shape[0]}, expected "
+                f"{image_size}x{image_size}; rerun crop_faces"
+            )
         images[i] = image
         if (i + 1) % 1000 == 0:
             log.info("%d/%d crops packed", i + 1, len(dataset))
@@ -38,8 +40,7 @@ def _run_pack(args) -> None:
     dataset = pd.read_csv(args.dataset)
     images = pack_images(dataset, args.image_size)
     np.savez(args.output, images=images, item_id=dataset["item_id"].to_numpy(dtype=str))
-    log.info("%d crops of %dx%d packed into %s", len(images), args.image_size,
-             args.image_size, args.output)
+    log.info("%d crops of %dx%d packed into %s", len(images), args.image_size, args.image_size, args.output)
 
 
 def add_parser(subparsers) -> None:

@@ -51,8 +51,10 @@ def read_split(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: row {row + 2}: part {table['part'].iloc[row]!r} is not train or test")
     draws = table["draw"].unique()
     if len(draws) != 1:
-        raise UserError(f"{path}: the draw column holds {len(draws)} values; a split file is one draw: "
-                        "rerun the split rule")
+        raise UserError(
+            f"{path}: the draw column holds {len(draws)} values; a split file is one draw: "
+            "rerun the split rule"
+        )
     return table
 
 
@@ -79,33 +81,39 @@ def _keeping_all_classes(candidates, labels: np.ndarray, pick: int = 0) -> np.nd
     return keeping[pick % len(keeping)] if keeping else candidates[0]
 
 
-def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0.2,
-                  seed: int = 0) -> pd.DataFrame:
+def split_dataset(
+    dataset: pd.DataFrame, strategy: str, test_fraction: float = 0.2, seed: int = 0
+) -> pd.DataFrame:
     """The split table (dataset order) for one strategy."""
     if strategy not in SPLIT_STRATEGIES:
         raise UserError(f"split strategy '{strategy}': use one of {', '.join(SPLIT_STRATEGIES)}")
     if len(dataset) < 2:
-        raise UserError(f"split {strategy}: the dataset has {len(dataset)} item(s); "
-                        "at least 2 are needed (results/dataset/join_report.md says why "
-                        "annotated faces were not matched)")
+        raise UserError(
+            f"split {strategy}: the dataset has {len(dataset)} item(s); "
+            "at least 2 are needed (results/dataset/join_report.md says why "
+            "annotated faces were not matched)"
+        )
     labels = dataset["emotion"].to_numpy()
     indices = np.arange(len(dataset))
     if strategy == "random":
-        _, test = train_test_split(indices, test_size=test_fraction, random_state=seed,
-                                   shuffle=True)
+        _, test = train_test_split(indices, test_size=test_fraction, random_state=seed, shuffle=True)
     elif strategy == "stratified":
         try:
-            _, test = train_test_split(indices, test_size=test_fraction, random_state=seed,
-                                       shuffle=True, stratify=labels)
+            _, test = train_test_split(
+                indices, test_size=test_fraction, random_state=seed, shuffle=True, stratify=labels
+            )
         except ValueError as error:
-            raise UserError(f"split stratified: {error}; use the random or scene split "
-                            "for so few items per class") from None
+            raise UserError(
+                f"split stratified: {error}; use the random or scene split for so few items per class"
+            ) from None
     elif strategy == "scene":
         groups = dataset["scene_id"].to_numpy()
         folds = max(2, round(1 / test_fraction))
         if len(set(groups)) < folds:
-            raise UserError(f"split scene: {len(set(groups))} scenes, fewer than the "
-                            f"{folds} groups a test fraction of {test_fraction} needs")
+            raise UserError(
+                f"split scene: {len(set(groups))} scenes, fewer than the "
+                f"{folds} groups a test fraction of {test_fraction} needs"
+            )
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
         # Its shuffle only breaks ties between scenes, so seeds often give one partition:
         # draw `seed` takes the fold after draw seed-1's, and successive draws test on
@@ -114,15 +122,17 @@ def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0
     else:  # episode
         groups = dataset["episode"].to_numpy()
         if len(set(groups)) < 2:
-            raise UserError("split episode: the dataset has one episode; the episode split "
-                            "needs at least two (use the scene split)")
-        splitter = GroupShuffleSplit(n_splits=GROUP_CANDIDATES, test_size=test_fraction,
-                                     random_state=seed)
+            raise UserError(
+                "split episode: the dataset has one episode; the episode split "
+                "needs at least two (use the scene split)"
+            )
+        splitter = GroupShuffleSplit(n_splits=GROUP_CANDIDATES, test_size=test_fraction, random_state=seed)
         test = _keeping_all_classes(splitter.split(indices, labels, groups), labels)
     part = np.full(len(dataset), "train", dtype=object)
     part[test] = "test"
-    table = pd.DataFrame({"item_id": dataset["item_id"], "scene_id": dataset["scene_id"],
-                          "part": part, "draw": seed})
+    table = pd.DataFrame(
+        {"item_id": dataset["item_id"], "scene_id": dataset["scene_id"], "part": part, "draw": seed}
+    )
     train_classes = set(labels[part == "train"])
     absent = sorted(set(labels) - train_classes)
     if absent:
@@ -134,24 +144,24 @@ def split_dataset(dataset: pd.DataFrame, strategy: str, test_fraction: float = 0
     return table
 
 
-def plot_split(dataset: pd.DataFrame, table: pd.DataFrame, strategy: str,
-               path: str | Path) -> None:
+def plot_split(dataset: pd.DataFrame, table: pd.DataFrame, strategy: str, path: str | Path) -> None:
     """Items per emotion in the train and test parts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts = pd.crosstab(dataset["emotion"], table["part"]).reindex(
-        columns=["train", "test"], fill_value=0)
+    counts = pd.crosstab(dataset["emotion"], table["part"]).reindex(columns=["train", "test"], fill_value=0)
     figure, axes = plt.subplots(figsize=(7, 3.5))
     counts.plot.bar(ax=axes, color=["tab:blue", "tab:orange"], rot=0)
     axes.set_ylabel("items")
     axes.set_xlabel("")
     groups = table.groupby("part")["scene_id"].nunique().to_dict()
-    axes.set_title(f"Split '{strategy}', draw {table['draw'].iloc[0]}: {counts['train'].sum()} train / "
-                   f"{counts['test'].sum()} test items, {groups.get('train', 0)} / "
-                   f"{groups.get('test', 0)} scenes")
+    axes.set_title(
+        f"Split '{strategy}', draw {table['draw'].iloc[0]}: {counts['train'].sum()} train / "
+        f"{counts['test'].sum()} test items, {groups.get('train', 0)} / "
+        f"{groups.get('test', 0)} scenes"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -163,9 +173,14 @@ def _run(args) -> None:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
     counts = pd.crosstab(dataset["emotion"], table["part"])
-    log.info("split %s, draw %d: %d train, %d test items; per class:\n%s", args.strategy, args.seed,
-             (table["part"] == "train").sum(), (table["part"] == "test").sum(),
-             counts.to_string())
+    log.info(
+        "split %s, draw %d: %d train, %d test items; per class:\n%s",
+        args.strategy,
+        args.seed,
+        (table["part"] == "train").sum(),
+        (table["part"] == "test").sum(),
+        counts.to_string(),
+    )
     if args.plot:
         plot_split(dataset, table, args.strategy, args.plot)
 
@@ -176,8 +191,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--strategy", required=True, choices=SPLIT_STRATEGIES)
     defaults = schema_defaults("split")
     parser.add_argument("--test-fraction", type=float, default=defaults["test_fraction"])
-    parser.add_argument("--seed", type=int, default=defaults["seed"],
-                        help="seed of the splitter: the draw (written in the draw column)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=defaults["seed"],
+        help="seed of the splitter: the draw (written in the draw column)",
+    )
     parser.add_argument("--output", required=True, help="split CSV")
     parser.add_argument("--plot", help="PNG of the items per class and part")
     parser.set_defaults(func=_run)

@@ -12,8 +12,9 @@ from dramaemo.core.errors import UserError
 ID_COLUMNS = {"item_id": str, "scene_id": str}
 
 
-def read_csv_checked(path: str | Path, required: tuple[str, ...] | list[str], *,
-                     dtype=None, what: str = "file", fix: str = "") -> pd.DataFrame:
+def read_csv_checked(
+    path: str | Path, required: tuple[str, ...] | list[str], *, dtype=None, what: str = "file", fix: str = ""
+) -> pd.DataFrame:
     """A UTF-8 CSV with at least the `required` columns, empty cells kept as "".
 
     Columns are typed by pandas except the ids (ID_COLUMNS) unless `dtype` says otherwise.
@@ -25,8 +26,9 @@ def read_csv_checked(path: str | Path, required: tuple[str, ...] | list[str], *,
         raise UserError(f"{path}: no such {what}" + (f"; {fix}" if fix else ""))
     header = ",".join(required)
     try:
-        table = pd.read_csv(path, dtype=ID_COLUMNS if dtype is None else dtype,
-                            keep_default_na=False, encoding="utf-8")
+        table = pd.read_csv(
+            path, dtype=ID_COLUMNS if dtype is None else dtype, keep_default_na=False, encoding="utf-8"
+        )
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty file; expected the header {header}") from None
     except UnicodeDecodeError as error:

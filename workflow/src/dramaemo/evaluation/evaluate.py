@@ -36,9 +36,9 @@ from tqdm import tqdm
 
 from dramaemo import EMOTIONS
 from dramaemo.core import registry, runs
-from dramaemo.core.registry import BASELINE
 from dramaemo.core.config import schema_defaults, schema_node
 from dramaemo.core.errors import UserError
+from dramaemo.core.registry import BASELINE
 from dramaemo.dataset.split import read_split
 from dramaemo.dataset.tables import read_csv_checked
 
@@ -74,9 +74,7 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     duplicated = table["item_id"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise UserError(
-            f"{path}: row {row + 2}: item_id {table['item_id'].iloc[row]!r} appears twice"
-        )
+        raise UserError(f"{path}: row {row + 2}: item_id {table['item_id'].iloc[row]!r} appears twice")
     return table
 
 
@@ -100,8 +98,10 @@ def check_draw(run: dict, split: pd.DataFrame, predictions_path, split_path) -> 
     """The run was trained and tested on the draw that ``split`` holds."""
     draw = int(split["draw"].iloc[0])
     if run["split_draw"] != draw:
-        raise UserError(f"{predictions_path}: a run of split draw {run['split_draw']}, but {split_path} is draw "
-                        f"{draw}; evaluate a run on its own draw (rerun the workflow after editing split.seed)")
+        raise UserError(
+            f"{predictions_path}: a run of split draw {run['split_draw']}, but {split_path} is draw "
+            f"{draw}; evaluate a run on its own draw (rerun the workflow after editing split.seed)"
+        )
 
 
 def align_to_test_part(
@@ -188,9 +188,7 @@ def compute_metrics(true, pred) -> dict:
     }
 
 
-def evaluate_run(
-    predictions_path: str | Path, split_path: str | Path, dataset_path: str | Path
-) -> dict:
+def evaluate_run(predictions_path: str | Path, split_path: str | Path, dataset_path: str | Path) -> dict:
     """metrics.json content of one run: its identity (the run.json beside the predictions),
     test-part metrics and the unseen-description subset."""
     from sklearn.metrics import accuracy_score
@@ -210,9 +208,7 @@ def evaluate_run(
         "n_items": int(len(subset)),
         "n_scenes": int(subset["scene_id"].nunique()),
         "macro_f1": _number(macro_f1(subset["true"], subset["pred"])),
-        "accuracy": _number(accuracy_score(subset["true"], subset["pred"]))
-        if len(subset)
-        else None,
+        "accuracy": _number(accuracy_score(subset["true"], subset["pred"])) if len(subset) else None,
     }
     return {**{key: run[key] for key in runs.IDENTITY}, **metrics}
 
@@ -294,8 +290,10 @@ def paired_bootstrap(
     n_seeds = len(runs[first])
     for model, tables in runs.items():
         if len(tables) != n_seeds:
-            raise UserError(f"{model}: {len(tables)} run(s), but {first} has {n_seeds}; compare models "
-                            "run with the same seeds")
+            raise UserError(
+                f"{model}: {len(tables)} run(s), but {first} has {n_seeds}; compare models "
+                "run with the same seeds"
+            )
     # Runs of one seed share a test part; seeds on the same draw share its resamples.
     tests = []  # (group order, item -> group, items) of each distinct test part
     test_index = {}  # items -> position in tests
@@ -304,8 +302,13 @@ def paired_bootstrap(
         key = frozenset(reference["item_id"])
         if key not in test_index:
             test_index[key] = len(tests)
-            tests.append((pd.unique(reference[groups_column]),
-                          pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"]), key))
+            tests.append(
+                (
+                    pd.unique(reference[groups_column]),
+                    pd.Series(reference[groups_column].to_numpy(), index=reference["item_id"]),
+                    key,
+                )
+            )
         test_of_seed.append(test_index[key])
     flat = {}  # model -> per seed (G, K*K) confusions per group
     for model, tables in runs.items():
@@ -318,27 +321,39 @@ def paired_bootstrap(
                     "the runs of one seed must be evaluated on the same split draw"
                 )
             groups = item_groups.reindex(table["item_id"]).to_numpy()
-            flat[model].append(confusions_per_group(table["true"], table["pred"], groups, group_order)
-                               .reshape(len(group_order), -1))
+            flat[model].append(
+                confusions_per_group(table["true"], table["pred"], groups, group_order).reshape(
+                    len(group_order), -1
+                )
+            )
     rng = np.random.default_rng(seed)
     sampled = {model: [] for model in flat}
     n_classes = len(EMOTIONS)
-    for start in tqdm(
-        range(0, resamples, chunk), desc="bootstrap", unit="chunk", mininterval=5
-    ):
+    for start in tqdm(range(0, resamples, chunk), desc="bootstrap", unit="chunk", mininterval=5):
         size = min(chunk, resamples - start)
         # drawing G groups with replacement = multinomial counts of each group
-        counts = [rng.multinomial(len(order), np.full(len(order), 1 / len(order)), size=size)
-                  for order, _, _ in tests]
+        counts = [
+            rng.multinomial(len(order), np.full(len(order), 1 / len(order)), size=size)
+            for order, _, _ in tests
+        ]
         for model, per_seed in flat.items():
-            scores = [macro_f1_from_confusions((counts[test_of_seed[position]] @ per_group)
-                                               .reshape(size, n_classes, n_classes))
-                      for position, per_group in enumerate(per_seed)]
+            scores = [
+                macro_f1_from_confusions(
+                    (counts[test_of_seed[position]] @ per_group).reshape(size, n_classes, n_classes)
+                )
+                for position, per_group in enumerate(per_seed)
+            ]
             sampled[model].append(np.mean(scores, axis=0))
     sampled = {model: np.concatenate(values) for model, values in sampled.items()}
     point = {
-        model: float(np.mean([macro_f1_from_confusions(per_group.sum(axis=0).reshape(n_classes, n_classes))
-                              for per_group in per_seed]))
+        model: float(
+            np.mean(
+                [
+                    macro_f1_from_confusions(per_group.sum(axis=0).reshape(n_classes, n_classes))
+                    for per_group in per_seed
+                ]
+            )
+        )
         for model, per_seed in flat.items()
     }
     tail = (1 - ci_level) / 2 * 100
@@ -376,10 +391,15 @@ def comparison_pairs(by_model: dict[str, list[pd.DataFrame]]) -> list[tuple[str,
     """(model, reference, comparison) to compare: every model against the baseline (when it
     ran), then the best multimodal model against the best single-modality model, each the
     best by seed-averaged macro-F1 (registry ``ModelSpec.multimodal``)."""
-    pairs = [(model, BASELINE, VS_BASELINE) for model in by_model if model != BASELINE] \
-        if BASELINE in by_model else []
-    mean_f1 = {model: float(np.nanmean([macro_f1(t["true"], t["pred"]) for t in tables]))
-               for model, tables in by_model.items()}
+    pairs = (
+        [(model, BASELINE, VS_BASELINE) for model in by_model if model != BASELINE]
+        if BASELINE in by_model
+        else []
+    )
+    mean_f1 = {
+        model: float(np.nanmean([macro_f1(t["true"], t["pred"]) for t in tables]))
+        for model, tables in by_model.items()
+    }
     multimodal = [m for m in mean_f1 if registry.spec(m).multimodal]
     single = [m for m in mean_f1 if not registry.spec(m).multimodal]
     if multimodal and single:
@@ -394,22 +414,30 @@ def read_splits(split_paths) -> dict[int, tuple[pd.DataFrame, Path]]:
         table = read_split(path)
         draw = int(table["draw"].iloc[0])
         if draw in splits:
-            raise UserError(f"{path}: draw {draw} again (also {splits[draw][1]}); give each draw's split once")
+            raise UserError(
+                f"{path}: draw {draw} again (also {splits[draw][1]}); give each draw's split once"
+            )
         if not (table["part"] == "test").any():
-            raise UserError(f"{path}: the test part is empty, nothing to compare; raise "
-                            "split.test_fraction or add episodes")
+            raise UserError(
+                f"{path}: the test part is empty, nothing to compare; raise "
+                "split.test_fraction or add episodes"
+            )
         splits[draw] = (table, path)
     return splits
 
 
-def read_test_run(path, splits: dict[int, tuple[pd.DataFrame, Path]], run: dict | None = None) -> pd.DataFrame:
+def read_test_run(
+    path, splits: dict[int, tuple[pd.DataFrame, Path]], run: dict | None = None
+) -> pd.DataFrame:
     """One predictions.csv aligned to the test part of its run's draw (``splits``: from
     read_splits; ``run``: its run.json, read when not given): item_id, true, pred, scene_id."""
     path = Path(path)
     run = run or runs.run_beside(path)
     if run["split_draw"] not in splits:
-        raise UserError(f"{path}: a run of split draw {run['split_draw']}, but no split file of that draw "
-                        f"was given ({', '.join(str(p) for _, p in splits.values())})")
+        raise UserError(
+            f"{path}: a run of split draw {run['split_draw']}, but no split file of that draw "
+            f"was given ({', '.join(str(p) for _, p in splits.values())})"
+        )
     split, split_path = splits[run["split_draw"]]
     return align_to_test_part(read_predictions(path), split, path, split_path)
 
@@ -421,7 +449,9 @@ def read_test_runs(prediction_paths, split_paths) -> tuple[str, dict[str, list[p
     identities = {Path(path): runs.run_beside(path) for path in prediction_paths}
     names = sorted({run["split"] for run in identities.values()})
     if len(names) > 1:
-        raise UserError(f"predictions of several splits given ({', '.join(names)}); compare one split at a time")
+        raise UserError(
+            f"predictions of several splits given ({', '.join(names)}); compare one split at a time"
+        )
     by_model: dict[str, list[pd.DataFrame]] = {}
     for path, run in sorted(identities.items(), key=lambda item: (item[1]["model"], item[1]["seed"])):
         by_model.setdefault(run["model"], []).append(read_test_run(path, splits, run))
@@ -445,7 +475,11 @@ def compare_models(
     files and the split files of their draws."""
     split, by_model = read_test_runs(prediction_paths, split_paths)
     differences, info = paired_bootstrap(
-        by_model, groups_column=groups_column_of(resample_by), resamples=resamples, seed=seed, ci_level=ci_level,
+        by_model,
+        groups_column=groups_column_of(resample_by),
+        resamples=resamples,
+        seed=seed,
+        ci_level=ci_level,
         pairs=comparison_pairs(by_model),
     )
     table = pd.DataFrame([vars(d) for d in differences])
@@ -528,8 +562,12 @@ def add_parser(subparsers) -> None:
         required=True,
         help="predictions.csv files, each with the run.json of its run beside it",
     )
-    parser.add_argument("--split", nargs="+", required=True,
-                        help="results/split/{split}/draw{draw}.csv of every draw the runs were tested on")
+    parser.add_argument(
+        "--split",
+        nargs="+",
+        required=True,
+        help="results/split/{split}/draw{draw}.csv of every draw the runs were tested on",
+    )
     add_bootstrap_arguments(parser)
     parser.add_argument("--output", required=True, help="CSV to write")
     parser.set_defaults(func=_run_compare)

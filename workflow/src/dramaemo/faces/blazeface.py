@@ -85,22 +85,30 @@ class BlazeFace:
         from ai_edge_litert.interpreter import Interpreter  # imported by the jobs that need it
 
         if not Path(model).is_file():
-            raise UserError(f"{model}: no such BlazeFace model; run rule fetch_blazeface "
-                            "(snakemake fetches it) or set faces.blazeface.model")
+            raise UserError(
+                f"{model}: no such BlazeFace model; run rule fetch_blazeface "
+                "(snakemake fetches it) or set faces.blazeface.model"
+            )
         try:
             self.interpreter = Interpreter(model_path=str(model), num_threads=1)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            raise UserError(f"{model}: not a TFLite model ({error}); delete it and rerun "
-                            "rule fetch_blazeface") from error
+            raise UserError(
+                f"{model}: not a TFLite model ({error}); delete it and rerun rule fetch_blazeface"
+            ) from error
         details = self.interpreter.get_input_details()[0]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda o: o["shape"][-1])
         cells = (INPUT_SIDE // ANCHOR_STRIDE) ** 2
-        if (tuple(details["shape"]) != (1, INPUT_SIDE, INPUT_SIDE, 3) or len(outputs) != 2
-                or tuple(outputs[1]["shape"][:2]) != (1, cells)):
-            raise UserError(f"{model}: not BlazeFace's full-range model (input "
-                            f"{tuple(details['shape'])}); set faces.blazeface.model to "
-                            f"{MODEL_MEMBER.rpartition('/')[2]} from the mediapipe wheel")
+        if (
+            tuple(details["shape"]) != (1, INPUT_SIDE, INPUT_SIDE, 3)
+            or len(outputs) != 2
+            or tuple(outputs[1]["shape"][:2]) != (1, cells)
+        ):
+            raise UserError(
+                f"{model}: not BlazeFace's full-range model (input "
+                f"{tuple(details['shape'])}); set faces.blazeface.model to "
+                f"{MODEL_MEMBER.rpartition('/')[2]} from the mediapipe wheel"
+            )
         self.input = details["index"]
         self.scores, self.boxes = outputs[0]["index"], outputs[1]["index"]
         self.anchors = anchors()
@@ -111,7 +119,7 @@ class BlazeFace:
         larger than ``gray`` (a frame decoded at 1 / scale of its size)."""
         boxes, scores = [], []
         for x0, y0, w, h in views(*gray.shape[:2]):
-            found, confidence = self.detect(gray[y0:y0 + h, x0:x0 + w])
+            found, confidence = self.detect(gray[y0 : y0 + h, x0 : x0 + w])
             boxes += [(x + x0, y + y0, bw, bh) for x, y, bw, bh in found]
             scores += confidence
         if not boxes:
@@ -132,11 +140,12 @@ class BlazeFace:
         height, width = gray.shape[:2]
         fit = INPUT_SIDE / max(height, width)
         new_h, new_w = max(1, round(height * fit)), max(1, round(width * fit))
-        resized = cv2.resize(gray, (new_w, new_h),
-                             interpolation=cv2.INTER_AREA if fit < 1 else cv2.INTER_LINEAR)
+        resized = cv2.resize(
+            gray, (new_w, new_h), interpolation=cv2.INTER_AREA if fit < 1 else cv2.INTER_LINEAR
+        )
         top, left = (INPUT_SIDE - new_h) // 2, (INPUT_SIDE - new_w) // 2
         canvas = np.zeros((1, INPUT_SIDE, INPUT_SIDE, 3), np.float32)
-        canvas[0, top:top + new_h, left:left + new_w] = (resized / 127.5 - 1)[..., None]
+        canvas[0, top : top + new_h, left : left + new_w] = (resized / 127.5 - 1)[..., None]
         self.interpreter.set_tensor(self.input, canvas)
         self.interpreter.invoke()
         logits = self.interpreter.get_tensor(self.scores)[0, :, 0].astype(np.float64)
@@ -156,8 +165,12 @@ def frame_detector(model: str | Path, min_score: float, min_size: int, reduction
     """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share;
     frames are decoded to gray at 1 / ``reduction`` of their size (``jpeg_reduction``)."""
     local = threading.local()
-    flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
-            4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[reduction]
+    flag = {
+        1: cv2.IMREAD_GRAYSCALE,
+        2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+        4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+        8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+    }[reduction]
 
     def detect(data: bytes):
         if not hasattr(local, "detector"):
@@ -172,7 +185,8 @@ def frame_detector(model: str | Path, min_score: float, min_size: int, reduction
 
 def add_parser(subparsers) -> None:
     fetch = subparsers.add_parser("fetch-blazeface", help="BlazeFace model from the mediapipe wheel")
-    fetch.add_argument("--version", default=schema_defaults("faces", "blazeface")["version"],
-                       help="mediapipe release")
+    fetch.add_argument(
+        "--version", default=schema_defaults("faces", "blazeface")["version"], help="mediapipe release"
+    )
     fetch.add_argument("--output", required=True, help="the .tflite file to write")
     fetch.set_defaults(func=lambda args: fetch_model(args.output, args.version))

@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dramaemo.faces import blazeface
 from dramaemo.core.config import filled, schema_defaults, schema_node
 from dramaemo.core.errors import UserError
 from dramaemo.core.options import BLAZEFACE, HAAR
+from dramaemo.faces import blazeface
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ def derived_detection_scale(min_size: int, window: tuple[int, int]) -> float:
     return min(1.0, min(window) / min_size)
 
 
-def resolve_detection_scale(
-    detection_scale: float | str | None, min_size: int, classifier
-) -> float:
+def resolve_detection_scale(detection_scale: float | str | None, min_size: int, classifier) -> float:
     """``detection_scale`` as a number: ``auto`` (or None) derives it from ``min_size``."""
     if detection_scale is None or detection_scale == AUTO_SCALE:
         return derived_detection_scale(min_size, tuple(classifier.getOriginalWindowSize()))
@@ -95,7 +93,11 @@ def resolve_detection_scale(
 
 
 def detect_in_image(
-    image, classifier, scale_factor: float, min_neighbors: int, min_size: int,
+    image,
+    classifier,
+    scale_factor: float,
+    min_neighbors: int,
+    min_size: int,
     detection_scale: float,
 ) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) in the image's own pixels, sorted left to right.
@@ -105,9 +107,7 @@ def detect_in_image(
     """
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     if detection_scale != 1.0:
-        gray = cv2.resize(
-            gray, None, fx=detection_scale, fy=detection_scale, interpolation=cv2.INTER_AREA
-        )
+        gray = cv2.resize(gray, None, fx=detection_scale, fy=detection_scale, interpolation=cv2.INTER_AREA)
     side = max(1, round(min_size * detection_scale))
     found = classifier.detectMultiScale(
         gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(side, side)
@@ -123,8 +123,9 @@ def detect_in_image(
     return sorted(boxes)
 
 
-def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int,
-                   detection_scale: float):
+def frame_detector(
+    cascade: str, scale_factor: float, min_neighbors: int, min_size: int, detection_scale: float
+):
     """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share.
 
     Each thread loads its own cascade: a CascadeClassifier keeps the image pyramid of its
@@ -140,22 +141,23 @@ def frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_si
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if image is None:
             return None
-        return detect_in_image(image, local.classifier, scale_factor, min_neighbors,
-                               min_size, detection_scale)
+        return detect_in_image(
+            image, local.classifier, scale_factor, min_neighbors, min_size, detection_scale
+        )
 
     return detect
 
 
-def haar_frame_detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int,
-                        detection_scale: float | str):
+def haar_frame_detector(
+    cascade: str, scale_factor: float, min_neighbors: int, min_size: int, detection_scale: float | str
+):
     """frame_detector of the Haar cascade, ``detection_scale`` resolved (auto: from min_size)."""
     scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
     log.info("Haar cascade %s: detection scale %.3g, faces from %d px", cascade, scale, min_size)
     return frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
 
 
-def blazeface_frame_detector(model: str | Path, min_score: float, min_size: int,
-                             first_frame: Path | None):
+def blazeface_frame_detector(model: str | Path, min_score: float, min_size: int, first_frame: Path | None):
     """blazeface.frame_detector, decoding frames as small as the first frame's size allows."""
     blazeface.BlazeFace(model, min_score, min_size)  # a missing or wrong model fails here
     height, width = 0, 0
@@ -165,8 +167,13 @@ def blazeface_frame_detector(model: str | Path, min_score: float, min_size: int,
             raise UserError(f"{first_frame}: unreadable frame; rerun extract_frames")
         height, width = image.shape
     reduction = blazeface.jpeg_reduction(height, width)
-    log.info("BlazeFace %s: score from %.2f, faces from %d px, frames decoded at 1/%d",
-             model, min_score, min_size, reduction)
+    log.info(
+        "BlazeFace %s: score from %.2f, faces from %d px, frames decoded at 1/%d",
+        model,
+        min_score,
+        min_size,
+        reduction,
+    )
     return blazeface.frame_detector(model, min_score, min_size, reduction)
 
 
@@ -192,18 +199,25 @@ def detect_faces(
     release the GIL); the result is the same for any number of threads.
     """
     detector, cascade, scale_factor, min_neighbors, min_size, detection_scale = filled(
-        "faces", detector=detector, cascade=cascade, scale_factor=scale_factor,
-        min_neighbors=min_neighbors, min_size=min_size, detection_scale=detection_scale).values()
+        "faces",
+        detector=detector,
+        cascade=cascade,
+        scale_factor=scale_factor,
+        min_neighbors=min_neighbors,
+        min_size=min_size,
+        detection_scale=detection_scale,
+    ).values()
     frames = frame_files(frames_dir)
     if detector == HAAR:
-        detect = haar_frame_detector(cascade, scale_factor, min_neighbors, min_size,
-                                     detection_scale)
+        detect = haar_frame_detector(cascade, scale_factor, min_neighbors, min_size, detection_scale)
     elif detector == BLAZEFACE:
         defaults = schema_defaults("faces", BLAZEFACE)
         detect = blazeface_frame_detector(
             defaults["model"] if model is None else model,
             defaults["min_score"] if min_score is None else min_score,
-            min_size, frames[0][1] if frames else None)
+            min_size,
+            frames[0][1] if frames else None,
+        )
     else:
         raise UserError(f"faces.detector: {detector!r} is not one of {', '.join(DETECTORS)}")
     log.info("%s: %d frames, %s detector, %d threads", episode, len(frames), detector, threads)
@@ -212,12 +226,13 @@ def detect_faces(
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for start in range(0, len(frames), CHUNK_FRAMES):
-            chunk = frames[start:start + CHUNK_FRAMES]
+            chunk = frames[start : start + CHUNK_FRAMES]
             data = [path.read_bytes() for _, path in chunk]
             digests = [hashlib.sha1(frame).digest() for frame in data]
             # a still shot (same bytes as the frame before) reuses that frame's faces
-            fresh = [i for i, digest in enumerate(digests)
-                     if digest != (digests[i - 1] if i else previous_digest)]
+            fresh = [
+                i for i, digest in enumerate(digests) if digest != (digests[i - 1] if i else previous_digest)
+            ]
             found = dict(zip(fresh, pool.map(detect, [data[i] for i in fresh])))
             for i, (second, path) in enumerate(chunk):
                 if i in found:
@@ -232,7 +247,11 @@ def detect_faces(
             done = start + len(chunk)
             log.info(
                 "%s: %d/%d frames, %d faces, %d still frames reused, %.1f frames/s",
-                episode, done, len(frames), len(rows), reused,
+                episode,
+                done,
+                len(frames),
+                len(rows),
+                reused,
                 done / max(time.monotonic() - started, 1e-9),
             )
     if not frames:
@@ -251,12 +270,10 @@ def crop_box(image, x: int, y: int, w: int, h: int, margin: float):
     return image[y0:y1, x0:x1]
 
 
-def crop_key(frame_digest: bytes, x: int, y: int, w: int, h: int, margin: float,
-             image_size: int) -> str:
+def crop_key(frame_digest: bytes, x: int, y: int, w: int, h: int, margin: float, image_size: int) -> str:
     """A short hash of everything a crop's pixels depend on: the frame's bytes, the box
     and the crop settings (bump CROP_FORMAT when the way of cropping changes)."""
-    what = repr((frame_digest, int(x), int(y), int(w), int(h), float(margin),
-                 int(image_size), CROP_FORMAT))
+    what = repr((frame_digest, int(x), int(y), int(w), int(h), float(margin), int(image_size), CROP_FORMAT))
     return hashlib.sha1(what.encode()).hexdigest()[:CROP_KEY_LENGTH]
 
 
@@ -280,8 +297,9 @@ def crop_faces(
     crops_dir = Path(crops_dir)
     crops_dir.mkdir(parents=True, exist_ok=True)
     # (second, key) -> crop file; older names without a key never match and are removed
-    earlier = {(path.stem.partition("_")[0], path.stem.rpartition("_")[2]): path
-               for path in crops_dir.glob("*.png")}
+    earlier = {
+        (path.stem.partition("_")[0], path.stem.rpartition("_")[2]): path for path in crops_dir.glob("*.png")
+    }
     records, wanted, reused = [], set(), 0
     seconds = detections.groupby("second", sort=True)
     for done, (second, faces) in enumerate(seconds, start=1):
@@ -309,23 +327,34 @@ def crop_faces(
                 crop = cv2.resize(crop, (image_size, image_size), interpolation=cv2.INTER_AREA)
                 cv2.imwrite(str(crop_path), crop)
             wanted.add(crop_path)
-            records.append(face._asdict() | {
-                "crop_path": str(crop_path), "frame_path": str(frame_path)
-            })
+            records.append(face._asdict() | {"crop_path": str(crop_path), "frame_path": str(frame_path)})
         if done % PROGRESS_EVERY == 0:
             log.info("%d/%d frames cropped, %d crops", done, len(seconds), len(records))
     for stale in earlier.values():  # crops of boxes that are gone, or of older settings
         stale.unlink()
-    log.info("%d crops in %s: %d written, %d kept from an earlier run", len(records),
-             crops_dir, len(records) - reused, reused)
+    log.info(
+        "%d crops in %s: %d written, %d kept from an earlier run",
+        len(records),
+        crops_dir,
+        len(records) - reused,
+        reused,
+    )
     return pd.DataFrame(records, columns=MANIFEST_COLUMNS)
 
 
 def _run_detect(args) -> None:
     cv2.setNumThreads(args.threads)  # detectMultiScale's own threads: the rule's share
     table = detect_faces(
-        args.frames, args.episode, args.detector, args.cascade, args.scale_factor,
-        args.min_neighbors, args.min_size, args.detection_scale, args.model, args.min_score,
+        args.frames,
+        args.episode,
+        args.detector,
+        args.cascade,
+        args.scale_factor,
+        args.min_neighbors,
+        args.min_size,
+        args.detection_scale,
+        args.model,
+        args.min_score,
         args.threads,
     )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -346,16 +375,21 @@ def add_parser(subparsers) -> None:
     faces, crops = schema_defaults("faces"), schema_defaults("crops")
     detect.add_argument("--detector", choices=DETECTORS, default=faces["detector"])
     detect.add_argument("--model", default=faces[BLAZEFACE]["model"], help="BlazeFace .tflite")
-    detect.add_argument("--min-score", type=float, default=faces[BLAZEFACE]["min_score"],
-                        help="BlazeFace score kept")
+    detect.add_argument(
+        "--min-score", type=float, default=faces[BLAZEFACE]["min_score"], help="BlazeFace score kept"
+    )
     detect.add_argument("--cascade", default=faces["cascade"], help="Haar cascade")
     detect.add_argument("--scale-factor", type=float, default=faces["scale_factor"])
     detect.add_argument("--min-neighbors", type=int, default=faces["min_neighbors"])
     detect.add_argument("--min-size", type=int, default=faces["min_size"], help="original pixels")
-    detect.add_argument("--detection-scale", default=faces["detection_scale"],
-                        help=f"factor in (0, 1], or {AUTO_SCALE}: derived from --min-size")
-    detect.add_argument("--threads", type=int, default=1,
-                        help="frames detected at once (and OpenCV's threads)")
+    detect.add_argument(
+        "--detection-scale",
+        default=faces["detection_scale"],
+        help=f"factor in (0, 1], or {AUTO_SCALE}: derived from --min-size",
+    )
+    detect.add_argument(
+        "--threads", type=int, default=1, help="frames detected at once (and OpenCV's threads)"
+    )
     detect.set_defaults(func=_run_detect)
 
     crop = subparsers.add_parser("crop-faces", help="grayscale square crops + manifest")

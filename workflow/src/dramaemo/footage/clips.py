@@ -36,8 +36,10 @@ def clip_bounds(segment, padding: float, duration: float, fps: float) -> tuple[f
     start, end = max(start, 0.0), min(end, duration)
     first, stop = math.ceil(start * fps - 1e-6), math.floor(end * fps + 1e-6)
     if stop <= first:
-        raise UserError(f"segment {segment['episode']} {segment['start']}-{segment['end']} s: empty clip "
-                        "(outside its shot or the video)")
+        raise UserError(
+            f"segment {segment['episode']} {segment['start']}-{segment['end']} s: empty clip "
+            "(outside its shot or the video)"
+        )
     return first / fps, stop - first
 
 
@@ -46,19 +48,66 @@ def cut_clip(video, output, start: float, frames: int, fps: float) -> None:
     # A quarter frame early: the seek keeps frames at or after it, so float rounding
     # cannot drop the first wanted frame (the previous one is 3/4 frame earlier).
     seek = max(0.0, start - 0.25 / fps)
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-ss", f"{seek:.6f}", "-i", str(video), "-map", "0:v:0", "-map", "0:a:0?",
-               "-frames:v", str(frames), "-t", f"{frames / fps:.6f}",
-               "-vf", "setpts=PTS-STARTPTS", "-af", "asetpts=PTS-STARTPTS",
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-               "-c:a", "aac", "-movflags", "+faststart", str(output)]
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{seek:.6f}",
+        "-i",
+        str(video),
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0?",
+        "-frames:v",
+        str(frames),
+        "-t",
+        f"{frames / fps:.6f}",
+        "-vf",
+        "setpts=PTS-STARTPTS",
+        "-af",
+        "asetpts=PTS-STARTPTS",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(output),
+    ]
     _ffmpeg(command, output)
 
 
 def write_poster(video, output, moment: float) -> None:
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-ss", f"{moment:.6f}", "-i", str(video), "-frames:v", "1",
-               "-vf", f"scale={POSTER_WIDTH}:-2", "-q:v", "3", str(output)]
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{moment:.6f}",
+        "-i",
+        str(video),
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale={POSTER_WIDTH}:-2",
+        "-q:v",
+        "3",
+        str(output),
+    ]
     _ffmpeg(command, output)
 
 
@@ -80,19 +129,29 @@ def write_gallery(hits: pd.DataFrame, folder, *, padding: float = 1.0, query=Non
     for number, hit in enumerate(hits.to_dict("records"), start=1):
         video = hit["video"]
         if not video or not Path(video).is_file():
-            raise UserError(f"episode {hit['episode']}: video {video!r} not found (run search where the "
-                            "index was made, or reindex)")
+            raise UserError(
+                f"episode {hit['episode']}: video {video!r} not found (run search where the "
+                "index was made, or reindex)"
+            )
         info = infos.setdefault(video, probe_video(video))
         start, frames = clip_bounds(hit, padding, info.duration, info.fps)
         name = f"{hit['rank']:03d}_{hit['episode']}_{hit['emotion']}_{hit['start']}-{hit['end']}"
         cut_clip(video, folder / f"{name}.mp4", start, frames, info.fps)
         middle = (max(start, float(hit["start"])) + min(start + frames / info.fps, float(hit["end"]))) / 2
         write_poster(video, folder / f"{name}.jpg", middle)
-        cards.append({**hit, "clip": f"{name}.mp4", "poster": f"{name}.jpg", "clip_start": start,
-                      "clip_seconds": frames / info.fps})
+        cards.append(
+            {
+                **hit,
+                "clip": f"{name}.mp4",
+                "poster": f"{name}.jpg",
+                "clip_start": start,
+                "clip_seconds": frames / info.fps,
+            }
+        )
         log.info("clip %d/%d: %s (%.2f s from %.2f s)", number, len(hits), name, frames / info.fps, start)
-    environment = Environment(loader=PackageLoader("dramaemo.footage", "templates"),
-                              autoescape=select_autoescape(["html"]))
+    environment = Environment(
+        loader=PackageLoader("dramaemo.footage", "templates"), autoescape=select_autoescape(["html"])
+    )
     page = environment.get_template(TEMPLATE).render(cards=cards, query=_describe(query))
     index = folder / "index.html"
     index.write_text(page, encoding="utf-8")

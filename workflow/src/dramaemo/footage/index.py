@@ -28,8 +28,8 @@ from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABIL
 from dramaemo.footage import predict as inference
 from dramaemo.footage.segments import smooth
 from dramaemo.footage.shots import read_shots, shot_of_times
-from dramaemo.footage.tables import write_index
 from dramaemo.footage.subtitles import annotation_texts, face_texts, read_cues, text_at
+from dramaemo.footage.tables import write_index
 from dramaemo.footage.tracks import link_tracks
 
 log = logging.getLogger(__name__)
@@ -75,18 +75,39 @@ def all_rows(manifest: pd.DataFrame, episode: str, seconds: int) -> pd.DataFrame
     """The manifest's faces plus one row (face_index NO_FACE, no box) per faceless second."""
     faces = manifest.assign(episode=episode)[["episode", "second", "face_index", *BOX, "crop_path"]]
     faceless = sorted(set(range(seconds)) - set(faces["second"].astype(int)))
-    empty = pd.DataFrame({"episode": episode, "second": faceless, "face_index": NO_FACE,
-                          **{column: np.nan for column in BOX}, "crop_path": ""})
+    empty = pd.DataFrame(
+        {
+            "episode": episode,
+            "second": faceless,
+            "face_index": NO_FACE,
+            **{column: np.nan for column in BOX},
+            "crop_path": "",
+        }
+    )
     rows = pd.concat([faces.astype({c: float for c in BOX}), empty], ignore_index=True)
     rows = rows.astype({"second": np.int64, "face_index": np.int64})
     return rows.sort_values(["second", "face_index"], kind="stable").reset_index(drop=True)
 
 
-def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd.DataFrame,
-                  model_name: str, model_path, text_source=None, fallback_name: str | None = None,
-                  fallback_path=None, annotations: pd.DataFrame | None = None, subtitles=None,
-                  window: int = 3, min_iou: float = 0.3, centre_gate: float = 0.5, max_gap: int = 0,
-                  batch_size: int = 256) -> tuple[pd.DataFrame, dict]:
+def index_episode(
+    *,
+    episode: str,
+    info: dict,
+    manifest: pd.DataFrame,
+    shots: pd.DataFrame,
+    model_name: str,
+    model_path,
+    text_source=None,
+    fallback_name: str | None = None,
+    fallback_path=None,
+    annotations: pd.DataFrame | None = None,
+    subtitles=None,
+    window: int = 3,
+    min_iou: float = 0.3,
+    centre_gate: float = 0.5,
+    max_gap: int = 0,
+    batch_size: int = 256,
+) -> tuple[pd.DataFrame, dict]:
     """The index rows of one episode and a summary (counts, seconds per stage)."""
     from dramaemo.models.builders import load_model
 
@@ -99,7 +120,9 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
         # the frame extract-frames took: nearest to k + offset, the later one on a tie
         rows["pts"] = np.floor(moments * fps + 0.5) / fps if fps > 0 else moments
         rows["shot"] = shot_of_times(shots, moments)
-        rows["faces_on_screen"] = rows.groupby("second")["face_index"].transform(lambda f: int((f != NO_FACE).sum()))
+        rows["faces_on_screen"] = rows.groupby("second")["face_index"].transform(
+            lambda f: int((f != NO_FACE).sum())
+        )
         has_face = rows["face_index"].to_numpy() != NO_FACE
         rows["track"] = NO_FACE
         rows.loc[has_face, "track"] = link_tracks(rows.loc[has_face], min_iou, centre_gate, max_gap)
@@ -109,8 +132,12 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
             cues = read_cues(subtitles)
             found = text_at(cues, np.arange(seconds) + offset)
             subtitle_text = dict(enumerate(found))
-            log.info("%s: %d cues, text at %d of %d seconds", subtitles, len(cues), sum(map(bool, found)), seconds)
-        rows["text"], rows["text_source"] = face_texts(rows, annotation_texts(annotations, episode), subtitle_text)
+            log.info(
+                "%s: %d cues, text at %d of %d seconds", subtitles, len(cues), sum(map(bool, found)), seconds
+            )
+        rows["text"], rows["text_source"] = face_texts(
+            rows, annotation_texts(annotations, episode), subtitle_text
+        )
     with stages("crops"):
         faces = read_crops(rows.loc[has_face, "crop_path"].tolist())
     with stages("predict"):
@@ -123,17 +150,25 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
             to_fallback = has_face & (rows["text_source"].to_numpy() == "none")
             to_main &= ~to_fallback
             if inference.uses_text(fallback_name):
-                raise UserError(f"index fallback model {fallback_name} needs text too; use an image-only model")
+                raise UserError(
+                    f"index fallback model {fallback_name} needs text too; use an image-only model"
+                )
             if to_fallback.any():
                 fallback = load_model(fallback_path)
                 face_rows = to_fallback[has_face]
-                inputs = inference.model_inputs_for(fallback_name, faces[face_rows], [""] * int(face_rows.sum()),
-                                                    model=fallback)
+                inputs = inference.model_inputs_for(
+                    fallback_name, faces[face_rows], [""] * int(face_rows.sum()), model=fallback
+                )
                 raw[to_fallback] = inference.predict(fallback, inputs, batch_size)
                 used[to_fallback] = fallback_name
         face_rows = to_main[has_face]
-        inputs = inference.model_inputs_for(model_name, faces[face_rows], rows.loc[to_main, "text"].tolist(),
-                                            model=main, text_encoder=text_encoder)
+        inputs = inference.model_inputs_for(
+            model_name,
+            faces[face_rows],
+            rows.loc[to_main, "text"].tolist(),
+            model=main,
+            text_encoder=text_encoder,
+        )
         raw[to_main] = inference.predict(main, inputs, batch_size)
         used[to_main] = model_name
     with stages("smooth"):
@@ -153,15 +188,29 @@ def index_episode(*, episode: str, info: dict, manifest: pd.DataFrame, shots: pd
     rows = rows[INDEX_COLUMNS]
     faceless = int((~has_face).sum())
     summary = {
-        "episode": episode, "seconds": seconds, "rows": len(rows), "faces": int(has_face.sum()),
-        "faceless_seconds": faceless, "tracks": int(rows.loc[has_face, "track"].nunique()),
-        "shots": int(len(shots)), "model": model_name, "fallback_model": fallback_name if fallback_path else None,
+        "episode": episode,
+        "seconds": seconds,
+        "rows": len(rows),
+        "faces": int(has_face.sum()),
+        "faceless_seconds": faceless,
+        "tracks": int(rows.loc[has_face, "track"].nunique()),
+        "shots": int(len(shots)),
+        "model": model_name,
+        "fallback_model": fallback_name if fallback_path else None,
         "text_sources": dict(Counter(rows.loc[has_face, "text_source"])),
-        "model_rows": dict(Counter(used[has_face])), "subtitles": str(subtitles) if subtitles else None,
+        "model_rows": dict(Counter(used[has_face])),
+        "subtitles": str(subtitles) if subtitles else None,
         "stage_seconds": {k: round(v, 3) for k, v in stages.seconds.items()},
     }
-    log.info("%s: %d rows: %d faces in %d tracks, %d seconds without a face (kept as rows); text sources %s",
-             episode, len(rows), summary["faces"], summary["tracks"], faceless, summary["text_sources"])
+    log.info(
+        "%s: %d rows: %d faces in %d tracks, %d seconds without a face (kept as rows); text sources %s",
+        episode,
+        len(rows),
+        summary["faces"],
+        summary["tracks"],
+        faceless,
+        summary["text_sources"],
+    )
     return rows, summary
 
 
@@ -188,24 +237,43 @@ def _run(args) -> None:
     except FileNotFoundError:
         raise UserError(f"{args.manifest}: no such crop manifest; run crop_faces") from None
     # config `annotations` may list several files (one per annotator): their rows together
-    annotations = (pd.concat([read_annotations(path) for path in args.annotations], ignore_index=True)
-                   if args.annotations else None)
+    annotations = (
+        pd.concat([read_annotations(path) for path in args.annotations], ignore_index=True)
+        if args.annotations
+        else None
+    )
     shots = read_shots(args.shots)
     # MiniLM's numpy forward pass: BLAS threads capped to the job's (they spin otherwise)
     with threadpool_limits(limits=args.threads or None):
         rows, summary = index_episode(
-            episode=args.episode, info=_read_json(args.info), manifest=manifest, shots=shots,
-            model_name=args.model, model_path=args.model_path, text_source=args.text_source,
-            fallback_name=args.fallback_model, fallback_path=args.fallback_path, annotations=annotations,
-            subtitles=args.subtitles, window=args.window, min_iou=args.min_iou,
-            centre_gate=args.centre_gate, max_gap=args.max_gap, batch_size=args.batch_size)
+            episode=args.episode,
+            info=_read_json(args.info),
+            manifest=manifest,
+            shots=shots,
+            model_name=args.model,
+            model_path=args.model_path,
+            text_source=args.text_source,
+            fallback_name=args.fallback_model,
+            fallback_path=args.fallback_path,
+            annotations=annotations,
+            subtitles=args.subtitles,
+            window=args.window,
+            min_iou=args.min_iou,
+            centre_gate=args.centre_gate,
+            max_gap=args.max_gap,
+            batch_size=args.batch_size,
+        )
     write_index(rows, args.output, args.video, shots)
     Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("index-episode", help="emotion of every face of every second of an episode",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "index-episode",
+        help="emotion of every face of every second of an episode",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--episode", required=True)
     parser.add_argument("--video", required=True, help="the episode video (kept for clips)")
     parser.add_argument("--info", required=True, help="results/frames/{episode}.info.json")
@@ -213,8 +281,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--shots", required=True, help="shots CSV (detect-shots)")
     parser.add_argument("--model", required=True, help="registry model name, e.g. baseline, glove, text")
     parser.add_argument("--model-path", required=True, help="model.keras")
-    parser.add_argument("--text-source", help="what the model's text encoder reads to encode new text: the "
-                        "prepare-glove .npz it was trained with (GloVe), the checkpoint folder (MiniLM)")
+    parser.add_argument(
+        "--text-source",
+        help="what the model's text encoder reads to encode new text: the "
+        "prepare-glove .npz it was trained with (GloVe), the checkpoint folder (MiniLM)",
+    )
     parser.add_argument("--fallback-model", help="image-only model for faces without text")
     parser.add_argument("--fallback-path", help="its model.keras")
     parser.add_argument("--annotations", nargs="*", help="annotation CSV (descriptions of annotated seconds)")
@@ -224,7 +295,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--centre-gate", type=float, default=0.5, help="in face sides")
     parser.add_argument("--max-gap", type=int, default=0, help="missed seconds a track may bridge")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=0, help="TensorFlow and BLAS CPU threads (0: their choice)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="TensorFlow and BLAS CPU threads (0: their choice)"
+    )
     parser.add_argument("--output", required=True, help="results/index/{episode}.parquet")
     parser.add_argument("--summary", required=True, help="JSON of counts and stage seconds")
     parser.set_defaults(func=_run)

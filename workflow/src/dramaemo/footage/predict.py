@@ -25,11 +25,15 @@ def uses_text(model_name: str) -> bool:
 
 def _spec(model_name: str) -> registry.ModelSpec:
     if model_name not in registry.TRAINED_MODELS:
-        raise UserError(f"model {model_name!r}: unknown; index.model is one of {', '.join(registry.TRAINED_MODELS)}")
+        raise UserError(
+            f"model {model_name!r}: unknown; index.model is one of {', '.join(registry.TRAINED_MODELS)}"
+        )
     spec = registry.MODELS[model_name]
     if model_name not in registry.INDEXABLE_MODELS:
-        raise UserError(f"model {model_name}: indexing needs {registry.TEXT_ENCODERS[spec.text].label} inputs of "
-                        f"new text, not supported yet; set index.model to one of {', '.join(registry.INDEXABLE_MODELS)}")
+        raise UserError(
+            f"model {model_name}: indexing needs {registry.TEXT_ENCODERS[spec.text].label} inputs of "
+            f"new text, not supported yet; set index.model to one of {', '.join(registry.INDEXABLE_MODELS)}"
+        )
     return spec
 
 
@@ -41,13 +45,18 @@ def load_text_encoder(model_name: str, source):
         return None
     encoder = registry.TEXT_ENCODERS[spec.text]
     if not source:
-        what = f"config text.{encoder.name}.{encoder.new_text_source}" if encoder.new_text_source else encoder.cache
+        what = (
+            f"config text.{encoder.name}.{encoder.new_text_source}"
+            if encoder.new_text_source
+            else encoder.cache
+        )
         raise UserError(f"model {model_name} needs {what} to encode new text (--text-source)")
     return registry.resolve(encoder.new_text)(source)
 
 
-def model_inputs_for(model_name: str, faces: np.ndarray, descriptions, *, model,
-                     text_encoder=None) -> dict[str, np.ndarray]:
+def model_inputs_for(
+    model_name: str, faces: np.ndarray, descriptions, *, model, text_encoder=None
+) -> dict[str, np.ndarray]:
     """The named input arrays of ``model`` (a loaded Keras model named ``model_name``) for
     N faces (uint8 N x S x S crops, as in images.npz) and their N descriptions, the text
     encoded by ``text_encoder`` (load_text_encoder)."""
@@ -55,8 +64,10 @@ def model_inputs_for(model_name: str, faces: np.ndarray, descriptions, *, model,
 
     spec = _spec(model_name)
     shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
-    mismatch = UserError(f"model file takes inputs {sorted(shapes)}, not those of model {model_name}; "
-                         "set index.model to the model's name")
+    mismatch = UserError(
+        f"model file takes inputs {sorted(shapes)}, not those of model {model_name}; "
+        "set index.model to the model's name"
+    )
     if spec.face != ("face" in shapes):
         raise mismatch
     inputs = {"face": preprocess_faces(faces, shapes["face"][0])} if spec.face else {}

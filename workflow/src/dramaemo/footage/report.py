@@ -22,7 +22,9 @@ from dramaemo.footage.tables import read_index, read_index_metadata
 log = logging.getLogger(__name__)
 
 # One fixed colour per emotion (matplotlib's tab10), so every timeline reads the same.
-EMOTION_COLOURS = dict(zip(EMOTIONS, ["#d62728", "#8c564b", "#9467bd", "#ff7f0e", "#7f7f7f", "#1f77b4", "#2ca02c"]))
+EMOTION_COLOURS = dict(
+    zip(EMOTIONS, ["#d62728", "#8c564b", "#9467bd", "#ff7f0e", "#7f7f7f", "#1f77b4", "#2ca02c"])
+)
 
 
 def track_lanes(faces: pd.DataFrame) -> dict[int, int]:
@@ -55,20 +57,34 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
     height = min(12.0, 2.8 + 0.3 * lanes)
     figure, axis = plt.subplots(figsize=(12, height))
     for emotion, group in faces.groupby("pred"):
-        axis.barh([lane[t] for t in group["track"]], 1.0, left=group["second"], height=0.8,
-                  color=EMOTION_COLOURS[emotion], linewidth=0)
+        axis.barh(
+            [lane[t] for t in group["track"]],
+            1.0,
+            left=group["second"],
+            height=0.8,
+            color=EMOTION_COLOURS[emotion],
+            linewidth=0,
+        )
     if shots is not None:
         for cut in shots["start"].iloc[1:]:
             axis.axvline(cut, color="#0003", linewidth=0.5)
     episode = index["episode"].iloc[0] if len(index) else ""
     faceless = int((index["track"] == NO_FACE).sum())
-    axis.set(xlim=(0, seconds), ylim=(-0.6, lanes - 0.4), xlabel="second",
-             ylabel="face lane",
-             yticks=range(lanes),
-             title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
-                   f"{faceless} of {seconds} seconds without a face)")
-    figure.legend(handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS], ncol=7,
-                  loc="lower center", frameon=False)
+    axis.set(
+        xlim=(0, seconds),
+        ylim=(-0.6, lanes - 0.4),
+        xlabel="second",
+        ylabel="face lane",
+        yticks=range(lanes),
+        title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
+        f"{faceless} of {seconds} seconds without a face)",
+    )
+    figure.legend(
+        handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS],
+        ncol=7,
+        loc="lower center",
+        frameon=False,
+    )
     figure.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=110)
@@ -102,8 +118,9 @@ def _run_summary(args) -> None:
     table = pd.DataFrame([summarise(read_index(path)) for path in args.index])
     skipped = pd.DataFrame(json.loads(args.skipped_videos), columns=["episode", "file", "reason"])
     # a skipped video is a row of its own, so the count of episodes stays honest
-    table = pd.concat([table.assign(skipped=""),
-                       skipped[["episode"]].assign(skipped=skipped["reason"])], ignore_index=True)
+    table = pd.concat(
+        [table.assign(skipped=""), skipped[["episode"]].assign(skipped=skipped["reason"])], ignore_index=True
+    )
     table.to_csv(args.csv, index=False)
     shown = table.rename(columns=lambda c: c.replace("share_", "").replace("text_", "text: "))
     Path(args.html).write_text(
@@ -111,9 +128,14 @@ def _run_summary(args) -> None:
         "<p>Share of face-seconds per predicted emotion, per episode; text: where each face's "
         "description came from; skipped: why a video was left out (on_bad_video: skip).</p>"
         + shown.to_html(index=False, float_format=lambda v: f"{v:.1%}", na_rep=""),
-        encoding="utf-8")
-    log.info("summary of %d episodes written to %s (%d videos skipped)", len(table) - len(skipped),
-             args.csv, len(skipped))
+        encoding="utf-8",
+    )
+    log.info(
+        "summary of %d episodes written to %s (%d videos skipped)",
+        len(table) - len(skipped),
+        args.csv,
+        len(skipped),
+    )
 
 
 def add_parser(subparsers) -> None:
@@ -125,6 +147,7 @@ def add_parser(subparsers) -> None:
     summary.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     summary.add_argument("--csv", required=True)
     summary.add_argument("--html", required=True)
-    summary.add_argument("--skipped-videos", default="[]",
-                         help="JSON list of the videos left out (episode, file, reason)")
+    summary.add_argument(
+        "--skipped-videos", default="[]", help="JSON list of the videos left out (episode, file, reason)"
+    )
     summary.set_defaults(func=_run_summary)

@@ -37,7 +37,7 @@ class Query:
     episodes: list[str] = field(default_factory=list)
     limit: int | None = None
 
-    def check(self, indexed: set[str]) -> "Query":
+    def check(self, indexed: set[str]) -> Query:
         """The query with emotions spelled as EMOTIONS; UserError for a bad one."""
         by_lower = {emotion.lower(): emotion for emotion in EMOTIONS}
         if not self.emotions:
@@ -58,8 +58,10 @@ class Query:
             raise UserError(f"--limit {self.limit}: must be 1 or more")
         missing = [e for e in self.episodes if e not in indexed]
         if missing:
-            raise UserError(f"episode {missing[0]!r} was never indexed (indexed: {', '.join(sorted(indexed)) or 'none'}); "
-                            "add it to index.episodes and run the index target")
+            raise UserError(
+                f"episode {missing[0]!r} was never indexed (indexed: {', '.join(sorted(indexed)) or 'none'}); "
+                "add it to index.episodes and run the index target"
+            )
         self.emotions = [by_lower[e.lower()] for e in self.emotions]
         return self
 
@@ -67,9 +69,6 @@ class Query:
 def indexed_episodes(index_dir) -> set[str]:
     """Episodes with an index file in ``index_dir``."""
     return {path.stem for path in Path(index_dir).glob("*.parquet") if path.name != "segments.parquet"}
-
-
-
 
 
 def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
@@ -83,8 +82,11 @@ def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
         keep &= segments["faces_max"] <= query.max_faces
     if query.episodes:
         keep &= segments["episode"].isin(query.episodes)
-    hits = segments[keep].sort_values(["mean_confidence", "seconds", "episode", "start"],
-                                      ascending=[False, False, True, True], kind="stable")
+    hits = segments[keep].sort_values(
+        ["mean_confidence", "seconds", "episode", "start"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
     if query.limit:
         hits = hits.head(query.limit)
     hits = hits.reset_index(drop=True)
@@ -95,16 +97,34 @@ def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
 def format_hits(hits: pd.DataFrame) -> str:
     if hits.empty:
         return "no segment matches the query"
-    shown = hits[["rank", "episode", "track", "emotion", "start", "end", "seconds", "mean_confidence",
-                  "min_confidence", "faces_min", "faces_max"]]
+    shown = hits[
+        [
+            "rank",
+            "episode",
+            "track",
+            "emotion",
+            "start",
+            "end",
+            "seconds",
+            "mean_confidence",
+            "min_confidence",
+            "faces_min",
+            "faces_max",
+        ]
+    ]
     return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def _run(args) -> None:
-    query = Query(emotions=args.emotion, min_seconds=args.min_seconds, min_confidence=args.min_confidence,
-                  min_faces=args.faces if args.faces is not None else args.min_faces,
-                  max_faces=args.faces if args.faces is not None else args.max_faces,
-                  episodes=args.episode or [], limit=args.limit)
+    query = Query(
+        emotions=args.emotion,
+        min_seconds=args.min_seconds,
+        min_confidence=args.min_confidence,
+        min_faces=args.faces if args.faces is not None else args.min_faces,
+        max_faces=args.faces if args.faces is not None else args.max_faces,
+        episodes=args.episode or [],
+        limit=args.limit,
+    )
     query.check(indexed_episodes(args.index_dir))
     hits = search(read_segments(Path(args.index_dir) / "segments.parquet"), query)
     print(format_hits(hits))
@@ -118,10 +138,18 @@ def _run(args) -> None:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("search", help="find emotion segments in indexed episodes (+ clips)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--emotion", action="append", required=True,
-                        help=f"one of {', '.join(EMOTIONS)} (any case); repeat for several")
+    parser = subparsers.add_parser(
+        "search",
+        help="find emotion segments in indexed episodes (+ clips)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--emotion",
+        action="append",
+        required=True,
+        help=f"one of {', '.join(EMOTIONS)} (any case); repeat for several",
+    )
     parser.add_argument("--min-seconds", type=float, default=0.0, help="shortest segment")
     parser.add_argument("--min-confidence", type=float, default=0.0, help="lowest mean probability")
     parser.add_argument("--faces", type=int, help="exactly this many faces on screen throughout")
@@ -132,5 +160,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--index-dir", default="results/index", help="folder of the index files")
     parser.add_argument("--output", help="CSV of the hits")
     parser.add_argument("--clips", help="folder for the clips, posters and index.html")
-    parser.add_argument("--padding", type=float, default=1.0, help="seconds added on each side (within the shot)")
+    parser.add_argument(
+        "--padding", type=float, default=1.0, help="seconds added on each side (within the shot)"
+    )
     parser.set_defaults(func=_run)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,9 @@ def smooth(probabilities: np.ndarray, window: int) -> np.ndarray:
     return ndimage.uniform_filter1d(probabilities, size=window, axis=0, mode="nearest")
 
 
-def runs(series: np.ndarray, low: float, high: float, max_gap: int, min_seconds: int) -> list[tuple[int, int]]:
+def runs(
+    series: np.ndarray, low: float, high: float, max_gap: int, min_seconds: int
+) -> list[tuple[int, int]]:
     """(first, last + 1) positions of the runs of one emotion's per-second series."""
     series = np.asarray(series, dtype=float)
     if series.size == 0:
@@ -47,7 +48,7 @@ def runs(series: np.ndarray, low: float, high: float, max_gap: int, min_seconds:
         # padded, so that closing neither grows nor eats the runs at the ends
         padded = np.pad(mask, max_gap + 1)
         closed = ndimage.binary_closing(padded, structure=np.ones(max_gap + 1, dtype=bool))
-        mask = closed[max_gap + 1: max_gap + 1 + len(mask)] | mask
+        mask = closed[max_gap + 1 : max_gap + 1 + len(mask)] | mask
     labels, count = ndimage.label(mask)
     found = []
     for run in ndimage.find_objects(labels):
@@ -57,8 +58,16 @@ def runs(series: np.ndarray, low: float, high: float, max_gap: int, min_seconds:
     return found
 
 
-def episode_segments(index: pd.DataFrame, shots: pd.DataFrame | None = None, video: str = "", *,
-                     low: float, high: float, max_gap: int, min_seconds: int) -> pd.DataFrame:
+def episode_segments(
+    index: pd.DataFrame,
+    shots: pd.DataFrame | None = None,
+    video: str = "",
+    *,
+    low: float,
+    high: float,
+    max_gap: int,
+    min_seconds: int,
+) -> pd.DataFrame:
     """Segments of every track of one episode's index rows.
 
     The tracks are laid end to end on one time line, each over its whole second range
@@ -93,15 +102,24 @@ def episode_segments(index: pd.DataFrame, shots: pd.DataFrame | None = None, vid
             values = series[start:stop][seen]
             shot = int(shot_of[ids[number]])
             begin = int(first[number] + start - offset[number])
-            rows.append({
-                "episode": faces["episode"].iloc[0], "track": int(ids[number]), "shot": shot, "emotion": emotion,
-                "start": begin, "end": begin + stop - start, "seconds": stop - start,
-                "mean_confidence": float(values.mean()), "min_confidence": float(values.min()),
-                "faces_min": int(on_screen[start:stop][seen].min()), "faces_max": int(on_screen[start:stop][seen].max()),
-                "shot_start": float(bounds.loc[shot, "start"]) if bounds is not None else np.nan,
-                "shot_end": float(bounds.loc[shot, "end"]) if bounds is not None else np.nan,
-                "video": video,
-            })
+            rows.append(
+                {
+                    "episode": faces["episode"].iloc[0],
+                    "track": int(ids[number]),
+                    "shot": shot,
+                    "emotion": emotion,
+                    "start": begin,
+                    "end": begin + stop - start,
+                    "seconds": stop - start,
+                    "mean_confidence": float(values.mean()),
+                    "min_confidence": float(values.min()),
+                    "faces_min": int(on_screen[start:stop][seen].min()),
+                    "faces_max": int(on_screen[start:stop][seen].max()),
+                    "shot_start": float(bounds.loc[shot, "start"]) if bounds is not None else np.nan,
+                    "shot_end": float(bounds.loc[shot, "end"]) if bounds is not None else np.nan,
+                    "video": video,
+                }
+            )
     table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
 
@@ -113,10 +131,21 @@ def _run(args) -> None:
     for path in args.index:
         index = read_index(path)
         video, shots = read_index_metadata(path)
-        table = episode_segments(index, shots, video, low=args.low, high=args.high,
-                                 max_gap=args.max_gap, min_seconds=args.min_seconds)
-        log.info("%s: %d segments over %d tracks", path, len(table),
-                 index.loc[index["track"] != NO_FACE, "track"].nunique())
+        table = episode_segments(
+            index,
+            shots,
+            video,
+            low=args.low,
+            high=args.high,
+            max_gap=args.max_gap,
+            min_seconds=args.min_seconds,
+        )
+        log.info(
+            "%s: %d segments over %d tracks",
+            path,
+            len(table),
+            index.loc[index["track"] != NO_FACE, "track"].nunique(),
+        )
         tables.append(table)
     tables = [table for table in tables if not table.empty]
     segments = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SEGMENT_COLUMNS)
@@ -125,8 +154,12 @@ def _run(args) -> None:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("segments", help="emotion segments of every track of indexed episodes",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "segments",
+        help="emotion segments of every track of indexed episodes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     parser.add_argument("--output", required=True, help="segments.parquet")
     parser.add_argument("--low", type=float, default=0.35, help="hysteresis: a run continues above this")

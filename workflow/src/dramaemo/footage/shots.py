@@ -45,11 +45,22 @@ def cuts_scenedetect(video: str | Path, threshold: float, min_shot_seconds: floa
 
 def cuts_ffmpeg(video: str | Path, threshold: float, min_shot_seconds: float) -> list[float]:
     """Cut times (s) where ffmpeg's scene-change score exceeds ``threshold`` (0..1)."""
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video), "-an", "-sn",
-               # times from the first frame, as extract-frames counts them (a stream may
-               # start later than 0: pts_time would be off by its start time)
-               "-vf", f"setpts=PTS-STARTPTS,scale=160:-2,select='gt(scene,{threshold})',showinfo",
-               "-f", "null", "-"]
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-i",
+        str(video),
+        "-an",
+        "-sn",
+        # times from the first frame, as extract-frames counts them (a stream may
+        # start later than 0: pts_time would be off by its start time)
+        "-vf",
+        f"setpts=PTS-STARTPTS,scale=160:-2,select='gt(scene,{threshold})',showinfo",
+        "-f",
+        "null",
+        "-",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise UserError(f"{video}: ffmpeg scene detection failed ({result.stderr.strip()[-200:]})")
@@ -61,24 +72,35 @@ def cuts_ffmpeg(video: str | Path, threshold: float, min_shot_seconds: float) ->
     return cuts
 
 
-def detect_shots(video: str | Path, method: str = "ffmpeg", threshold: float | None = None,
-                 min_shot_seconds: float = 0.5) -> pd.DataFrame:
+def detect_shots(
+    video: str | Path, method: str = "ffmpeg", threshold: float | None = None, min_shot_seconds: float = 0.5
+) -> pd.DataFrame:
     """The shots of ``video``: shot, start, end (seconds)."""
     if method not in METHODS:  # (the rule's default is config index.shots.method)
         raise UserError(f"shot method {method!r}: use one of {', '.join(METHODS)}")
     info = probe_video(video)
     started = time.monotonic()
     if method == "scenedetect":
-        cuts = cuts_scenedetect(video, DEFAULT_THRESHOLD["scenedetect"] if threshold is None else threshold,
-                                min_shot_seconds)
+        cuts = cuts_scenedetect(
+            video, DEFAULT_THRESHOLD["scenedetect"] if threshold is None else threshold, min_shot_seconds
+        )
     else:
-        cuts = cuts_ffmpeg(video, DEFAULT_THRESHOLD["ffmpeg"] if threshold is None else threshold, min_shot_seconds)
+        cuts = cuts_ffmpeg(
+            video, DEFAULT_THRESHOLD["ffmpeg"] if threshold is None else threshold, min_shot_seconds
+        )
     cuts = [c for c in cuts if 0 < c < info.duration]
     bounds = [0.0, *cuts, info.duration]
-    log.info("%s: %d shots (%d cuts, %s) in %.1f s", video, len(bounds) - 1, len(cuts), method,
-             time.monotonic() - started)
-    return pd.DataFrame({"shot": np.arange(len(bounds) - 1), "start": bounds[:-1], "end": bounds[1:]},
-                        columns=SHOT_COLUMNS)
+    log.info(
+        "%s: %d shots (%d cuts, %s) in %.1f s",
+        video,
+        len(bounds) - 1,
+        len(cuts),
+        method,
+        time.monotonic() - started,
+    )
+    return pd.DataFrame(
+        {"shot": np.arange(len(bounds) - 1), "start": bounds[:-1], "end": bounds[1:]}, columns=SHOT_COLUMNS
+    )
 
 
 def shot_of_times(shots: pd.DataFrame, times) -> np.ndarray:
@@ -94,8 +116,9 @@ def read_shots(path: str | Path) -> pd.DataFrame:
     except FileNotFoundError:
         raise UserError(f"{path}: no such shot table; run rule detect_shots") from None
     if list(shots.columns) != SHOT_COLUMNS or shots.empty:
-        raise UserError(f"{path}: expected columns {','.join(SHOT_COLUMNS)} and one row per shot; "
-                        "rerun detect_shots")
+        raise UserError(
+            f"{path}: expected columns {','.join(SHOT_COLUMNS)} and one row per shot; rerun detect_shots"
+        )
     return shots
 
 
@@ -110,7 +133,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--video", required=True)
     parser.add_argument("--output", required=True, help="shots CSV: shot,start,end (seconds)")
     parser.add_argument("--method", choices=METHODS, default="ffmpeg")
-    parser.add_argument("--threshold", type=float,
-                        help="ffmpeg scene score (default 0.2) or AdaptiveDetector adaptive_threshold (default 3)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="ffmpeg scene score (default 0.2) or AdaptiveDetector adaptive_threshold (default 3)",
+    )
     parser.add_argument("--min-shot-seconds", type=float, default=0.5, help="shortest shot")
     parser.set_defaults(func=_run)

@@ -52,8 +52,12 @@ def read_cues(path: str | Path) -> list:
         cues = list(srt.parse(text))
     except srt.SRTParseException as error:
         cues = list(srt.parse(text, ignore_errors=True))
-        log.warning("%s: malformed SRT (%s); %d cues kept, unparseable blocks skipped",
-                    path, str(error).splitlines()[0][:120], len(cues))
+        log.warning(
+            "%s: malformed SRT (%s); %d cues kept, unparseable blocks skipped",
+            path,
+            str(error).splitlines()[0][:120],
+            len(cues),
+        )
     return sorted(cues, key=lambda cue: (cue.start, cue.index or 0))
 
 
@@ -75,16 +79,18 @@ def annotation_texts(annotations: pd.DataFrame | None, episode: str) -> pd.DataF
     columns = ["second", "x", "y", "w", "h", "description"]
     if annotations is None or annotations.empty:
         return pd.DataFrame(columns=columns)
-    rows = annotations[(annotations["episode"] == episode)
-                       & (annotations["description"].str.strip() != "")].copy()
+    rows = annotations[
+        (annotations["episode"] == episode) & (annotations["description"].str.strip() != "")
+    ].copy()
     rows["second"] = pd.to_numeric(rows["second"], errors="coerce")
     for column in ("x", "y", "w", "h"):
         rows[column] = pd.to_numeric(rows[column], errors="coerce")
     return rows.dropna(subset=["second"])[columns]
 
 
-def face_texts(faces: pd.DataFrame, annotated: pd.DataFrame, subtitle_text: dict[int, str]
-               ) -> tuple[list[str], list[str]]:
+def face_texts(
+    faces: pd.DataFrame, annotated: pd.DataFrame, subtitle_text: dict[int, str]
+) -> tuple[list[str], list[str]]:
     """(text, source) of each row of ``faces`` (second, x, y, w, h; NaN box for a faceless
     second): the annotation of that face (the row whose box holds the face's centre, else
     the second's first row), else the subtitle at that second, else none."""
@@ -96,7 +102,9 @@ def face_texts(faces: pd.DataFrame, annotated: pd.DataFrame, subtitle_text: dict
             chosen = rows.iloc[0]
             if not np.isnan(face.x):
                 cx, cy = face.x + face.w / 2, face.y + face.h / 2
-                inside = rows[(rows.x <= cx) & (cx < rows.x + rows.w) & (rows.y <= cy) & (cy < rows.y + rows.h)]
+                inside = rows[
+                    (rows.x <= cx) & (cx < rows.x + rows.w) & (rows.y <= cy) & (cy < rows.y + rows.h)
+                ]
                 if not inside.empty:
                     chosen = inside.iloc[0]
             texts.append(str(chosen["description"]))

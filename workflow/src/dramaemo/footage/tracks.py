@@ -38,8 +38,9 @@ def centre_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.hypot(dx, dy) / np.maximum(side, 1)
 
 
-def link_tracks(faces: pd.DataFrame, min_iou: float = 0.3, centre_gate: float = 0.5,
-                max_gap: int = 0) -> np.ndarray:
+def link_tracks(
+    faces: pd.DataFrame, min_iou: float = 0.3, centre_gate: float = 0.5, max_gap: int = 0
+) -> np.ndarray:
     """Track id of every face row (columns second, shot, x, y, w, h), numbered from 0
     in order of first appearance; rows of one second never share a track."""
     track = np.full(len(faces), -1, dtype=np.int64)
@@ -73,6 +74,7 @@ def link_tracks(faces: pd.DataFrame, min_iou: float = 0.3, centre_gate: float = 
             open_tracks[int(label)] = (int(second), int(shot[r]), boxes[r])
         track[positions.loc[group.index].to_numpy()] = assigned
         # tracks beyond the gap or in an earlier shot can never be linked again
-        open_tracks = {t: v for t, v in open_tracks.items()
-                       if second - v[0] <= max_gap and v[1] == shot.max()}
+        open_tracks = {
+            t: v for t, v in open_tracks.items() if second - v[0] <= max_gap and v[1] == shot.max()
+        }
     return track

@@ -16,9 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.dataset.annotations import ITEM_KEY, read_labels
 from dramaemo.core.errors import UserError
-
+from dramaemo.dataset.annotations import ITEM_KEY, read_labels
 
 
 def agreement(first: pd.DataFrame, second: pd.DataFrame) -> dict:
@@ -52,16 +51,21 @@ def run_agreement(args: argparse.Namespace) -> None:
     for (name_a, table_a), (name_b, table_b) in itertools.combinations(tables.items(), 2):
         result = agreement(table_a, table_b)
         shared = result.pop("shared_table")
-        print(f"{name_a} ({len(table_a)} labels) vs {name_b} ({len(table_b)} labels): "
-              f"{result['shared']} shared items")
+        print(
+            f"{name_a} ({len(table_a)} labels) vs {name_b} ({len(table_b)} labels): "
+            f"{result['shared']} shared items"
+        )
         if result["shared"] == 0:
             print("  no crop labelled by both: nothing to compare (do the files cover the same manifests?)")
         else:
-            print(f"  observed agreement {result['observed']:.3f}, Cohen's kappa {_format_kappa(result['kappa'])}")
+            print(
+                f"  observed agreement {result['observed']:.3f}, Cohen's kappa {_format_kappa(result['kappa'])}"
+            )
             confusion = pd.crosstab(
                 pd.Categorical(shared["emotion_a"], categories=EMOTIONS),
                 pd.Categorical(shared["emotion_b"], categories=EMOTIONS),
-                rownames=[f"rows: {Path(name_a).name}"], colnames=[f"columns: {Path(name_b).name}"],
+                rownames=[f"rows: {Path(name_a).name}"],
+                colnames=[f"columns: {Path(name_b).name}"],
                 dropna=False,
             )
             print("  " + confusion.to_string().replace("\n", "\n  "))
@@ -72,11 +76,15 @@ def run_agreement(args: argparse.Namespace) -> None:
 
 def add_parser(subparsers) -> None:
     agreement_parser = subparsers.add_parser(
-        "label-agreement", help="Cohen's kappa between annotators over the crops they share",
+        "label-agreement",
+        help="Cohen's kappa between annotators over the crops they share",
         description="Pairwise agreement of annotation CSVs: an item is the same episode, second and box.",
     )
     agreement_parser.add_argument("annotations", nargs="+", help="two or more annotation CSVs")
     agreement_parser.add_argument("--json", help="also write the figures to this JSON file")
-    agreement_parser.add_argument("--label-map", default="{}",
-                                  help="JSON {label: class}: other vocabularies renamed, as config label_map")
+    agreement_parser.add_argument(
+        "--label-map",
+        default="{}",
+        help="JSON {label: class}: other vocabularies renamed, as config label_map",
+    )
     agreement_parser.set_defaults(func=run_agreement)

@@ -25,10 +25,10 @@ from flask import Flask, abort, jsonify, render_template, request, send_file, se
 from werkzeug.exceptions import HTTPException
 
 from dramaemo import EMOTIONS
-from dramaemo.labelling.agreement import agreement
-from dramaemo.dataset.annotations import ANNOTATION_COLUMNS, read_labels
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
+from dramaemo.dataset.annotations import ANNOTATION_COLUMNS, read_labels
+from dramaemo.labelling.agreement import agreement
 from dramaemo.labelling.store import LabelStore, NothingToUndo, next_item, prefill, read_manifests
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,11 @@ def create_app(
         crop = store.crops[item_id]
         prefilled, source_second = prefill(store, state, item_id)
         return {
-            "item_id": item_id, "episode": crop.episode, "second": crop.second,
-            "face_index": crop.face_index, "box": {"x": crop.x, "y": crop.y, "w": crop.w, "h": crop.h},
+            "item_id": item_id,
+            "episode": crop.episode,
+            "second": crop.second,
+            "face_index": crop.face_index,
+            "box": {"x": crop.x, "y": crop.y, "w": crop.w, "h": crop.h},
             "crop_url": url_for("serve_crop", filename=crop.crop_file),
             "frame_url": url_for("serve_frame", item=item_id) if crop.frame_file else None,
             "description": prefilled if description is None else description,
@@ -89,7 +92,9 @@ def create_app(
         labelled = [state[i]["emotion"] for i in store.order if state.get(i, {}).get("action") == "label"]
         counts = Counter(labelled)
         return {
-            "total": len(store.order), "done": len(labelled), "left": len(store.order) - len(labelled),
+            "total": len(store.order),
+            "done": len(labelled),
+            "left": len(store.order) - len(labelled),
             "skipped": sum(state.get(i, {}).get("action") == "skip" for i in store.order),
             "per_emotion": {emotion: counts.get(emotion, 0) for emotion in EMOTIONS},
         }
@@ -98,8 +103,11 @@ def create_app(
         if not compare:
             return []
         mine = pd.DataFrame(
-            [{column: str(event[column]) for column in ANNOTATION_COLUMNS}
-             for event in state.values() if event["action"] == "label"],
+            [
+                {column: str(event[column]) for column in ANNOTATION_COLUMNS}
+                for event in state.values()
+                if event["action"] == "label"
+            ],
             columns=list(ANNOTATION_COLUMNS),
         )
         results = []
@@ -146,7 +154,10 @@ def create_app(
     @app.get("/")
     def page():
         return render_template(
-            "label.html", annotator=store.annotator, out=_shown_path(store.out), max_description=max_description,
+            "label.html",
+            annotator=store.annotator,
+            out=_shown_path(store.out),
+            max_description=max_description,
             settings={"emotions": list(EMOTIONS), "maxDescription": max_description},
         )
 
@@ -166,14 +177,26 @@ def create_app(
             abort(400, "description must be text")
         description = " ".join(description.split())  # one line, as the CSV wants
         if not description:
-            abort(400, "description is empty; type what is happening (the pipeline drops rows "
-                  "without one: join report, empty_description)")
+            abort(
+                400,
+                "description is empty; type what is happening (the pipeline drops rows "
+                "without one: join report, empty_description)",
+            )
         if len(description) > max_description:
-            abort(400, f"description has {len(description)} characters; at most {max_description} are allowed")
+            abort(
+                400, f"description has {len(description)} characters; at most {max_description} are allowed"
+            )
         event = store.label(item_id, canonical[emotion.strip().lower()], description)
         payload = state_payload()
-        log.info("%s: %s %s (%s); %d done, %d left", store.annotator, item_id, event["emotion"],
-                 event["description"][:60], payload["progress"]["done"], payload["progress"]["left"])
+        log.info(
+            "%s: %s %s (%s); %d done, %d left",
+            store.annotator,
+            item_id,
+            event["emotion"],
+            event["description"][:60],
+            payload["progress"]["done"],
+            payload["progress"]["left"],
+        )
         return jsonify(payload)
 
     @app.post("/api/skip")
@@ -222,7 +245,9 @@ def _serve(app: Flask, host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     server = make_server(host, port, app, threaded=True)
-    log.info("labelling page at http://%s:%d/ (Ctrl+C stops; every label is already on disk)", host, server.port)
+    log.info(
+        "labelling page at http://%s:%d/ (Ctrl+C stops; every label is already on disk)", host, server.port
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -239,7 +264,9 @@ def run_label(args: argparse.Namespace) -> None:
         except (KeyError, OSError):
             raise UserError("no --annotator given and no login name to use; pass --annotator NAME") from None
     if not ANNOTATOR_NAME.fullmatch(annotator):
-        raise UserError(f"--annotator {annotator!r}: use letters, digits, '.', '-' or '_' (it may name a file)")
+        raise UserError(
+            f"--annotator {annotator!r}: use letters, digits, '.', '-' or '_' (it may name a file)"
+        )
     if args.max_description < 1:
         raise UserError(f"--max-description {args.max_description}: must be at least 1")
     out = Path(args.out) if args.out else Path(args.out_dir) / f"{annotator}.csv"
@@ -253,8 +280,13 @@ def run_label(args: argparse.Namespace) -> None:
     if not loopback:
         log.warning("--host %s: the page (and your labels) can be reached from other machines", args.host)
     app = create_app(
-        store, args.crops_root, max_description=args.max_description, compare=args.compare,
-        label_map=json.loads(args.label_map), dropped=dropped, trusted_hosts=LOOPBACK_HOSTS if loopback else None,
+        store,
+        args.crops_root,
+        max_description=args.max_description,
+        compare=args.compare,
+        label_map=json.loads(args.label_map),
+        dropped=dropped,
+        trusted_hosts=LOOPBACK_HOSTS if loopback else None,
     )
     try:
         _serve(app, args.host, args.port)
@@ -264,22 +296,39 @@ def run_label(args: argparse.Namespace) -> None:
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "label", help="serve the labelling page over face crops; writes an annotation CSV",
+        "label",
+        help="serve the labelling page over face crops; writes an annotation CSV",
         description="Serve a local page that shows one face crop at a time: keys 1-7 pick "
         f"the emotion ({', '.join(f'{i} {e}' for i, e in enumerate(EMOTIONS, 1))}), S skips, "
         "U undoes, F shows the frame. Labels go to an annotation CSV (one per annotator).",
     )
-    parser.add_argument("--manifest", nargs="+", required=True, help="crop manifest(s), results/crops/*.manifest.csv")
+    parser.add_argument(
+        "--manifest", nargs="+", required=True, help="crop manifest(s), results/crops/*.manifest.csv"
+    )
     defaults = schema_defaults("label")
-    parser.add_argument("--crops-root", default="results/crops", help="folder of the crops; nothing outside it is served")
+    parser.add_argument(
+        "--crops-root", default="results/crops", help="folder of the crops; nothing outside it is served"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", help="annotation CSV to write (its event log is <out>.log.jsonl)")
-    where.add_argument("--out-dir", default=defaults["out_dir"], help="folder for <annotator>.csv when --out is not given")
+    where.add_argument(
+        "--out-dir", default=defaults["out_dir"], help="folder for <annotator>.csv when --out is not given"
+    )
     parser.add_argument("--annotator", default="", help="annotator name (default: the login name)")
-    parser.add_argument("--host", default=defaults["host"], help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default=defaults["host"], help="address to bind (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=defaults["port"], help="port (0 picks a free one)")
-    parser.add_argument("--max-description", type=int, default=defaults["max_description"],
-                        help="longest description accepted")
-    parser.add_argument("--compare", nargs="*", default=[], help="other annotators' CSVs: the page shows Cohen's kappa")
-    parser.add_argument("--label-map", default="{}", help="JSON {label: class} applied to the --compare files")
+    parser.add_argument(
+        "--max-description",
+        type=int,
+        default=defaults["max_description"],
+        help="longest description accepted",
+    )
+    parser.add_argument(
+        "--compare", nargs="*", default=[], help="other annotators' CSVs: the page shows Cohen's kappa"
+    )
+    parser.add_argument(
+        "--label-map", default="{}", help="JSON {label: class} applied to the --compare files"
+    )
     parser.set_defaults(func=run_label)

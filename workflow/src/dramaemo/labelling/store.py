@@ -25,14 +25,14 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.dataset.annotations import item_id as face_item_id
-from dramaemo.core.errors import UserError
-from dramaemo.faces.detection import MANIFEST_COLUMNS
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.faces.detection import MANIFEST_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,9 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
     """
     root = Path(crops_root).resolve()
     if not root.is_dir():
-        raise UserError(f"{crops_root}: crops directory not found; pass the folder of the crops (results/crops)")
+        raise UserError(
+            f"{crops_root}: crops directory not found; pass the folder of the crops (results/crops)"
+        )
     if not manifests:
         raise UserError("no manifest given; pass --manifest results/crops/*.manifest.csv")
     crops: dict[str, Crop] = {}
@@ -102,16 +104,24 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
     dropped: list[str] = []
     for manifest in map(Path, manifests):
         table = read_csv_checked(
-            manifest, MANIFEST_COLUMNS, dtype=str, what="manifest",
+            manifest,
+            MANIFEST_COLUMNS,
+            dtype=str,
+            what="manifest",
             fix="run the pipeline up to the crops first "
-                "(snakemake --cores 2 results/crops/<episode>.manifest.csv)",
+            "(snakemake --cores 2 results/crops/<episode>.manifest.csv)",
         )
         for row_number, row in enumerate(table.to_dict("records"), start=1):
             where = f"{manifest}: row {row_number}"
             numbers = {
                 column: _whole_number(manifest, row_number, column, row[column], minimum)
                 for column, minimum in (
-                    ("second", 0), ("face_index", 0), ("x", 0), ("y", 0), ("w", 1), ("h", 1),
+                    ("second", 0),
+                    ("face_index", 0),
+                    ("x", 0),
+                    ("y", 0),
+                    ("w", 1),
+                    ("h", 1),
                 )
             }
             if not row["episode"]:
@@ -127,8 +137,10 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
                 )
             frame_path = _locate(row["frame_path"], manifest, root) if row["frame_path"] else None
             crop = Crop(
-                episode=row["episode"], **numbers,
-                crop_file=crop_path.relative_to(root).as_posix(), frame_file=frame_path,
+                episode=row["episode"],
+                **numbers,
+                crop_file=crop_path.relative_to(root).as_posix(),
+                frame_file=frame_path,
             )
             if crop.item_id in crops:
                 dropped.append(f"{where}: repeats {crop.item_id} of {first_row[crop.item_id]}")
@@ -219,7 +231,8 @@ class LabelStore:
             # here is a crash's remnant: never acknowledged, safe to cut.
             log.warning(
                 "%s: dropping %d bytes of a line cut by a crash (never acknowledged)",
-                self.log_path, len(data) - complete,
+                self.log_path,
+                len(data) - complete,
             )
             os.ftruncate(self._descriptor, self._offset + complete)
             os.fsync(self._descriptor)
@@ -259,7 +272,9 @@ class LabelStore:
             self._state[item_id] = latest
             if latest["action"] == "label":
                 line = io.StringIO()
-                csv.writer(line, lineterminator="\n").writerow([latest[column] for column in ANNOTATION_COLUMNS])
+                csv.writer(line, lineterminator="\n").writerow(
+                    [latest[column] for column in ANNOTATION_COLUMNS]
+                )
                 key = (latest["episode"], latest["second"], latest["face_index"])
                 self._csv_rows[item_id] = (key, line.getvalue())
 
@@ -267,7 +282,7 @@ class LabelStore:
         """Write one event durably (caller holds the lock and has caught up)."""
         event = {
             "seq": len(self._events) + 1,
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "annotator": self.annotator,
             **event,
         }
@@ -285,8 +300,12 @@ class LabelStore:
 
     def _write_csv(self) -> None:
         """Replace the CSV by the labels in effect, atomically (sorted by episode, second)."""
-        text = ",".join(ANNOTATION_COLUMNS) + "\n" + "".join(line for _, line in sorted(self._csv_rows.values()))
-        descriptor, temporary = tempfile.mkstemp(dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".tmp")
+        text = (
+            ",".join(ANNOTATION_COLUMNS) + "\n" + "".join(line for _, line in sorted(self._csv_rows.values()))
+        )
+        descriptor, temporary = tempfile.mkstemp(
+            dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
@@ -304,15 +323,26 @@ class LabelStore:
     def _item_fields(self, item_id: str) -> dict:
         crop = self.crops[item_id]
         return {
-            "item_id": item_id, "episode": crop.episode, "second": crop.second,
-            "face_index": crop.face_index, "x": crop.x, "y": crop.y, "w": crop.w, "h": crop.h,
+            "item_id": item_id,
+            "episode": crop.episode,
+            "second": crop.second,
+            "face_index": crop.face_index,
+            "x": crop.x,
+            "y": crop.y,
+            "w": crop.w,
+            "h": crop.h,
         }
 
     def label(self, item_id: str, emotion: str, description: str) -> dict:
         with self._locked():
             self._catch_up()
             return self._append(
-                {"action": "label", **self._item_fields(item_id), "emotion": emotion, "description": description}
+                {
+                    "action": "label",
+                    **self._item_fields(item_id),
+                    "emotion": emotion,
+                    "description": description,
+                }
             )
 
     def skip(self, item_id: str) -> dict:
@@ -328,8 +358,14 @@ class LabelStore:
                 raise NothingToUndo
             target = self._effective[next(reversed(self._effective))]  # the latest seq
             self._append(
-                {"action": "undo", "undoes": target["seq"], "item_id": target["item_id"],
-                 "episode": target["episode"], "second": target["second"], "face_index": target["face_index"]}
+                {
+                    "action": "undo",
+                    "undoes": target["seq"],
+                    "item_id": target["item_id"],
+                    "episode": target["episode"],
+                    "second": target["second"],
+                    "face_index": target["face_index"],
+                }
             )
             return target
 
@@ -358,8 +394,11 @@ def prefill(store: LabelStore, state: dict[str, dict], item_id: str) -> tuple[st
     """Description of the previous second of the same episode (same face first)."""
     crop = store.crops[item_id]
     candidates = sorted(
-        (state[other] for other in store.at_second.get((crop.episode, crop.second - 1), [])
-         if state.get(other, {}).get("action") == "label"),
+        (
+            state[other]
+            for other in store.at_second.get((crop.episode, crop.second - 1), [])
+            if state.get(other, {}).get("action") == "label"
+        ),
         key=lambda event: (event["face_index"] != crop.face_index, event["face_index"]),
     )
     if not candidates:

@@ -38,6 +38,7 @@ def face_augmenter(
 
     def affine_transforms(seeds, batch, side):
         """(B, 8) projective transforms (output -> input pixel maps) about the centre."""
+
         def uniform(index, low, high):
             return tf.random.stateless_uniform([batch], seed=seeds[index], minval=low, maxval=high)
 
@@ -64,12 +65,19 @@ def face_augmenter(
             flips = tf.random.stateless_uniform([batch], seed=seeds[4]) < 0.5
             face = tf.where(flips[:, None, None, None], tf.reverse(face, axis=[2]), face)
         face = tf.raw_ops.ImageProjectiveTransformV3(
-            images=face, transforms=affine_transforms(seeds, batch, side),
-            output_shape=tf.shape(face)[1:3], fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
-        brightness = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seeds[5],
-                                                 minval=-max_brightness, maxval=max_brightness)
-        contrast = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seeds[6],
-                                               minval=contrast_range[0], maxval=contrast_range[1])
+            images=face,
+            transforms=affine_transforms(seeds, batch, side),
+            output_shape=tf.shape(face)[1:3],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="REFLECT",
+        )
+        brightness = tf.random.stateless_uniform(
+            [batch, 1, 1, 1], seed=seeds[5], minval=-max_brightness, maxval=max_brightness
+        )
+        contrast = tf.random.stateless_uniform(
+            [batch, 1, 1, 1], seed=seeds[6], minval=contrast_range[0], maxval=contrast_range[1]
+        )
         mean = tf.reduce_mean(face, axis=[1, 2, 3], keepdims=True)
         inputs["face"] = tf.clip_by_value((face - mean) * contrast + mean + brightness, 0.0, 1.0)
         return inputs, label

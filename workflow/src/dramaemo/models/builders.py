@@ -16,9 +16,8 @@ Cheong) and a text branch alone (an ablation).
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers, ops
 
 from dramaemo import EMOTIONS
@@ -61,7 +60,9 @@ def build_baseline_model(
     average pooling and softmax; no dense layer.
     """
     face = keras.Input(shape=(image_size, image_size, 1), name="face")
-    x = _conv_trunk(face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters)
+    x = _conv_trunk(
+        face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters
+    )
     x = layers.Conv2D(num_classes, 3, padding="same", name="class_conv")(x)
     x = layers.GlobalAveragePooling2D(name="class_pool")(x)
     outputs = layers.Softmax(name="emotion")(x)
@@ -82,7 +83,9 @@ def build_image_encoder(
     """Image branch of the multimodal models: the baseline's conv trunk (through the
     ``top_filters`` convolution), global average pooling, then Dense(``feature_units``)."""
     face = keras.Input(shape=(image_size, image_size, 1), name="face")
-    x = _conv_trunk(face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters)
+    x = _conv_trunk(
+        face, filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, top_filters=top_filters
+    )
     x = layers.GlobalAveragePooling2D(name="feature_pool")(x)
     features = layers.Dense(feature_units, activation="relu", name="image_features")(x)
     return keras.Model(face, features, name=name)
@@ -106,7 +109,9 @@ def build_glove_text_encoder(
     if max_tokens < max(filter_sizes):
         raise ValueError(f"max_tokens {max_tokens} is shorter than the widest filter {max(filter_sizes)}")
     tokens = keras.Input(shape=(max_tokens,), dtype="int32", name="tokens")
-    embedding = layers.Embedding(vocabulary_size, embedding_dim, trainable=trainable_embedding, name="glove_embedding")
+    embedding = layers.Embedding(
+        vocabulary_size, embedding_dim, trainable=trainable_embedding, name="glove_embedding"
+    )
     embedding.build((None, max_tokens))
     embedding.set_weights([np.asarray(embedding_matrix, dtype=np.float32)])
     x = embedding(tokens)
@@ -221,8 +226,14 @@ def build_text_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_registered(spec: registry.ModelSpec, options, *, image_size: int | None = None,
-                     text_args: dict | None = None, fer_weights=None) -> keras.Model:
+def build_registered(
+    spec: registry.ModelSpec,
+    options,
+    *,
+    image_size: int | None = None,
+    text_args: dict | None = None,
+    fer_weights=None,
+) -> keras.Model:
     """The model a registry entry declares, assembled the standard way: an image model
     alone (the paper's CNN, or the FER2013-initialised encoder with a softmax), a text
     encoder with the classifier head, or both trained jointly (build_joint_model with
@@ -233,12 +244,15 @@ def build_registered(spec: registry.ModelSpec, options, *, image_size: int | Non
     if fer_branch and not fer_weights:
         from dramaemo.core.errors import UserError
 
-        raise UserError(f"model {spec.name}: its FER2013-initialised image branch needs --fer-weights "
-                        "(config fer.weights, rule fetch_fer)")
+        raise UserError(
+            f"model {spec.name}: its FER2013-initialised image branch needs --fer-weights "
+            "(config fer.weights, rule fetch_fer)"
+        )
 
     def fer_encoder(**keywords):
-        return build_fer_image_encoder(weights_path=fer_weights, image_size=image_size,
-                                       **{**options.fer_image, **keywords})
+        return build_fer_image_encoder(
+            weights_path=fer_weights, image_size=image_size, **{**options.fer_image, **keywords}
+        )
 
     if spec.text is None:
         if fer_branch:
@@ -253,10 +267,18 @@ def build_registered(spec: registry.ModelSpec, options, *, image_size: int | Non
     if fer_branch:
         image_encoder = fer_encoder(feature_units=feature_units)
     else:
-        image_encoder = build_image_encoder(image_size=image_size, feature_units=feature_units, **options.image)
+        image_encoder = build_image_encoder(
+            image_size=image_size, feature_units=feature_units, **options.image
+        )
     auxiliary_heads = options.joint["auxiliary_weight"] > 0
-    joint = build_joint_model(image_encoder, text_encoder, name=name, **head, auxiliary_heads=auxiliary_heads,
-                              text_modality_dropout=options.joint["text_modality_dropout"])
+    joint = build_joint_model(
+        image_encoder,
+        text_encoder,
+        name=name,
+        **head,
+        auxiliary_heads=auxiliary_heads,
+        text_modality_dropout=options.joint["text_modality_dropout"],
+    )
     return joint if auxiliary_heads else fused_model(joint)  # one output: trained as any other model
 
 
@@ -274,7 +296,9 @@ def load_model(path) -> keras.Model:
         return keras.models.load_model(path)
     except Exception as error:  # zip, JSON, h5 and deserialisation errors alike
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise UserError(f"{path}: not a loadable Keras model ({first_line}); retrain it (delete the file and rerun)") from None
+        raise UserError(
+            f"{path}: not a loadable Keras model ({first_line}); retrain it (delete the file and rerun)"
+        ) from None
 
 
 def scheduled_learning_rate(learning_rate: float, schedule: str, total_steps: int):
@@ -361,7 +385,9 @@ def build_fer_image_model(
     x, fer_model = _fer_trunk(weights_path, face, trainable=trainable)
     fer_classes = fer_model.get_layer(FER_CLASS_LAYER)
     config = fer_classes.get_config()
-    class_conv = layers.Conv2D(len(EMOTIONS), config["kernel_size"], padding=config["padding"], name="class_conv")
+    class_conv = layers.Conv2D(
+        len(EMOTIONS), config["kernel_size"], padding=config["padding"], name="class_conv"
+    )
     x = class_conv(x)
     kernel, bias = fer_classes.get_weights()
     class_conv.set_weights([kernel[..., FER_TO_EMOTIONS], bias[FER_TO_EMOTIONS]])
@@ -433,13 +459,20 @@ def build_joint_model(
     text_inputs, text_features = _call_on_fresh_inputs(text_encoder)
     fused_text = text_features
     if text_modality_dropout > 0:
-        fused_text = layers.Dropout(text_modality_dropout, noise_shape=(None, 1), name="text_modality_dropout")(
-            text_features)
+        fused_text = layers.Dropout(
+            text_modality_dropout, noise_shape=(None, 1), name="text_modality_dropout"
+        )(text_features)
     x = layers.Concatenate(name="fusion")([image_features, fused_text])
-    outputs = {"emotion": _classifier_head(x, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)}
+    outputs = {
+        "emotion": _classifier_head(x, hidden_units=hidden_units, dropout=dropout, num_classes=num_classes)
+    }
     if auxiliary_heads:
-        outputs["image_emotion"] = layers.Dense(num_classes, activation="softmax", name="image_emotion")(image_features)
-        outputs["text_emotion"] = layers.Dense(num_classes, activation="softmax", name="text_emotion")(text_features)
+        outputs["image_emotion"] = layers.Dense(num_classes, activation="softmax", name="image_emotion")(
+            image_features
+        )
+        outputs["text_emotion"] = layers.Dense(num_classes, activation="softmax", name="text_emotion")(
+            text_features
+        )
     return keras.Model({**image_inputs, **text_inputs}, outputs, name=name)
 
 
@@ -456,7 +489,9 @@ def copy_encoder_weights(source: keras.Model, target: keras.Model, encoder_name:
         weights = source.get_layer(encoder_name).get_weights()
         target.get_layer(encoder_name).set_weights(weights)
     except ValueError as error:
-        raise ValueError(f"warm start: cannot copy {encoder_name!r} from {source.name} to {target.name}: {error}") from None
+        raise ValueError(
+            f"warm start: cannot copy {encoder_name!r} from {source.name} to {target.name}: {error}"
+        ) from None
 
 
 def class_prior(labels, num_classes: int = len(EMOTIONS), floor: float = 1.0) -> np.ndarray:
@@ -515,7 +550,9 @@ def compile_joint_model(
     return model
 
 
-def fer_trunk_features(weights_path, faces, *, copies: int = 1, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+def fer_trunk_features(
+    weights_path, faces, *, copies: int = 1, seed: int = 0, batch_size: int = 256
+) -> np.ndarray:
     """(copies, N, 128) pooled features of fer's frozen trunk (what
     build_fer_image_encoder(trainable=False) computes before its Dropout + Dense) for
     ``faces`` ((N, S, S, 1) in [0, 1], preprocess_faces). Copy 0 is the faces as they
@@ -535,7 +572,9 @@ def fer_trunk_features(weights_path, faces, *, copies: int = 1, seed: int = 0, b
     trunk = keras.Model(encoder.input, encoder.get_layer("feature_pool").output)
     result = []
     for copy in range(copies):
-        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces), np.int32))).batch(batch_size)
+        data = tf.data.Dataset.from_tensor_slices(({"face": faces}, np.zeros(len(faces), np.int32))).batch(
+            batch_size
+        )
         if copy:
             data = data.map(face_augmenter(seed=seed + copy))
         result.append(trunk.predict(data.map(lambda inputs, label: inputs["face"]), verbose=0))

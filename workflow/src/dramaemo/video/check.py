@@ -26,8 +26,14 @@ def probe_record(video: str | Path) -> dict:
     """One video's check: ``reason`` is "" when it can be used, else why not."""
     from dramaemo.video.frames import probe_video
 
-    record = {"episode": Path(video).stem, "file": str(video), "reason": "",
-              "duration": 0.0, "width": 0, "height": 0}
+    record = {
+        "episode": Path(video).stem,
+        "file": str(video),
+        "reason": "",
+        "duration": 0.0,
+        "width": 0,
+        "height": 0,
+    }
     try:
         info = probe_video(video)
         if info.duration <= 0:
@@ -39,8 +45,9 @@ def probe_record(video: str | Path) -> dict:
     return record
 
 
-def check_videos(videos: list[str | Path], on_bad_video: str = "stop",
-                 cache: str | Path | None = None, probe: bool = True) -> list[dict]:
+def check_videos(
+    videos: list[str | Path], on_bad_video: str = "stop", cache: str | Path | None = None, probe: bool = True
+) -> list[dict]:
     """Probe every video (the ffmpeg header only, ~0.1 s per file) and return one record
     per video with ``status`` ok or skipped. With ``stop``, any bad video raises one
     UserError listing every bad file and its reason, not just the first.
@@ -70,10 +77,15 @@ def check_videos(videos: list[str | Path], on_bad_video: str = "stop",
             known[str(video)] = {"stamp": stamp, "record": record}
             probed += 1
         else:
-            record = {"episode": Path(video).stem, "file": str(video), "reason": "",
-                      "duration": 0.0, "width": 0, "height": 0}
-        status = "ok" if not record["reason"] else (
-            "skipped" if on_bad_video == "skip" else "bad")
+            record = {
+                "episode": Path(video).stem,
+                "file": str(video),
+                "reason": "",
+                "duration": 0.0,
+                "width": 0,
+                "height": 0,
+            }
+        status = "ok" if not record["reason"] else ("skipped" if on_bad_video == "skip" else "bad")
         records.append({**record, "status": status})
     if probed:
         log.info("%d videos probed, %d known unchanged", probed, len(videos) - probed)
@@ -101,16 +113,17 @@ def _run_check(args) -> None:
         writer = csv.DictWriter(handle, fieldnames=CHECK_COLUMNS)
         writer.writeheader()
         writer.writerows(records)
-    log.info("%d videos checked, %d skipped", len(records),
-             sum(r["status"] != "ok" for r in records))
+    log.info("%d videos checked, %d skipped", len(records), sum(r["status"] != "ok" for r in records))
 
 
 def add_parser(subparsers) -> None:
-    check = subparsers.add_parser(
-        "check-videos", help="probe every episode video before any heavy work"
-    )
+    check = subparsers.add_parser("check-videos", help="probe every episode video before any heavy work")
     check.add_argument("--videos", nargs="+", required=True, help="episode video files")
-    check.add_argument("--on-bad-video", choices=BAD_VIDEO_ACTIONS, default="stop",
-                       help="stop: fail listing every bad video; skip: go on without them")
+    check.add_argument(
+        "--on-bad-video",
+        choices=BAD_VIDEO_ACTIONS,
+        default="stop",
+        help="stop: fail listing every bad video; skip: go on without them",
+    )
     check.add_argument("--output", required=True, help="CSV, one row per video")
     check.set_defaults(func=_run_check)

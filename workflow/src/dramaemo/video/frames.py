@@ -140,7 +140,8 @@ def extract_frames(
     import ffmpeg  # here: the video check (dramaemo.video.check) runs in Snakemake's process
 
     offset, jpeg_quality, fast_decode = filled(
-        "frames", offset=offset, jpeg_quality=jpeg_quality, fast_decode=fast_decode).values()
+        "frames", offset=offset, jpeg_quality=jpeg_quality, fast_decode=fast_decode
+    ).values()
     info = probe_video(video)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -163,8 +164,9 @@ def extract_frames(
             nostats=None,
         )
         # key=value progress blocks on stdout every few seconds, for the log
-        .global_args("-hide_banner", "-nostdin", "-progress", "pipe:1",
-                     "-stats_period", str(PROGRESS_SECONDS))
+        .global_args(
+            "-hide_banner", "-nostdin", "-progress", "pipe:1", "-stats_period", str(PROGRESS_SECONDS)
+        )
         .overwrite_output()
     )
     command = stream.compile(cmd=ffmpeg_exe())
@@ -176,14 +178,12 @@ def extract_frames(
         for line in process.stdout:
             if line.startswith("out_time_us=") and line.strip()[12:].isdigit():
                 done = int(line.strip()[12:]) / 1e6 + offset
-                log.info("%s: %.0f of %.0f s decoded", video, min(done, info.duration),
-                         info.duration)
+                log.info("%s: %.0f of %.0f s decoded", video, min(done, info.duration), info.duration)
         code = process.wait()
         errors.seek(0)
         messages = errors.read().decode(errors="replace")
     if code != 0:
-        raise UserError(f"{video}: ffmpeg could not decode the video "
-                        f"({_last_line(messages)})")
+        raise UserError(f"{video}: ffmpeg could not decode the video ({_last_line(messages)})")
     if any(marker in messages.lower() for marker in DAMAGE_MARKERS):
         raise UserError(
             f"{video}: corrupt or truncated video ({_last_line(messages)}); "
@@ -201,12 +201,14 @@ def extract_frames(
     return info
 
 
-def frames_record(info: VideoInfo, outdir: str | Path, offset: float,
-                  fast_decode: bool) -> dict:
+def frames_record(info: VideoInfo, outdir: str | Path, offset: float, fast_decode: bool) -> dict:
     """What the join reads about an extracted episode (its ``.info.json``): the probed
     video, the offset and the number of frames written; and how they were decoded."""
-    return asdict(info) | {"offset": offset, "fast_decode": fast_decode,
-                           "frames": len(list(Path(outdir).glob("*.jpg")))}
+    return asdict(info) | {
+        "offset": offset,
+        "fast_decode": fast_decode,
+        "frames": len(list(Path(outdir).glob("*.jpg"))),
+    }
 
 
 def _run_extract(args) -> None:
@@ -219,18 +221,25 @@ def _run_extract(args) -> None:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "extract-frames", help="one JPEG per second of an episode video (ffmpeg)"
-    )
+    parser = subparsers.add_parser("extract-frames", help="one JPEG per second of an episode video (ffmpeg)")
     parser.add_argument("--video", required=True, help="episode video file")
     parser.add_argument("--outdir", required=True, help="folder for {second:06d}.jpg")
     parser.add_argument("--info", help="JSON file for the probed size/duration")
     frames = schema_defaults("frames")
-    parser.add_argument("--offset", type=float, default=frames["offset"],
-                        help="second k is the frame nearest to k + offset seconds")
-    parser.add_argument("--jpeg-quality", type=int, default=frames["jpeg_quality"], help="ffmpeg -q:v (2..31)")
+    parser.add_argument(
+        "--offset",
+        type=float,
+        default=frames["offset"],
+        help="second k is the frame nearest to k + offset seconds",
+    )
+    parser.add_argument(
+        "--jpeg-quality", type=int, default=frames["jpeg_quality"], help="ffmpeg -q:v (2..31)"
+    )
     parser.add_argument("--threads", type=int, default=0, help="ffmpeg threads (0: auto)")
-    parser.add_argument("--fast-decode", action=argparse.BooleanOptionalAction,
-                        default=frames["fast_decode"],
-                        help="skip deblocking and non-reference frames (approximate frames)")
+    parser.add_argument(
+        "--fast-decode",
+        action=argparse.BooleanOptionalAction,
+        default=frames["fast_decode"],
+        help="skip deblocking and non-reference frames (approximate frames)",
+    )
     parser.set_defaults(func=_run_extract)
