@@ -27,11 +27,13 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
+from dramaemo.core import paths
 from dramaemo.core.config import schema_defaults
 from dramaemo.dataset.split import read_split
 from dramaemo.footage import NO_FACE, PROBABILITIES
-from dramaemo.footage.search import Query, search
+from dramaemo.footage.search import Query, indexed_episodes, search
 from dramaemo.footage.segments import episode_segments
+from dramaemo.footage.tables import read_index, read_segments
 
 
 def _median_seconds(function, repeats: int) -> float:
@@ -148,7 +150,7 @@ def shots(args) -> None:
 
 def throughput(args) -> None:
     workdir = Path(args.workdir)
-    summaries = [json.loads(p.read_text()) for p in sorted((workdir / "results" / "index").glob("*.json"))]
+    summaries = [json.loads(p.read_text()) for p in sorted((workdir / paths.INDEX_DIR).glob("*.json"))]
     episodes = [s["episode"] for s in summaries]
     video_seconds = sum(s["seconds"] for s in summaries)
     stages = {}
@@ -184,23 +186,22 @@ def indexed_run(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame
     """(the index's face rows, its model, the training run's folder, that run's split
     file: the draw its run.json records)."""
     frames = [
-        pd.read_parquet(p)
-        for p in sorted((workdir / "results" / "index").glob("*.parquet"))
-        if p.name != "segments.parquet"
+        read_index(workdir / paths.INDEX.format(episode=episode))
+        for episode in sorted(indexed_episodes(workdir / paths.INDEX_DIR))
     ]
     index = pd.concat(frames, ignore_index=True)
     index = index[index["face_index"] != NO_FACE]
     (model,) = set(index.loc[index["text_source"] == "annotation", "model"])
-    folder = workdir / "results" / "models" / split_name / model / f"seed{seed}"
+    folder = workdir / paths.run_dir(split_name, model, seed)
     draw = json.loads((folder / "run.json").read_text())["split_draw"]
-    return index, model, folder, workdir / "results" / "split" / split_name / f"draw{draw}.csv"
+    return index, model, folder, workdir / paths.SPLIT.format(split=split_name, draw=draw)
 
 
 def precision(args) -> None:
     """Top-k precision per emotion of segments on the test seconds of the indexed run's
     split draw."""
     workdir = Path(args.workdir)
-    dataset = pd.read_csv(workdir / "results" / "dataset" / "dataset.csv")
+    dataset = pd.read_csv(workdir / paths.DATASET)
     _, _, _, split_file = indexed_run(workdir, args.split, args.seed)
     split = read_split(split_file)
     dataset = dataset.merge(split[["item_id", "part"]], on="item_id")
@@ -211,7 +212,7 @@ def precision(args) -> None:
     index = pd.concat(frames)
     labelled = dataset.merge(index, on=["episode", "second", "face_index"], how="inner")
     test_tracks = labelled.groupby(["episode", "track"])["part"].agg(lambda p: set(p) == {"test"})
-    segments = pd.read_parquet(args.segments or workdir / "results" / "index" / "segments.parquet")
+    segments = read_segments(args.segments or workdir / paths.SEGMENTS)
     rows = []
     for emotion in EMOTIONS:
         candidates = segments[segments["emotion"] == emotion].copy()
@@ -271,7 +272,7 @@ def agreement(args) -> None:
     index, model, folder, _ = indexed_run(workdir, split_name, seed)
     evaluated = pd.read_csv(folder / "predictions.csv")
     dataset = pd.read_csv(
-        workdir / "results" / "dataset" / "dataset.csv",
+        workdir / paths.DATASET,
         usecols=["item_id", "episode", "second", "face_index", "description"],
     )
     evaluated = evaluated.merge(dataset, on="item_id")

@@ -1,22 +1,34 @@
 # The labelled face dataset: crops joined with the annotation CSV (+ join report), the
 # crops packed for training, and one train/test split per strategy.
+import json
+
+
+def label_map_json():
+    """label_map as one JSON string: a rule parameter, so editing it reruns the join."""
+    return json.dumps(config["label_map"], sort_keys=True)
+
+
+def skipped_videos_json(skipped=SKIPPED_VIDEOS):
+    """The skipped videos (file, reason) as JSON: a parameter of the rule that reports
+    them, so a video that is repaired or goes bad reruns it."""
+    return json.dumps([{key: r[key] for key in ("episode", "file", "reason")} for r in skipped])
 
 
 rule join_annotations:
     input:
         annotations=annotations_file(),
-        manifests=expand("results/crops/{episode}.manifest.csv", episode=EPISODES),
-        infos=expand("results/frames/{episode}.info.json", episode=EPISODES),
+        manifests=expand(paths.MANIFEST, episode=EPISODES),
+        infos=expand(paths.FRAMES_INFO, episode=EPISODES),
     output:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
         report_csv=report(
-            "results/dataset/join_report.csv",
+            paths.JOIN_REPORT.format(kind="csv"),
             caption="../report/join_report.rst",
             category="Dataset",
         ),
-        report_md="results/dataset/join_report.md",
+        report_md=paths.JOIN_REPORT.format(kind="md"),
         plot=report(
-            "results/dataset/join_report.png",
+            paths.JOIN_REPORT.format(kind="png"),
             caption="../report/join_report.rst",
             category="Dataset",
         ),
@@ -44,9 +56,9 @@ rule join_annotations:
 
 rule pack_images:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
     output:
-        "results/dataset/images.npz",
+        paths.IMAGES,
     log:
         "logs/pack_images/pack_images.log",
     benchmark:
@@ -66,11 +78,11 @@ rule pack_images:
 
 rule split:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
     output:
-        table="results/split/{split}/draw{draw}.csv",
+        table=paths.SPLIT,
         plot=report(
-            "results/split/{split}/draw{draw}.png",
+            paths.SPLIT_PLOT,
             caption="../report/split.rst",
             category="Dataset",
             subcategory="Splits",

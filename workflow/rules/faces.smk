@@ -1,5 +1,14 @@
 # Face detection on every frame of an episode (BlazeFace or the paper's Haar cascade,
 # config faces.detector), then grayscale square crops.
+from dramaemo.core.options import BLAZEFACE, detector_options
+
+
+def detect_faces_inputs(wildcards):
+    """The episode's frames, and BlazeFace's model when it is the detector (fetch_blazeface)."""
+    inputs = {"frames": paths.FRAMES.format(episode=wildcards.episode)}
+    if config["faces"]["detector"] == BLAZEFACE:
+        inputs["model"] = config["faces"]["blazeface"]["model"]
+    return inputs
 
 
 rule fetch_blazeface:
@@ -27,7 +36,7 @@ rule detect_faces:
     input:
         unpack(detect_faces_inputs),
     output:
-        "results/faces/{episode}.detections.csv",
+        paths.DETECTIONS,
     log:
         "logs/detect_faces/{episode}.log",
     benchmark:
@@ -48,12 +57,12 @@ rule detect_faces:
 
 rule crop_faces:
     input:
-        frames="results/frames/{episode}",
-        detections="results/faces/{episode}.detections.csv",
+        frames=paths.FRAMES,
+        detections=paths.DETECTIONS,
     output:
         # update: kept when the job reruns, so that crop_faces recuts only changed boxes
-        crops=update(directory("results/crops/{episode}")),
-        manifest="results/crops/{episode}.manifest.csv",
+        crops=update(directory(paths.CROPS)),
+        manifest=paths.MANIFEST,
     log:
         "logs/crop_faces/{episode}.log",
     benchmark:

@@ -2,12 +2,17 @@
 # k + frames.offset seconds.
 
 
+def frames_folder(path):
+    """The frame folder of an episode: temporary unless frames.keep is true."""
+    return directory(path) if config["frames"]["keep"] else temp(directory(path))
+
+
 rule extract_frames:
     input:
         video=episode_video,
     output:
-        frames=frames_folder("results/frames/{episode}"),
-        info="results/frames/{episode}.info.json",
+        frames=frames_folder(paths.FRAMES),
+        info=paths.FRAMES_INFO,
     log:
         "logs/extract_frames/{episode}.log",
     benchmark:

@@ -10,7 +10,7 @@ rule detect_shots:
     input:
         video=episode_video,
     output:
-        "results/shots/{episode}.csv",
+        paths.SHOTS,
     log:
         "logs/detect_shots/{episode}.log",
     benchmark:
@@ -39,8 +39,8 @@ rule index_episode:
     input:
         unpack(index_inputs),
     output:
-        index="results/index/{episode}.parquet",
-        summary="results/index/{episode}.json",
+        index=paths.INDEX,
+        summary=paths.INDEX_SUMMARY,
     log:
         "logs/index_episode/{episode}.log",
     benchmark:
@@ -72,9 +72,9 @@ rule index_episode:
 
 rule index_segments:
     input:
-        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+        expand(paths.INDEX, episode=INDEX_EPISODES),
     output:
-        "results/index/segments.parquet",
+        paths.SEGMENTS,
     log:
         "logs/index_segments/index_segments.log",
     benchmark:
@@ -98,10 +98,10 @@ rule index_segments:
 
 rule index_timeline:
     input:
-        "results/index/{episode}.parquet",
+        paths.INDEX,
     output:
         report(
-            "results/index/timeline/{episode}.png",
+            paths.TIMELINE,
             caption="../report/index_timeline.rst",
             category="Footage index",
             subcategory="Timelines",
@@ -123,11 +123,11 @@ rule index_timeline:
 
 rule index_summary:
     input:
-        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+        expand(paths.INDEX, episode=INDEX_EPISODES),
     output:
-        csv="results/index/summary.csv",
+        csv=paths.INDEX_REPORT.format(kind="csv"),
         html=report(
-            "results/index/summary.html",
+            paths.INDEX_REPORT.format(kind="html"),
             caption="../report/index_summary.rst",
             category="Footage index",
             subcategory="Summary",
@@ -160,11 +160,11 @@ rule index:
 # their gallery (results/search/gallery/index.html, opens from disk).
 rule search:
     input:
-        segments="results/index/segments.parquet",
-        index=expand("results/index/{episode}.parquet", episode=INDEX_EPISODES),
+        segments=paths.SEGMENTS,
+        index=expand(paths.INDEX, episode=INDEX_EPISODES),
     output:
-        hits="results/search/hits.csv",
-        gallery=directory("results/search/gallery"),
+        hits=paths.SEARCH_HITS,
+        gallery=directory(paths.GALLERY),
     log:
         "logs/search/search.log",
     benchmark:

@@ -5,8 +5,6 @@ import shlex
 
 from dramaemo.core.subtitle_files import find_subtitles
 
-INDEX_FILES = ("segments", "summary")  # names under results/index/ that are not episodes
-
 
 def index_episodes_dir():
     """Folder of the videos to index: index.episodes_dir, else training's."""
@@ -25,9 +23,9 @@ def list_index_episodes():
         chosen = sorted(p.stem for p in folder.glob("*") if p.suffix.lower() in suffixes)
         if not chosen:
             raise WorkflowError(f"index.episodes_dir {folder}: no video files")
-    clash = sorted(set(chosen) & set(INDEX_FILES))
+    clash = sorted(set(chosen) & set(paths.INDEX_FILES))
     if clash:
-        raise WorkflowError(f"episode id {clash[0]!r} is reserved under results/index/; rename the video")
+        raise WorkflowError(f"episode id {clash[0]!r} is reserved under {paths.INDEX_DIR}/; rename the video")
     return chosen
 
 
@@ -42,7 +40,7 @@ def index_model_file(kind="model"):
     name, path = settings[kind], settings[f"{kind}_path"]
     if path:
         return path
-    return f"results/models/{settings['split']}/{name}/seed{settings['seed']}/model.keras"
+    return f"{paths.run_dir(settings['split'], name, settings['seed'])}/model.keras"
 
 
 def index_text_source():
@@ -59,9 +57,9 @@ def index_inputs(wildcards):
     """Files one index_episode job reads (text sources and fallback only when used)."""
     inputs = {
         "video": episode_video(wildcards),
-        "info": f"results/frames/{wildcards.episode}.info.json",
-        "manifest": f"results/crops/{wildcards.episode}.manifest.csv",
-        "shots": f"results/shots/{wildcards.episode}.csv",
+        "info": paths.FRAMES_INFO.format(episode=wildcards.episode),
+        "manifest": paths.MANIFEST.format(episode=wildcards.episode),
+        "shots": paths.SHOTS.format(episode=wildcards.episode),
         "model": index_model_file(),
     }
     text_source = index_text_source()
@@ -100,9 +98,9 @@ def index_options(wildcards, input):
 def index_final_output():
     """What `snakemake index` builds: every index, the segments, the report's plots."""
     return (
-        expand("results/index/{episode}.parquet", episode=INDEX_EPISODES)
-        + ["results/index/segments.parquet", "results/index/summary.csv", "results/index/summary.html"]
-        + expand("results/index/timeline/{episode}.png", episode=INDEX_EPISODES)
+        expand(paths.INDEX, episode=INDEX_EPISODES)
+        + [paths.SEGMENTS, *(paths.INDEX_REPORT.format(kind=kind) for kind in ("csv", "html"))]
+        + expand(paths.TIMELINE, episode=INDEX_EPISODES)
     )
 
 

@@ -14,7 +14,7 @@ localrules:
 
 rule label:
     input:
-        manifests=expand("results/crops/{episode}.manifest.csv", episode=EPISODES),
+        manifests=expand(paths.MANIFEST, episode=EPISODES),
     log:
         "logs/label/label.log",
     conda:

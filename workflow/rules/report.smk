@@ -1,16 +1,79 @@
 # The F1 comparison table (the paper's Table II) per split, the cross-split summary with
-# bootstrap CIs, and the report's plots (dramaemo.evaluation.f1tables, dramaemo.evaluation.plots). Input functions:
-# workflow/rules/common.smk.
+# bootstrap CIs, and the report's plots (dramaemo.evaluation.f1tables, dramaemo.evaluation.plots).
+import json
+
+
+def model_labels_json():
+    """Display names of the trained and fused models (dramaemo.core.registry) for the report's
+    --labels: a parameter, so renaming a model redraws the tables and plots."""
+    standin = config["text"]["elmo"]["standin"]
+    models = trained_models() + ([registry.LATE] if late_fusion_active() else [])
+    return json.dumps({model: registry.model_label(model, standin) for model in models})
+
+
+def has_baseline():
+    """Differences to the baseline need a baseline (and at least one other model)."""
+    compared = len(trained_models()) + int(fer_active()) + int(late_fusion_active())
+    return registry.BASELINE in trained_models() and compared > 1
+
+
+def elmo_standin_flag():
+    """--elmo-standin when the ELMo handle is the offline stand-in (labels say so)."""
+    return "--elmo-standin" if config["text"]["elmo"]["standin"] else ""
+
+
+def history_files(wildcards, name="history.csv"):
+    """history.csv (or, with `name`, the run.json beside it) of every trained run of a split."""
+    return [
+        f"{paths.run_dir(wildcards.split, model, seed)}/{name}"
+        for model in trained_models()
+        for seed in train_seeds()
+    ]
+
+
+def report_final_output():
+    """The tables and plots that rule all asks for (appended in get_final_output)."""
+    strategies = config["split"]["strategies"]
+    final = expand(
+        f"{paths.TABLES}/{{name}}",
+        split=strategies,
+        name=[
+            "f1_table.md",
+            "f1_table.csv",
+            "f1_table.tex",
+            "f1_table.html",
+            "confusion_matrices.png",
+            "f1_per_class.png",
+        ],
+    )
+    if trained_models():
+        final += expand(f"{paths.TABLES}/training_curves.png", split=strategies)
+    final += [paths.SUMMARY.format(kind=kind) for kind in ("md", "csv", "tex", "html")]
+    if has_baseline():
+        final += [paths.DIFFERENCES]
+    final += [paths.CONTACT_SHEET]
+    return final
+
+
+def table_report(path, name, split=True):
+    """A table file marked for the report under "F1 table" (per split or "all splits")."""
+    return report(
+        path,
+        caption="../report/f1_table.rst" if split else "../report/f1_summary.rst",
+        category="F1 table",
+        subcategory="{split}" if split else "all splits",
+        labels={"split": "{split}" if split else "all", "file": name},
+    )
 
 
 rule f1_table:
     input:
         metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
-        md=table_report("results/table/{split}/f1_table.md", "F1 table (Markdown)"),
-        csv=table_report("results/table/{split}/f1_table.csv", "F1 table (CSV)"),
-        tex=table_report("results/table/{split}/f1_table.tex", "F1 table (LaTeX)"),
-        html=table_report("results/table/{split}/f1_table.html", "F1 table"),
+        md=table_report(f"{paths.TABLES}/f1_table.md", "F1 table (Markdown)"),
+        csv=table_report(f"{paths.TABLES}/f1_table.csv", "F1 table (CSV)"),
+        tex=table_report(f"{paths.TABLES}/f1_table.tex", "F1 table (LaTeX)"),
+        html=table_report(f"{paths.TABLES}/f1_table.html", "F1 table"),
     log:
         "logs/f1_table/{split}.log",
     benchmark:
@@ -36,14 +99,14 @@ rule summary_table:
     input:
         metrics=[path for split in config["split"]["strategies"] for path in metrics_files(split)],
         bootstrap=expand(
-            "results/table/{split}/bootstrap.csv",
+            f"{paths.TABLES}/bootstrap.csv",
             split=config["split"]["strategies"] if has_baseline() else [],
         ),
     output:
-        md=table_report("results/table/summary.md", "summary (Markdown)", split=False),
-        csv=table_report("results/table/summary.csv", "summary (CSV)", split=False),
-        tex=table_report("results/table/summary.tex", "summary (LaTeX)", split=False),
-        html=table_report("results/table/summary.html", "summary", split=False),
+        md=table_report(paths.SUMMARY.format(kind="md"), "summary (Markdown)", split=False),
+        csv=table_report(paths.SUMMARY.format(kind="csv"), "summary (CSV)", split=False),
+        tex=table_report(paths.SUMMARY.format(kind="tex"), "summary (LaTeX)", split=False),
+        html=table_report(paths.SUMMARY.format(kind="html"), "summary", split=False),
     log:
         "logs/summary_table/summary_table.log",
     benchmark:
@@ -68,10 +131,10 @@ rule summary_table:
 
 rule plot_differences:
     input:
-        expand("results/table/{split}/bootstrap.csv", split=config["split"]["strategies"]),
+        expand(f"{paths.TABLES}/bootstrap.csv", split=config["split"]["strategies"]),
     output:
         report(
-            "results/table/differences.png",
+            paths.DIFFERENCES,
             caption="../report/differences.rst",
             category="F1 table",
             subcategory="all splits",
@@ -101,7 +164,7 @@ rule plot_confusion:
         metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
         report(
-            "results/table/{split}/confusion_matrices.png",
+            f"{paths.TABLES}/confusion_matrices.png",
             caption="../report/confusion.rst",
             category="Plots",
             subcategory="{split}",
@@ -131,7 +194,7 @@ rule plot_f1:
         metrics=lambda wildcards: metrics_files(wildcards.split),
     output:
         report(
-            "results/table/{split}/f1_per_class.png",
+            f"{paths.TABLES}/f1_per_class.png",
             caption="../report/f1_bars.rst",
             category="Plots",
             subcategory="{split}",
@@ -162,7 +225,7 @@ rule plot_training:
         runs=lambda wildcards: history_files(wildcards, "run.json"),
     output:
         report(
-            "results/table/{split}/training_curves.png",
+            f"{paths.TABLES}/training_curves.png",
             caption="../report/training_curves.rst",
             category="Plots",
             subcategory="{split}",
@@ -189,10 +252,10 @@ rule plot_training:
 
 rule contact_sheet:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
     output:
         report(
-            "results/table/contact_sheet.png",
+            paths.CONTACT_SHEET,
             caption="../report/contact_sheet.rst",
             category="Dataset",
             labels={"plot": "sample crops per class"},

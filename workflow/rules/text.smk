@@ -1,16 +1,42 @@
 # Text inputs of the multimodal models, one embedding rule per text encoder of the
 # model registry (dramaemo.core.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
 # GloVe token ids, cached ELMo layers and MiniLM sentence vectors.
+from dramaemo.core.registry import KUMO_SOURCE
+
+# The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
+ELMO_STANDIN_DIR = (
+    config["text"]["elmo"]["handle"] if config["text"]["elmo"]["standin"] else "resources/elmo_standin"
+)
+
+
+def glove_file_input():
+    """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
+    source = config["text"]["glove"]["source"]
+    return [] if source == KUMO_SOURCE else [source]
+
+
+def elmo_module_input():
+    """The ELMo module directory as an input (none for a hub URL)."""
+    handle = config["text"]["elmo"]["handle"]
+    if config["text"]["elmo"]["standin"] or "://" not in handle:
+        return [handle]
+    return []
+
+
+def elmo_handle(wildcards, input):
+    """The module folder when it is local (an input, so it travels with the job), else the URL."""
+    local = [str(path) for path in input.module] if "module" in input.keys() else []
+    return local[0] if local else config["text"]["elmo"]["handle"]
 
 
 rule prepare_glove:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
         glove=glove_file_input(),
     output:
         npz=registry.TEXT_ENCODERS["glove"].cache,
         oov=report(
-            "results/text/glove_oov.json",
+            f"{paths.TEXT}/glove_oov.json",
             caption="../report/glove_oov.rst",
             category="Text inputs",
             labels={"file": "GloVe OOV rates"},
@@ -57,11 +83,11 @@ rule build_elmo_standin:
 
 rule embed_elmo:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
         module=elmo_module_input(),
     output:
         npz=registry.TEXT_ENCODERS["elmo"].cache,
-        meta="results/text/elmo_meta.json",
+        meta=f"{paths.TEXT}/elmo_meta.json",
     log:
         "logs/embed_elmo/embed_elmo.log",
     benchmark:
@@ -105,11 +131,11 @@ rule fetch_minilm:
 
 rule embed_minilm:
     input:
-        dataset="results/dataset/dataset.csv",
+        dataset=paths.DATASET,
         model=config["text"]["minilm"]["model_dir"],
     output:
         npz=registry.TEXT_ENCODERS["minilm"].cache,
-        meta="results/text/minilm_meta.json",
+        meta=f"{paths.TEXT}/minilm_meta.json",
     log:
         "logs/embed_minilm/embed_minilm.log",
     benchmark:
@@ -126,3 +152,4 @@ rule embed_minilm:
         "python -m dramaemo embed-minilm --dataset {input.dataset:q} --model-dir {input.model:q} "
         "--batch-size {params.batch_size} --threads {threads} "
         "--out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"
+

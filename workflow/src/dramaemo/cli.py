@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from dramaemo.core import registry
 from dramaemo.core.errors import UserError
 
 # Which module registers each sub-command, in the order of --help. A command imports
@@ -28,11 +29,12 @@ COMMANDS = {
     "join-annotations": "dramaemo.dataset.annotations",
     "pack-images": "dramaemo.dataset.packing",
     "split": "dramaemo.dataset.split",
-    "prepare-glove": "dramaemo.text.glove",
-    "build-elmo-standin": "dramaemo.text.elmo",
-    "embed-elmo": "dramaemo.text.elmo",
-    "fetch-minilm": "dramaemo.text.minilm",
-    "embed-minilm": "dramaemo.text.minilm",
+    # each text encoder's commands, from its registry entry
+    **{
+        command: encoder.inputs.partition(":")[0]
+        for encoder in registry.TEXT_ENCODERS.values()
+        for command in encoder.commands
+    },
     "train": "dramaemo.models.train",
     "evaluate": "dramaemo.evaluation.evaluate",
     "compare-models": "dramaemo.evaluation.evaluate",

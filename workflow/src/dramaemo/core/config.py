@@ -154,3 +154,15 @@ def check_config_keys(config: dict) -> None:
     messages = unknown_keys(config, schema())
     if messages:
         raise UserError("config: " + "; ".join(messages) + " (every key is described in config/README.md)")
+
+
+def rule_resources(resources: dict, rule: str) -> dict:
+    """threads, mem_mb and runtime of one rule's jobs: config ``resources.<rule>`` key by key
+    over the schema's default for that rule (a rule the schema does not list: the default
+    of ``$defs.rule_resources``), so each rule's sizes are declared once, in the schema."""
+    listed = schema_node("resources")["properties"].get(rule, {})
+    return {
+        **schema()["$defs"]["rule_resources"]["default"],
+        **listed.get("default", {}),
+        **resources.get(rule, {}),
+    }

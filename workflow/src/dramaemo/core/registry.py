@@ -6,10 +6,12 @@ the builders (dramaemo.models.train), the table's column names and order (dramae
 dramaemo.evaluation.plots) and the config check (dramaemo.core.config). No Keras import: the workflow
 reads this module when it parses the Snakefile.
 
-Adding a text encoder is one ``TextEncoder`` entry (its cache file, written by its own
-embedding rule, its config section, the function that loads its cached inputs and its
-Keras builder) plus the models that use it; adding a model is one ``ModelSpec`` entry
-plus, when the standard image / text / fusion assembly does not fit, its builder.
+Adding a text encoder is one ``TextEncoder`` entry (its cache file, the CLI commands of its
+module, its config section if it has settings, the functions that load its cached inputs
+and build its Keras branch) plus the models that use it, its module, and the rule that
+writes its cache (workflow/rules/text.smk); the CLI, the training inputs and params, the
+footage index and the tables follow from the entry. Adding a model is one ``ModelSpec``
+entry plus, when the standard image / text / fusion assembly does not fit, its builder.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ class TextEncoder:
 
     name: str
     label: str
-    # config train.<section>: the keyword arguments of `builder` (one home: the schema)
+    # config train.<section>: the keyword arguments of `builder` (one home: the schema);
+    # "": the builder takes no settings of its own
     section: str
     # the embedding rule's output that training reads (workflow/rules/text.smk)
     cache: str
+    # the CLI commands its module (the one `inputs` names) registers (dramaemo.cli)
+    commands: tuple[str, ...]
     # "module:function" (cache path, item ids) -> (per-item arrays, shared arrays)
     inputs: str
     # "module:function" (shared arrays, *, feature_units, **section) -> keras.Model
@@ -102,7 +107,7 @@ class ModelSpec:
             else ()
         )
         if self.text:
-            sections += (TEXT_ENCODERS[self.text].section, "fusion")
+            sections += tuple(filter(None, [TEXT_ENCODERS[self.text].section])) + ("fusion",)
         if self.face and self.text:
             sections += ("joint",)
         return sections
@@ -119,6 +124,7 @@ TEXT_ENCODERS = {
             label="GloVe",
             section="glove_cnn",
             cache="results/text/glove.npz",
+            commands=("prepare-glove",),
             inputs="dramaemo.text.glove:glove_inputs",
             builder="dramaemo.models.builders:build_glove_text_encoder",
             new_text="dramaemo.text.glove:glove_new_text",  # through the training vocabulary (the cache)
@@ -128,6 +134,7 @@ TEXT_ENCODERS = {
             label="ELMo",
             section="elmo",
             cache="results/text/elmo_layers.npz",
+            commands=("build-elmo-standin", "embed-elmo"),
             inputs="dramaemo.text.elmo:elmo_inputs",
             builder="dramaemo.models.builders:build_elmo_text_encoder",
         ),
@@ -136,6 +143,7 @@ TEXT_ENCODERS = {
             label="MiniLM",
             section="minilm",
             cache="results/text/minilm.npz",
+            commands=("fetch-minilm", "embed-minilm"),
             inputs="dramaemo.text.minilm:minilm_inputs",
             builder="dramaemo.models.builders:build_minilm_text_encoder",
             new_text="dramaemo.text.minilm:minilm_new_text",

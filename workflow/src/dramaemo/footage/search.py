@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo import EMOTIONS
+from dramaemo.core import paths
 from dramaemo.core.errors import UserError
 from dramaemo.footage import SEGMENT_COLUMNS
 from dramaemo.footage.tables import read_segments
@@ -68,7 +69,7 @@ class Query:
 
 def indexed_episodes(index_dir) -> set[str]:
     """Episodes with an index file in ``index_dir``."""
-    return {path.stem for path in Path(index_dir).glob("*.parquet") if path.name != "segments.parquet"}
+    return {path.stem for path in Path(index_dir).glob("*.parquet") if path.stem not in paths.INDEX_FILES}
 
 
 def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
@@ -126,7 +127,7 @@ def _run(args) -> None:
         limit=args.limit,
     )
     query.check(indexed_episodes(args.index_dir))
-    hits = search(read_segments(Path(args.index_dir) / "segments.parquet"), query)
+    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), query)
     print(format_hits(hits))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-faces", type=int, help="at most this many faces on screen throughout")
     parser.add_argument("--episode", action="append", help="only this episode; repeat for several")
     parser.add_argument("--limit", type=int, help="keep the best N hits")
-    parser.add_argument("--index-dir", default="results/index", help="folder of the index files")
+    parser.add_argument("--index-dir", default=paths.INDEX_DIR, help="folder of the index files")
     parser.add_argument("--output", help="CSV of the hits")
     parser.add_argument("--clips", help="folder for the clips, posters and index.html")
     parser.add_argument(

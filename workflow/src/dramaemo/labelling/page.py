@@ -25,6 +25,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_file, se
 from werkzeug.exceptions import HTTPException
 
 from dramaemo import EMOTIONS
+from dramaemo.core import paths
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS, read_labels
@@ -307,7 +308,7 @@ def add_parser(subparsers) -> None:
     )
     defaults = schema_defaults("label")
     parser.add_argument(
-        "--crops-root", default="results/crops", help="folder of the crops; nothing outside it is served"
+        "--crops-root", default=paths.CROPS_ROOT, help="folder of the crops; nothing outside it is served"
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", help="annotation CSV to write (its event log is <out>.log.jsonl)")
