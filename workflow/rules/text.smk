@@ -153,3 +153,23 @@ rule embed_minilm:
         "--batch-size {params.batch_size} --threads {threads} "
         "--out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"
 
+
+rule embed_tfidf:
+    input:
+        dataset=paths.DATASET,
+    output:
+        npz=registry.TEXT_ENCODERS["tfidf"].cache,
+        meta=f"{paths.TEXT}/tfidf_meta.json",
+    log:
+        "logs/embed_tfidf/embed_tfidf.log",
+    benchmark:
+        "benchmarks/embed_tfidf/embed_tfidf.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: rule_threads("embed_tfidf")
+    resources:
+        mem_mb=rule_mem_mb("embed_tfidf"),
+        runtime=rule_runtime("embed_tfidf"),
+    shell:
+        "python -m dramaemo embed-tfidf --dataset {input.dataset:q}"
+        " --out {output.npz:q} --meta {output.meta:q} > {log:q} 2>&1"

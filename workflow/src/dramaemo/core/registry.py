@@ -149,6 +149,16 @@ TEXT_ENCODERS = {
             new_text="dramaemo.text.minilm:minilm_new_text",
             new_text_source="model_dir",  # the checkpoint
         ),
+        TextEncoder(
+            name="tfidf",
+            label="TF-IDF",
+            section="",
+            cache="results/text/tfidf.npz",
+            commands=("embed-tfidf",),
+            inputs="dramaemo.text.tfidf:tfidf_inputs",
+            builder="dramaemo.text.tfidf:build_tfidf_text_encoder",
+            new_text="dramaemo.text.tfidf:tfidf_new_text",  # the training vocabulary and IDF (the cache)
+        ),
     )
 }
 
@@ -162,6 +172,7 @@ MODELS = {
         ModelSpec("glove", "Multimodal GloVe", face=True, text="glove"),
         ModelSpec("elmo", "Multimodal ELMo", face=True, text="elmo"),
         ModelSpec("minilm", "Multimodal MiniLM", face=True, text="minilm"),
+        ModelSpec("tfidf", "Multimodal TF-IDF", face=True, text="tfidf"),
         ModelSpec("text", "Text only (GloVe)", text="glove", keras_name="text_only"),
         ModelSpec("text_minilm", "Text only (MiniLM)", text="minilm"),
         ModelSpec("late", "Late fusion (image x text)", kind=FUSED),
