@@ -31,7 +31,7 @@ from dramaemo.core import paths
 from dramaemo.core.config import schema_defaults
 from dramaemo.dataset.split import read_split
 from dramaemo.footage import NO_FACE, PROBABILITIES
-from dramaemo.footage.search import Query, indexed_episodes, search
+from dramaemo.footage.search import check_query, indexed_episodes, search
 from dramaemo.footage.segments import episode_segments
 from dramaemo.footage.tables import read_index, read_segments
 
@@ -79,16 +79,25 @@ def latency(args) -> None:
     for number in range(args.episodes):
         index = synthetic_index(f"ep{number + 1:02d}", seconds, rng)
         rows += len(index)
-        tables.append(episode_segments(index, None, "", low=0.35, high=0.5, max_gap=1, min_seconds=2))
+        tables.append(episode_segments(index, None, "", **schema_defaults("index", "segments")))
     segment_seconds = time.perf_counter() - started
     segments = pd.concat(tables, ignore_index=True)
     path = folder / "segments.parquet"
     segments.to_parquet(path, index=False, compression="zstd")
     episodes = {f"ep{n + 1:02d}" for n in range(args.episodes)}
-    query = Query(["Sad"], min_seconds=3, min_confidence=0.6, min_faces=2, max_faces=2).check(episodes)
+    query = check_query(
+        episodes,
+        emotions=["Sad"],
+        min_seconds=3,
+        min_confidence=0.6,
+        min_faces=2,
+        max_faces=2,
+        episodes=[],
+        limit=None,
+    )
 
     def with_pandas():
-        return search(pd.read_parquet(path), query)
+        return search(pd.read_parquet(path), **query)
 
     hits = with_pandas()
     pandas_seconds = _median_seconds(with_pandas, args.repeats)

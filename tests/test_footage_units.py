@@ -205,20 +205,27 @@ def test_smoothing_removes_a_one_second_flip_and_keeps_rows_summing_to_one():
     assert np.array_equal(segments.smooth(probabilities, 1), probabilities)
 
 
+def hysteresis(series, low=0.35, high=0.5):
+    """episode_segments' thresholding of one emotion's series."""
+    from skimage.filters import apply_hysteresis_threshold
+
+    return apply_hysteresis_threshold(series, low, high)
+
+
 def test_runs_hysteresis_gap_closing_and_minimum_duration():
     series = np.array([0.1, 0.4, 0.6, 0.4, 0.1, 0.45, 0.55, 0.2, 0.2, 0.9, 0.1, 0.7, 0.7, 0.7])
     # 0.4 alone never starts a run; 0.6 starts one that goes on over 0.4 (hysteresis)
-    assert segments.runs(series, low=0.35, high=0.5, max_gap=0, min_seconds=1) == [
+    assert segments.runs(hysteresis(series), max_gap=0, min_seconds=1) == [
         (1, 4),
         (5, 7),
         (9, 10),
         (11, 14),
     ]
     # one-second gaps closed: 5-6 and 9 and 11-13 join, 1-3 stays apart (gap of one at 4 joins too)
-    assert segments.runs(series, low=0.35, high=0.5, max_gap=1, min_seconds=1) == [(1, 7), (9, 14)]
+    assert segments.runs(hysteresis(series), max_gap=1, min_seconds=1) == [(1, 7), (9, 14)]
     # minimum duration drops the short runs
-    assert segments.runs(series, low=0.35, high=0.5, max_gap=0, min_seconds=3) == [(1, 4), (11, 14)]
-    assert segments.runs(np.array([]), 0.3, 0.5, 1, 1) == []
+    assert segments.runs(hysteresis(series), max_gap=0, min_seconds=3) == [(1, 4), (11, 14)]
+    assert segments.runs(np.array([], dtype=bool), max_gap=1, min_seconds=1) == []
 
 
 def test_track_segments_bounds_confidence_and_faces():
@@ -469,18 +476,21 @@ def _segments_table():
     return table[SEGMENT_COLUMNS]
 
 
+def _query(**given):
+    """A checked query over ep01 and ep02: no filter but the emotions unless given."""
+    base = dict(min_seconds=0.0, min_confidence=0.0, min_faces=None, max_faces=None, episodes=[], limit=None)
+    return search.check_query({"ep01", "ep02"}, **{**base, **given})
+
+
 def test_search_filters_and_ranks():
     table = _segments_table()
-    query = search.Query(["happy"], min_seconds=2).check({"ep01", "ep02"})
-    hits = search.search(table, query)
+    hits = search.search(table, **_query(emotions=["happy"], min_seconds=2))
     assert hits[["episode", "start"]].values.tolist() == [["ep01", 10], ["ep02", 40]]
     assert hits["rank"].tolist() == [1, 2]
-    two_faces = search.search(
-        table, search.Query(["Happy"], min_faces=2, max_faces=2).check({"ep01", "ep02"})
-    )
+    two_faces = search.search(table, **_query(emotions=["Happy"], min_faces=2, max_faces=2))
     assert two_faces["track"].tolist() == [0]
     confident = search.search(
-        table, search.Query(["Happy", "Sad"], min_confidence=0.65, episodes=["ep02"]).check({"ep01", "ep02"})
+        table, **_query(emotions=["Happy", "Sad"], min_confidence=0.65, episodes=["ep02"])
     )
     assert confident["emotion"].tolist() == ["Sad"]
     assert "no segment matches" in search.format_hits(hits.iloc[:0])
@@ -530,6 +540,8 @@ def test_search_prints_a_ranked_table_and_writes_csv(index_dir, tmp_path, capsys
                 "search",
                 "--emotion",
                 "Happy",
+                "--min-seconds",  # the schema's default is 2
+                "0",
                 "--index-dir",
                 str(index_dir),
                 "--output",

@@ -109,8 +109,9 @@ def search_options():
     query = config["index"]["query"]
     options = [f"--emotion {emotion}" for emotion in query["emotions"]]
     options += [f"--min-seconds {query['min_seconds']}", f"--min-confidence {query['min_confidence']}"]
-    for key in ("min_faces", "max_faces", "limit"):
+    for key in ("min_faces", "max_faces"):
         if query[key] is not None:
             options.append(f"--{key.replace('_', '-')} {query[key]}")
+    options.append(f"--limit {'all' if query['limit'] is None else query['limit']}")
     options += [f"--episode {shlex.quote(episode)}" for episode in query["episodes"]]
     return " ".join(options)

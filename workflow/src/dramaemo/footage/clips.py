@@ -117,7 +117,7 @@ def _ffmpeg(command, output) -> None:
         raise UserError(f"{output}: ffmpeg failed ({result.stderr.strip()[-300:] or result.returncode})")
 
 
-def write_gallery(hits: pd.DataFrame, folder, *, padding: float = 1.0, query=None) -> Path:
+def write_gallery(hits: pd.DataFrame, folder, *, padding: float, query: dict | None = None) -> Path:
     """Clips, posters and index.html of ``hits`` in ``folder``; returns index.html's path."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -159,16 +159,16 @@ def write_gallery(hits: pd.DataFrame, folder, *, padding: float = 1.0, query=Non
     return index
 
 
-def _describe(query) -> str:
+def _describe(query: dict | None) -> str:
     if query is None:
         return ""
-    parts = [" or ".join(query.emotions)]
-    if query.min_seconds:
-        parts.append(f">= {query.min_seconds:g} s")
-    if query.min_confidence:
-        parts.append(f"confidence >= {query.min_confidence:g}")
-    if query.min_faces is not None or query.max_faces is not None:
-        parts.append(f"faces {query.min_faces or 1}..{query.max_faces or 'any'}")
-    if query.episodes:
-        parts.append("episodes " + ", ".join(query.episodes))
+    parts = [" or ".join(query["emotions"])]
+    if query["min_seconds"]:
+        parts.append(f">= {query['min_seconds']:g} s")
+    if query["min_confidence"]:
+        parts.append(f"confidence >= {query['min_confidence']:g}")
+    if query["min_faces"] is not None or query["max_faces"] is not None:
+        parts.append(f"faces {query['min_faces'] or 1}..{query['max_faces'] or 'any'}")
+    if query["episodes"]:
+        parts.append("episodes " + ", ".join(query["episodes"]))
     return ", ".join(parts)

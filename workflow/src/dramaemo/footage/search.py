@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.core import paths
+from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.footage import SEGMENT_COLUMNS
 from dramaemo.footage.tables import read_segments
@@ -28,43 +28,43 @@ log = logging.getLogger(__name__)
 HIT_COLUMNS = ["rank", *SEGMENT_COLUMNS]
 
 
-@dataclass
-class Query:
-    emotions: list[str]
-    min_seconds: float = 0.0
-    min_confidence: float = 0.0
-    min_faces: int | None = None
-    max_faces: int | None = None
-    episodes: list[str] = field(default_factory=list)
-    limit: int | None = None
-
-    def check(self, indexed: set[str]) -> Query:
-        """The query with emotions spelled as EMOTIONS; UserError for a bad one."""
-        by_lower = {emotion.lower(): emotion for emotion in EMOTIONS}
-        if not self.emotions:
-            raise UserError(f"no emotion given; use --emotion with one of {', '.join(EMOTIONS)}")
-        unknown = [e for e in self.emotions if e.lower() not in by_lower]
-        if unknown:
-            raise UserError(f"unknown emotion {unknown[0]!r}; use one of {', '.join(EMOTIONS)}")
-        if self.min_seconds < 0:
-            raise UserError(f"--min-seconds {self.min_seconds}: must be 0 or more")
-        if not 0 <= self.min_confidence <= 1:
-            raise UserError(f"--min-confidence {self.min_confidence}: must be between 0 and 1")
-        for name, value in (("--min-faces", self.min_faces), ("--max-faces", self.max_faces)):
-            if value is not None and value < 1:
-                raise UserError(f"{name} {value}: must be 1 or more")
-        if self.min_faces and self.max_faces and self.min_faces > self.max_faces:
-            raise UserError(f"--min-faces {self.min_faces} is above --max-faces {self.max_faces}")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit {self.limit}: must be 1 or more")
-        missing = [e for e in self.episodes if e not in indexed]
-        if missing:
-            raise UserError(
-                f"episode {missing[0]!r} was never indexed (indexed: {', '.join(sorted(indexed)) or 'none'}); "
-                "add it to index.episodes and run the index target"
-            )
-        self.emotions = [by_lower[e.lower()] for e in self.emotions]
-        return self
+def check_query(
+    indexed: set[str], *, emotions, min_seconds, min_confidence, min_faces, max_faces, episodes, limit
+) -> dict:
+    """The query (config index.query's keys, padding aside) with emotions spelled as
+    EMOTIONS; UserError for a bad one (``indexed``: the episodes that have an index)."""
+    by_lower = {emotion.lower(): emotion for emotion in EMOTIONS}
+    if not emotions:
+        raise UserError(f"no emotion given; use --emotion with one of {', '.join(EMOTIONS)}")
+    unknown = [e for e in emotions if e.lower() not in by_lower]
+    if unknown:
+        raise UserError(f"unknown emotion {unknown[0]!r}; use one of {', '.join(EMOTIONS)}")
+    if min_seconds < 0:
+        raise UserError(f"--min-seconds {min_seconds}: must be 0 or more")
+    if not 0 <= min_confidence <= 1:
+        raise UserError(f"--min-confidence {min_confidence}: must be between 0 and 1")
+    for name, value in (("--min-faces", min_faces), ("--max-faces", max_faces)):
+        if value is not None and value < 1:
+            raise UserError(f"{name} {value}: must be 1 or more")
+    if min_faces and max_faces and min_faces > max_faces:
+        raise UserError(f"--min-faces {min_faces} is above --max-faces {max_faces}")
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: must be 1 or more")
+    missing = [e for e in episodes if e not in indexed]
+    if missing:
+        raise UserError(
+            f"episode {missing[0]!r} was never indexed (indexed: {', '.join(sorted(indexed)) or 'none'}); "
+            "add it to index.episodes and run the index target"
+        )
+    return {
+        "emotions": [by_lower[e.lower()] for e in emotions],
+        "min_seconds": min_seconds,
+        "min_confidence": min_confidence,
+        "min_faces": min_faces,
+        "max_faces": max_faces,
+        "episodes": list(episodes),
+        "limit": limit,
+    }
 
 
 def indexed_episodes(index_dir) -> set[str]:
@@ -72,24 +72,26 @@ def indexed_episodes(index_dir) -> set[str]:
     return {path.stem for path in Path(index_dir).glob("*.parquet") if path.stem not in paths.INDEX_FILES}
 
 
-def search(segments: pd.DataFrame, query: Query) -> pd.DataFrame:
-    """Segments matching ``query`` (already checked), best first, with a rank column."""
-    keep = segments["emotion"].isin(query.emotions)
-    keep &= segments["seconds"] >= query.min_seconds
-    keep &= segments["mean_confidence"] >= query.min_confidence
-    if query.min_faces is not None:
-        keep &= segments["faces_min"] >= query.min_faces
-    if query.max_faces is not None:
-        keep &= segments["faces_max"] <= query.max_faces
-    if query.episodes:
-        keep &= segments["episode"].isin(query.episodes)
+def search(
+    segments: pd.DataFrame, *, emotions, min_seconds, min_confidence, min_faces, max_faces, episodes, limit
+) -> pd.DataFrame:
+    """Segments matching the query (check_query's), best first, with a rank column."""
+    keep = segments["emotion"].isin(emotions)
+    keep &= segments["seconds"] >= min_seconds
+    keep &= segments["mean_confidence"] >= min_confidence
+    if min_faces is not None:
+        keep &= segments["faces_min"] >= min_faces
+    if max_faces is not None:
+        keep &= segments["faces_max"] <= max_faces
+    if episodes:
+        keep &= segments["episode"].isin(episodes)
     hits = segments[keep].sort_values(
         ["mean_confidence", "seconds", "episode", "start"],
         ascending=[False, False, True, True],
         kind="stable",
     )
-    if query.limit:
-        hits = hits.head(query.limit)
+    if limit is not None:
+        hits = hits.head(limit)
     hits = hits.reset_index(drop=True)
     hits.insert(0, "rank", range(1, len(hits) + 1))
     return hits[HIT_COLUMNS]
@@ -117,7 +119,8 @@ def format_hits(hits: pd.DataFrame) -> str:
 
 
 def _run(args) -> None:
-    query = Query(
+    query = check_query(
+        indexed_episodes(args.index_dir),
         emotions=args.emotion,
         min_seconds=args.min_seconds,
         min_confidence=args.min_confidence,
@@ -126,8 +129,7 @@ def _run(args) -> None:
         episodes=args.episode or [],
         limit=args.limit,
     )
-    query.check(indexed_episodes(args.index_dir))
-    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), query)
+    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), **query)
     print(format_hits(hits))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +138,11 @@ def _run(args) -> None:
         from dramaemo.footage.clips import write_gallery
 
         write_gallery(hits, args.clips, padding=args.padding, query=query)
+
+
+def limit_of(text: str) -> int | None:
+    """--limit: a number of hits, or "all" (config index.query.limit null)."""
+    return None if text == "all" else int(text)
 
 
 def add_parser(subparsers) -> None:
@@ -151,17 +158,22 @@ def add_parser(subparsers) -> None:
         required=True,
         help=f"one of {', '.join(EMOTIONS)} (any case); repeat for several",
     )
-    parser.add_argument("--min-seconds", type=float, default=0.0, help="shortest segment")
-    parser.add_argument("--min-confidence", type=float, default=0.0, help="lowest mean probability")
+    query = schema_defaults("index", "query")  # by hand as in the workflow
+    parser.add_argument("--min-seconds", type=float, default=query["min_seconds"], help="shortest segment")
+    parser.add_argument(
+        "--min-confidence", type=float, default=query["min_confidence"], help="lowest mean probability"
+    )
     parser.add_argument("--faces", type=int, help="exactly this many faces on screen throughout")
     parser.add_argument("--min-faces", type=int, help="at least this many faces on screen throughout")
     parser.add_argument("--max-faces", type=int, help="at most this many faces on screen throughout")
     parser.add_argument("--episode", action="append", help="only this episode; repeat for several")
-    parser.add_argument("--limit", type=int, help="keep the best N hits")
+    parser.add_argument(
+        "--limit", type=limit_of, default=query["limit"], help="keep the best N hits; all: every hit"
+    )
     parser.add_argument("--index-dir", default=paths.INDEX_DIR, help="folder of the index files")
     parser.add_argument("--output", help="CSV of the hits")
     parser.add_argument("--clips", help="folder for the clips, posters and index.html")
     parser.add_argument(
-        "--padding", type=float, default=1.0, help="seconds added on each side (within the shot)"
+        "--padding", type=float, default=query["padding"], help="seconds added on each side (within the shot)"
     )
     parser.set_defaults(func=_run)

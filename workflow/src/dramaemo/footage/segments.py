@@ -21,6 +21,7 @@ from scipy import ndimage
 from skimage.filters import apply_hysteresis_threshold
 
 from dramaemo import EMOTIONS
+from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.footage import NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
 from dramaemo.footage.tables import read_index, read_index_metadata, write_segments
@@ -36,14 +37,12 @@ def smooth(probabilities: np.ndarray, window: int) -> np.ndarray:
     return ndimage.uniform_filter1d(probabilities, size=window, axis=0, mode="nearest")
 
 
-def runs(
-    series: np.ndarray, low: float, high: float, max_gap: int, min_seconds: int
-) -> list[tuple[int, int]]:
-    """(first, last + 1) positions of the runs of one emotion's per-second series."""
-    series = np.asarray(series, dtype=float)
-    if series.size == 0:
+def runs(mask: np.ndarray, *, max_gap: int, min_seconds: int) -> list[tuple[int, int]]:
+    """(first, last + 1) positions of the runs of one emotion's per-second mask (its
+    hysteresis thresholding, episode_segments), gaps of up to ``max_gap`` closed."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.size == 0:
         return []
-    mask = apply_hysteresis_threshold(series, low, high)
     if max_gap > 0:
         # padded, so that closing neither grows nor eats the runs at the ends
         padded = np.pad(mask, max_gap + 1)
@@ -96,7 +95,9 @@ def episode_segments(
     for emotion, column in zip(EMOTIONS, PROBABILITIES):
         series = np.zeros(length)
         series[position] = faces[column].to_numpy()
-        for start, stop in runs(series, low, high, max_gap, min_seconds):
+        # hysteresis: a run starts above ``high`` and goes on while above ``low``
+        mask = apply_hysteresis_threshold(series, low, high)
+        for start, stop in runs(mask, max_gap=max_gap, min_seconds=min_seconds):
             number = int(np.searchsorted(offset, start, side="right") - 1)
             seen = observed[start:stop]
             values = series[start:stop][seen]
@@ -162,8 +163,17 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     parser.add_argument("--output", required=True, help="segments.parquet")
-    parser.add_argument("--low", type=float, default=0.35, help="hysteresis: a run continues above this")
-    parser.add_argument("--high", type=float, default=0.5, help="hysteresis: a run starts above this")
-    parser.add_argument("--max-gap", type=int, default=1, help="seconds of gap closed inside a run")
-    parser.add_argument("--min-seconds", type=int, default=2, help="shortest segment kept")
+    settings = schema_defaults("index", "segments")  # by hand as in the workflow
+    parser.add_argument(
+        "--low", type=float, default=settings["low"], help="hysteresis: a run continues above this"
+    )
+    parser.add_argument(
+        "--high", type=float, default=settings["high"], help="hysteresis: a run starts above this"
+    )
+    parser.add_argument(
+        "--max-gap", type=int, default=settings["max_gap"], help="seconds of gap closed inside a run"
+    )
+    parser.add_argument(
+        "--min-seconds", type=int, default=settings["min_seconds"], help="shortest segment kept"
+    )
     parser.set_defaults(func=_run)
