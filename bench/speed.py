@@ -145,10 +145,18 @@ def bare_loop(frame_paths, classifier, settings) -> int:
     return found
 
 
+def detected(frames_dir: Path, episode: str, settings: dict, threads: int) -> pd.DataFrame:
+    """detect_faces with the detector `dramaemo detect-faces` builds from ``settings``
+    (options.detector_settings' keys)."""
+    chosen = {key: value for key, value in settings.items() if key != "detector"}
+    detector = faces.DETECTORS[settings["detector"]](**chosen)
+    return faces.detect_faces(frames_dir=frames_dir, episode=episode, detector=detector, threads=threads)
+
+
 def face_stage(frames_dir: Path, episode: str, settings, threads: int, workdir: Path) -> pd.DataFrame:
     """The pipeline's face stage, detect_faces + crop_faces as the rules run them: manifest."""
     cv2.setNumThreads(threads)  # as `dramaemo detect-faces --threads` does
-    detections = faces.detect_faces(frames_dir, episode, threads=threads, **settings)
+    detections = detected(frames_dir, episode, settings, threads)
     return faces.crop_faces(
         frames_dir,
         detections,
@@ -165,11 +173,8 @@ def recall(annotations: Path, manifests: dict[str, pd.DataFrame], infos: dict[st
 
 
 def haar_settings() -> dict:
-    """The config's Haar cascade settings (detector: haar), without detection_scale."""
-    return {
-        "detector": "haar",
-        **{key: DEFAULTS["faces"][key] for key in ("cascade", "scale_factor", "min_neighbors", "min_size")},
-    }
+    """The config's Haar cascade settings (detector: haar)."""
+    return detector_settings({**DEFAULTS["faces"], "detector": "haar"})
 
 
 def blazeface_model(work: Path) -> Path:
@@ -371,9 +376,7 @@ def bench_hour(args) -> None:
             }
         )
         cv2.setNumThreads(threads["detect_faces"])
-        wall, cpu, detections = measured(
-            faces.detect_faces, frames_dir, "hour", threads=threads["detect_faces"], **settings
-        )
+        wall, cpu, detections = measured(detected, frames_dir, "hour", settings, threads["detect_faces"])
         rows.append({"stage": "detect_faces", "wall s": wall, "CPU s": cpu})
         wall, cpu, manifest = measured(
             faces.crop_faces,

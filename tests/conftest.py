@@ -193,3 +193,18 @@ def chrome(tmp_path, monkeypatch):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def found_faces(frames, episode, *, threads=1, **settings):
+    """detect_faces with its detector built as `dramaemo detect-faces` builds it: the chosen
+    detector's settings from the schema (options.detector_settings), ``settings`` over them."""
+    from dramaemo.core.options import detector_settings
+    from dramaemo.faces.detection import DETECTORS, detect_faces
+
+    faces = schema_defaults("faces")
+    name = settings.pop("detector", faces["detector"])
+    chosen = {**detector_settings({**faces, "detector": name}), **settings}
+    del chosen["detector"]
+    return detect_faces(
+        frames_dir=frames, episode=episode, detector=DETECTORS[name](**chosen), threads=threads
+    )

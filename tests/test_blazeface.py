@@ -6,14 +6,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import blazeface_model, local_wheel
+from conftest import blazeface_model, found_faces, local_wheel
 
 from dramaemo.core import options
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.demo import build_demo
 from dramaemo.faces import blazeface
-from dramaemo.faces.detection import detect_faces
 from dramaemo.video.frames import extract_frames
 
 
@@ -42,8 +41,8 @@ def centres_and_sides(table):
 def test_boxes_frame_faces_as_the_haar_cascade_does(demo_frames):
     """Crops cut from either detector's boxes show the same part of the face: the same
     faces, centres within a tenth of the side, sides within 15%."""
-    blaze = centres_and_sides(detect_faces(demo_frames, "demo01", model=blazeface_model()))
-    haar = centres_and_sides(detect_faces(demo_frames, "demo01", detector="haar"))
+    blaze = centres_and_sides(found_faces(demo_frames, "demo01", model=blazeface_model()))
+    haar = centres_and_sides(found_faces(demo_frames, "demo01", detector="haar"))
     assert blaze.keys() == haar.keys() and len(blaze) >= 10
     ratios = []
     for second, boxes in blaze.items():
@@ -63,18 +62,18 @@ def test_large_frames_decoded_smaller_find_the_same_faces(demo_frames, tmp_path)
     data = cv2.imencode(".jpg", large, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
     assert blazeface.jpeg_reduction(720, 960) == 2
     settings = {"model": blazeface_model(), "min_score": 0.3, "min_size": 40}
-    full = blazeface.frame_detector(reduction=1, **settings)(data)
-    reduced = blazeface.frame_detector(reduction=2, **settings)(data)
+    full = blazeface.BlazeFace(reduction=1, **settings)(data)
+    reduced = blazeface.BlazeFace(reduction=2, **settings)(data)
     assert len(full) == len(reduced) >= 1
     for a, b in zip(full, reduced):
         assert np.abs(np.subtract(a, b)).max() <= 0.05 * a[2], (a, b)
 
 
 def test_min_size_is_in_original_pixels(demo_frames):
-    found = detect_faces(demo_frames, "demo01", model=blazeface_model(), min_size=40)
+    found = found_faces(demo_frames, "demo01", model=blazeface_model(), min_size=40)
     assert len(found) > 0 and (found[["w", "h"]].min(axis=1) >= 40).all()
     smallest = int(found[["w", "h"]].min(axis=1).min())
-    fewer = detect_faces(demo_frames, "demo01", model=blazeface_model(), min_size=smallest + 1)
+    fewer = found_faces(demo_frames, "demo01", model=blazeface_model(), min_size=smallest + 1)
     assert len(fewer) < len(found)
 
 
@@ -100,11 +99,11 @@ def test_views_and_jpeg_reduction(height, width, count, reduction):
 
 def test_missing_or_wrong_model_is_named(tmp_path):
     with pytest.raises(UserError, match=r"absent\.tflite: no such BlazeFace model; run rule fetch_blazeface"):
-        blazeface.BlazeFace(tmp_path / "absent.tflite", 0.3, 40)
+        blazeface.BlazeFace(model=tmp_path / "absent.tflite", min_score=0.3, min_size=40)
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer" * 10)
     with pytest.raises(UserError, match=r"junk\.tflite: not a TFLite model"):
-        blazeface.BlazeFace(junk, 0.3, 40)
+        blazeface.BlazeFace(model=junk, min_score=0.3, min_size=40)
 
 
 def test_fetch_model_from_a_local_wheel(tmp_path, monkeypatch):
@@ -115,7 +114,7 @@ def test_fetch_model_from_a_local_wheel(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     output = blazeface.fetch_model(tmp_path / "resources" / "model.tflite", "9.9.9")
     assert output.read_bytes() == blazeface_model().read_bytes()
-    blazeface.BlazeFace(output, 0.3, 40)  # loads
+    blazeface.BlazeFace(model=output, min_score=0.3, min_size=40)  # loads
     with pytest.raises(UserError, match=r"pip download mediapipe==1.0.0 failed"):
         blazeface.fetch_model(tmp_path / "x.tflite", "1.0.0")
 

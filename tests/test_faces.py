@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import blazeface_model
+from conftest import blazeface_model, found_faces
 from front_helpers import blank_video
 
 from dramaemo import cli
@@ -23,7 +23,6 @@ from dramaemo.faces.detection import (
     MANIFEST_COLUMNS,
     crop_faces,
     derived_detection_scale,
-    detect_faces,
     load_cascade,
     resolve_detection_scale,
 )
@@ -67,7 +66,7 @@ def iou(a, b):
 
 def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode, detector):
     frames, annotations = demo_episode
-    found = detect_faces(frames, "demo01", **detector)
+    found = found_faces(frames, "demo01", **detector)
     assert list(found.columns) == DETECTION_COLUMNS
     boxed = annotations.dropna(subset=["x"])
     assert len(boxed) > 0
@@ -80,15 +79,15 @@ def test_every_annotated_demo_face_is_detected_at_its_box(demo_episode, detector
 
 
 def test_faces_are_numbered_left_to_right(demo_episode, detector):
-    found = detect_faces(demo_episode[0], "demo01", **detector)
+    found = found_faces(demo_episode[0], "demo01", **detector)
     for _, faces in found.groupby("second"):
         assert list(faces["face_index"]) == list(range(len(faces)))
         assert faces["x"].is_monotonic_increasing
 
 
 def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
-    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
-    half = detect_faces(demo_episode[0], "demo01", detection_scale=0.6, min_size=40, **HAAR)
+    full = found_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
+    half = found_faces(demo_episode[0], "demo01", detection_scale=0.6, min_size=40, **HAAR)
     assert len(half) > 0
     for face in half.itertuples():
         same_second = full[full["second"] == face.second]
@@ -99,8 +98,8 @@ def test_detection_scale_maps_boxes_back_to_original_pixels(demo_episode):
 
 
 def test_min_neighbors_is_honoured(demo_episode):
-    strict = detect_faces(demo_episode[0], "demo01", min_neighbors=50, **HAAR)
-    loose = detect_faces(demo_episode[0], "demo01", min_neighbors=1, **HAAR)
+    strict = found_faces(demo_episode[0], "demo01", min_neighbors=50, **HAAR)
+    loose = found_faces(demo_episode[0], "demo01", min_neighbors=1, **HAAR)
     assert len(strict) < len(loose)
 
 
@@ -111,7 +110,7 @@ def test_byte_identical_frame_reuses_boxes(demo_episode, detector, tmp_path, cap
     for second in range(3):
         shutil.copy(first, frames / f"{second:06d}.jpg")
     with caplog.at_level(logging.INFO, logger="dramaemo.faces.detection"):
-        found = detect_faces(frames, "ep", **detector)
+        found = found_faces(frames, "ep", **detector)
     assert "2 still frames reused" in caplog.text
     per_second = [g[["x", "y", "w", "h"]].to_numpy() for _, g in found.groupby("second")]
     assert len(per_second) == 3 and all(np.array_equal(per_second[0], p) for p in per_second)
@@ -216,8 +215,8 @@ def test_derived_scale_keeps_the_smallest_face_of_min_size():
 
 
 def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
-    full = detect_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
-    auto = detect_faces(demo_episode[0], "demo01", detection_scale="auto", **HAAR)
+    full = found_faces(demo_episode[0], "demo01", detection_scale=1.0, **HAAR)
+    auto = found_faces(demo_episode[0], "demo01", detection_scale="auto", **HAAR)
     assert len(full) > 0
     assert list(full.groupby("second").size().items()) == list(
         auto.groupby("second").size().items()
@@ -239,9 +238,9 @@ def test_threads_give_the_same_detections(demo_episode, detector, tmp_path, monk
     for second, source in enumerate(sources[:2] + [sources[2]] * 3 + sources[3:]):
         shutil.copy(source, frames / f"{second:06d}.jpg")
     monkeypatch.setattr(faces_module, "CHUNK_FRAMES", 3)
-    one = detect_faces(frames, "demo01", threads=1, **detector)
+    one = found_faces(frames, "demo01", threads=1, **detector)
     for threads in (2, 4):
-        pd.testing.assert_frame_equal(detect_faces(frames, "demo01", threads=threads, **detector), one)
+        pd.testing.assert_frame_equal(found_faces(frames, "demo01", threads=threads, **detector), one)
     assert len(one) > 0
 
 

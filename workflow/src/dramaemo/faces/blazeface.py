@@ -40,6 +40,12 @@ NMS_IOU = 0.3  # boxes of one face seen in two views overlap more than this
 HAAR_FRAMING_SCALE = 1 / 0.904
 HAAR_FRAMING_RAISE = 0.053  # of the Haar-framed side
 JPEG_REDUCTIONS = (8, 4, 2, 1)  # libjpeg decodes at 1/8 .. 1/1 of the size, cheaper when smaller
+REDUCED_GRAY = {
+    1: cv2.IMREAD_GRAYSCALE,
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
 
 
 def fetch_model(output: str | Path, version: str) -> Path:
@@ -78,26 +84,38 @@ def haar_framing(x: float, y: float, w: float, h: float) -> tuple[float, float, 
 
 
 class BlazeFace:
-    """Face boxes of gray images. One instance per thread: an interpreter is not
-    thread-safe (and one thread each keeps results independent of the thread count)."""
+    """Face boxes of JPEG frames (config ``faces.blazeface`` and ``faces.min_size``), shared
+    by worker threads: each thread gets its own interpreter (one is not thread-safe, and one
+    each keeps results independent of the thread count). Frames are decoded to gray at
+    1 / ``reduction`` of their size (jpeg_reduction of the first frame when None)."""
 
-    def __init__(self, model: str | Path, min_score: float, min_size: int):
+    def __init__(self, *, model: str | Path, min_score: float, min_size: int, reduction: int | None = None):
+        self.model, self.min_score, self.min_size, self.reduction = model, min_score, min_size, reduction
+        self._local = threading.local()
+        self._interpreter()  # a missing or wrong model fails here, before any frame
+        self.anchors = anchors()
+
+    def _interpreter(self):
+        """(interpreter, input index, scores index, boxes index) of the calling thread."""
+        if hasattr(self._local, "interpreter"):
+            return self._local.interpreter
         from ai_edge_litert.interpreter import Interpreter  # imported by the jobs that need it
 
+        model = self.model
         if not Path(model).is_file():
             raise UserError(
                 f"{model}: no such BlazeFace model; run rule fetch_blazeface "
                 "(snakemake fetches it) or set faces.blazeface.model"
             )
         try:
-            self.interpreter = Interpreter(model_path=str(model), num_threads=1)
-            self.interpreter.allocate_tensors()
+            interpreter = Interpreter(model_path=str(model), num_threads=1)
+            interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise UserError(
                 f"{model}: not a TFLite model ({error}); delete it and rerun rule fetch_blazeface"
             ) from error
-        details = self.interpreter.get_input_details()[0]
-        outputs = sorted(self.interpreter.get_output_details(), key=lambda o: o["shape"][-1])
+        details = interpreter.get_input_details()[0]
+        outputs = sorted(interpreter.get_output_details(), key=lambda o: o["shape"][-1])
         cells = (INPUT_SIDE // ANCHOR_STRIDE) ** 2
         if (
             tuple(details["shape"]) != (1, INPUT_SIDE, INPUT_SIDE, 3)
@@ -109,12 +127,23 @@ class BlazeFace:
                 f"{tuple(details['shape'])}); set faces.blazeface.model to "
                 f"{MODEL_MEMBER.rpartition('/')[2]} from the mediapipe wheel"
             )
-        self.input = details["index"]
-        self.scores, self.boxes = outputs[0]["index"], outputs[1]["index"]
-        self.anchors = anchors()
-        self.min_score, self.min_size = min_score, min_size
+        self._local.interpreter = (interpreter, details["index"], outputs[0]["index"], outputs[1]["index"])
+        return self._local.interpreter
 
-    def __call__(self, gray: np.ndarray, scale: int = 1) -> list[tuple[int, int, int, int]]:
+    def __call__(self, data: bytes) -> list[tuple[int, int, int, int]] | None:
+        """Boxes of one JPEG frame in its own pixels; None when it does not decode."""
+        if self.reduction is None:  # every frame of an episode has the first one's size
+            first = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+            if first is None:
+                return None
+            self.reduction = jpeg_reduction(*first.shape[:2])
+            log.info("BlazeFace %s: frames decoded at 1/%d", self.model, self.reduction)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), REDUCED_GRAY[self.reduction])
+        if image is None:
+            return None
+        return self.boxes(image, self.reduction)
+
+    def boxes(self, gray: np.ndarray, scale: int = 1) -> list[tuple[int, int, int, int]]:
         """Boxes (x, y, w, h), left to right, in the pixels of an image ``scale`` times
         larger than ``gray`` (a frame decoded at 1 / scale of its size)."""
         boxes, scores = [], []
@@ -146,41 +175,20 @@ class BlazeFace:
         top, left = (INPUT_SIDE - new_h) // 2, (INPUT_SIDE - new_w) // 2
         canvas = np.zeros((1, INPUT_SIDE, INPUT_SIDE, 3), np.float32)
         canvas[0, top : top + new_h, left : left + new_w] = (resized / 127.5 - 1)[..., None]
-        self.interpreter.set_tensor(self.input, canvas)
-        self.interpreter.invoke()
-        logits = self.interpreter.get_tensor(self.scores)[0, :, 0].astype(np.float64)
+        interpreter, input_index, scores_index, boxes_index = self._interpreter()
+        interpreter.set_tensor(input_index, canvas)
+        interpreter.invoke()
+        logits = interpreter.get_tensor(scores_index)[0, :, 0].astype(np.float64)
         score = 1 / (1 + np.exp(-np.clip(logits, -50, 50)))
         keep = score >= self.min_score
         if not keep.any():
             return [], []
-        raw = self.interpreter.get_tensor(self.boxes)[0][keep].astype(np.float64)
+        raw = interpreter.get_tensor(boxes_index)[0][keep].astype(np.float64)
         centre = raw[:, :2] + self.anchors[keep] * INPUT_SIDE  # input pixels
         size = raw[:, 2:4]
         corner = (centre - size / 2 - (left, top)) / fit
         found = np.concatenate([corner, size / fit], axis=1)
         return [tuple(box) for box in found.tolist()], score[keep].tolist()
-
-
-def frame_detector(model: str | Path, min_score: float, min_size: int, reduction: int):
-    """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share;
-    frames are decoded to gray at 1 / ``reduction`` of their size (``jpeg_reduction``)."""
-    local = threading.local()
-    flag = {
-        1: cv2.IMREAD_GRAYSCALE,
-        2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
-        4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
-        8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
-    }[reduction]
-
-    def detect(data: bytes):
-        if not hasattr(local, "detector"):
-            local.detector = BlazeFace(model, min_score, min_size)
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
-        if image is None:
-            return None
-        return local.detector(image, reduction)
-
-    return detect
 
 
 def add_parser(subparsers) -> None:

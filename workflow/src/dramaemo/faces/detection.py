@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dramaemo.core.config import filled, schema_defaults, schema_node
+from dramaemo.core.config import filled, schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.core.options import BLAZEFACE, HAAR
+from dramaemo.core.options import BLAZEFACE, DETECTOR_SETTINGS, HAAR
 from dramaemo.faces import blazeface
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 DETECTION_COLUMNS = ["episode", "second", "face_index", "x", "y", "w", "h"]
 MANIFEST_COLUMNS = DETECTION_COLUMNS + ["crop_path", "frame_path"]
 PROGRESS_EVERY = 100  # frames between two progress lines in the log
-DETECTORS = tuple(schema_node("faces", "detector")["enum"])
 
 
 def load_cascade(cascade: str) -> cv2.CascadeClassifier:
@@ -123,104 +122,60 @@ def detect_in_image(
     return sorted(boxes)
 
 
-def frame_detector(
-    cascade: str, scale_factor: float, min_neighbors: int, min_size: int, detection_scale: float
-):
-    """A function JPEG bytes -> boxes (None: undecodable) that worker threads can share.
+class HaarCascade:
+    """Face boxes of JPEG frames with OpenCV's Haar cascade (config ``faces``: cascade,
+    scale_factor, min_neighbors, min_size, detection_scale; auto: from min_size), shared by
+    worker threads: each thread loads its own cascade, since a CascadeClassifier keeps the
+    image pyramid of its current frame inside itself (two threads sharing one got other
+    faces than one thread, measured). Frames are decoded straight to gray (the JPEG's luma),
+    the same image crop_faces cuts from."""
 
-    Each thread loads its own cascade: a CascadeClassifier keeps the image pyramid of its
-    current frame inside itself, and two threads sharing one got different faces than one
-    thread (measured). Frames are decoded straight to gray (the JPEG's luma, no colour
-    conversion), the same image crop_faces cuts from.
-    """
-    local = threading.local()
+    def __init__(
+        self, *, cascade: str, scale_factor: float, min_neighbors: int, min_size: int, detection_scale
+    ):
+        self.cascade, self.scale_factor, self.min_neighbors, self.min_size = (
+            cascade,
+            scale_factor,
+            min_neighbors,
+            min_size,
+        )
+        self.detection_scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
+        self._local = threading.local()
+        log.info(
+            "Haar cascade %s: detection scale %.3g, faces from %d px", cascade, self.detection_scale, min_size
+        )
 
-    def detect(data: bytes):
-        if not hasattr(local, "classifier"):
-            local.classifier = load_cascade(cascade)
+    def __call__(self, data: bytes):
+        """Boxes of one JPEG frame; None when it does not decode."""
+        if not hasattr(self._local, "classifier"):
+            self._local.classifier = load_cascade(self.cascade)
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if image is None:
             return None
         return detect_in_image(
-            image, local.classifier, scale_factor, min_neighbors, min_size, detection_scale
+            image,
+            self._local.classifier,
+            self.scale_factor,
+            self.min_neighbors,
+            self.min_size,
+            self.detection_scale,
         )
 
-    return detect
+
+# config faces.detector -> the frame detector, built from that detector's settings
+# (options.DETECTOR_SETTINGS and min_size) as keywords.
+DETECTORS = {HAAR: HaarCascade, BLAZEFACE: blazeface.BlazeFace}
 
 
-def haar_frame_detector(
-    cascade: str, scale_factor: float, min_neighbors: int, min_size: int, detection_scale: float | str
-):
-    """frame_detector of the Haar cascade, ``detection_scale`` resolved (auto: from min_size)."""
-    scale = resolve_detection_scale(detection_scale, min_size, load_cascade(cascade))
-    log.info("Haar cascade %s: detection scale %.3g, faces from %d px", cascade, scale, min_size)
-    return frame_detector(cascade, scale_factor, min_neighbors, min_size, scale)
-
-
-def blazeface_frame_detector(model: str | Path, min_score: float, min_size: int, first_frame: Path | None):
-    """blazeface.frame_detector, decoding frames as small as the first frame's size allows."""
-    blazeface.BlazeFace(model, min_score, min_size)  # a missing or wrong model fails here
-    height, width = 0, 0
-    if first_frame is not None:
-        image = cv2.imread(str(first_frame), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise UserError(f"{first_frame}: unreadable frame; rerun extract_frames")
-        height, width = image.shape
-    reduction = blazeface.jpeg_reduction(height, width)
-    log.info(
-        "BlazeFace %s: score from %.2f, faces from %d px, frames decoded at 1/%d",
-        model,
-        min_score,
-        min_size,
-        reduction,
-    )
-    return blazeface.frame_detector(model, min_score, min_size, reduction)
-
-
-def detect_faces(
-    frames_dir: str | Path,
-    episode: str,
-    detector: str | None = None,
-    cascade: str | None = None,
-    scale_factor: float | None = None,
-    min_neighbors: int | None = None,
-    min_size: int | None = None,
-    detection_scale: float | str | None = None,
-    model: str | Path | None = None,
-    min_score: float | None = None,
-    threads: int = 1,
-) -> pd.DataFrame:
+def detect_faces(*, frames_dir: str | Path, episode: str, detector, threads: int) -> pd.DataFrame:
     """Every face of every frame of one episode (an empty table when there is none).
 
-    A setting left None takes the config's default (the schema's ``faces`` section;
-    ``model`` and ``min_score``: its ``blazeface`` part). Each detector reads only its own
-    settings (``options.detector_settings``) and ``min_size``.
-    ``threads`` worker threads detect on different frames at once (OpenCV and LiteRT
-    release the GIL); the result is the same for any number of threads.
+    ``detector``: a DETECTORS entry built from its settings (JPEG bytes -> boxes, None when
+    undecodable). ``threads`` worker threads detect on different frames at once (OpenCV and
+    LiteRT release the GIL); the result is the same for any number of threads.
     """
-    detector, cascade, scale_factor, min_neighbors, min_size, detection_scale = filled(
-        "faces",
-        detector=detector,
-        cascade=cascade,
-        scale_factor=scale_factor,
-        min_neighbors=min_neighbors,
-        min_size=min_size,
-        detection_scale=detection_scale,
-    ).values()
     frames = frame_files(frames_dir)
-    if detector == HAAR:
-        detect = haar_frame_detector(cascade, scale_factor, min_neighbors, min_size, detection_scale)
-    elif detector == BLAZEFACE:
-        defaults = schema_defaults("faces", BLAZEFACE)
-        detect = blazeface_frame_detector(
-            defaults["model"] if model is None else model,
-            defaults["min_score"] if min_score is None else min_score,
-            min_size,
-            frames[0][1] if frames else None,
-        )
-    else:
-        raise UserError(f"faces.detector: {detector!r} is not one of {', '.join(DETECTORS)}")
-    log.info("%s: %d frames, %s detector, %d threads", episode, len(frames), detector, threads)
+    log.info("%s: %d frames, %s, %d threads", episode, len(frames), type(detector).__name__, threads)
     rows = []
     previous_digest, previous_boxes, reused = None, [], 0
     started = time.monotonic()
@@ -233,7 +188,7 @@ def detect_faces(
             fresh = [
                 i for i, digest in enumerate(digests) if digest != (digests[i - 1] if i else previous_digest)
             ]
-            found = dict(zip(fresh, pool.map(detect, [data[i] for i in fresh])))
+            found = dict(zip(fresh, pool.map(detector, [data[i] for i in fresh])))
             for i, (second, path) in enumerate(chunk):
                 if i in found:
                     if found[i] is None:
@@ -344,18 +299,10 @@ def crop_faces(
 
 def _run_detect(args) -> None:
     cv2.setNumThreads(args.threads)  # detectMultiScale's own threads: the rule's share
+    settings = {key: getattr(args, key) for key in (*DETECTOR_SETTINGS[args.detector], "min_size")}
+    detector = DETECTORS[args.detector](**settings)
     table = detect_faces(
-        args.frames,
-        args.episode,
-        args.detector,
-        args.cascade,
-        args.scale_factor,
-        args.min_neighbors,
-        args.min_size,
-        args.detection_scale,
-        args.model,
-        args.min_score,
-        args.threads,
+        frames_dir=args.frames, episode=args.episode, detector=detector, threads=args.threads
     )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
@@ -373,7 +320,7 @@ def add_parser(subparsers) -> None:
     detect.add_argument("--episode", required=True, help="episode id")
     detect.add_argument("--output", required=True, help="detections CSV")
     faces, crops = schema_defaults("faces"), schema_defaults("crops")
-    detect.add_argument("--detector", choices=DETECTORS, default=faces["detector"])
+    detect.add_argument("--detector", choices=sorted(DETECTORS), default=faces["detector"])
     detect.add_argument("--model", default=faces[BLAZEFACE]["model"], help="BlazeFace .tflite")
     detect.add_argument(
         "--min-score", type=float, default=faces[BLAZEFACE]["min_score"], help="BlazeFace score kept"
