@@ -13,6 +13,7 @@ Goal: <= 1.10x.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -53,6 +54,14 @@ def compare(args, model_name: str) -> dict:
     train = {**schema_defaults("train"), "image_size": args.image_size}
     train["joint"] = {**train["joint"], "image_branch": registry.SCRATCH, "auxiliary_weight": 0.0}
     options = TrainOptions.for_model(model_name, train)
+    encoder = registry.TEXT_ENCODERS.get(spec.text)  # bound as `dramaemo train` binds it
+    text_encoder = (
+        functools.partial(
+            registry.resolve(encoder.builder), **(train[encoder.section] if encoder.section else {})
+        )
+        if encoder
+        else None
+    )
     items = read_labelled_split(results / "dataset" / "dataset.csv", results / "split" / f"{args.split}.csv")
     train_items = items[items["part"] == "train"].reset_index(drop=True)
     text_cache = args.workdir / registry.TEXT_ENCODERS[spec.text].cache if spec.text else None
@@ -79,7 +88,7 @@ def compare(args, model_name: str) -> dict:
     for _ in range(args.repeats):
         for name, feed in feeds.items():
             keras.utils.set_random_seed(0)
-            model = build_model(spec, shared, options)
+            model = build_model(spec, shared, options, text_encoder)
             steady[name].append(float(np.median(epoch_seconds(model, feed, args.epochs)[1:])))
     steady_pipeline, steady_memory = min(steady["pipeline"]), min(steady["memory"])
     return {

