@@ -131,3 +131,16 @@ def test_check_names_what_is_unknown(change, message):
     assert check(config) == []
     problems = check({**config, **change})
     assert len(problems) == 1 and problems[0].startswith(message)
+
+
+def test_rule_resources_are_declared_once_in_the_schema():
+    """config resources.<rule> key by key over the schema's default of that rule; a rule the
+    schema does not list gets $defs' default, and config.yaml restates none of them."""
+    from dramaemo.core.config import rule_resources, schema
+
+    listed = schema_node("resources")["properties"]["detect_faces"]["default"]
+    assert rule_resources({}, "detect_faces") == listed
+    assert rule_resources({"detect_faces": {"threads": 4}}, "detect_faces") == {**listed, "threads": 4}
+    assert rule_resources({}, "embed_tfidf") == schema()["$defs"]["rule_resources"]["default"]
+    config_yaml = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert config_yaml["resources"] == {}
