@@ -370,11 +370,13 @@ def main(argv=None):
     trained = {}
     if "image" in wanted or args.warm_start:
         if args.image == "fer_whole":
-            model = models.build_fer_image_model(weights_path=fer_weights, image_size=args.image_size)
+            model = models.build_fer_image_model(
+                weights_path=fer_weights, image_size=args.image_size, trainable=True
+            )
         elif args.image == "scratch":
             model = models.build_baseline_model(image_size=args.image_size)
         else:
-            model = models.build_image_model(image_encoder())
+            model = models.build_image_model(image_encoder(), hidden_units=models.IMAGE_ONLY_HIDDEN_UNITS)
         compile_single(model, args.image_lr)
         training = fit(
             model,

