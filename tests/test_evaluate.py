@@ -14,7 +14,6 @@ from dramaemo.core import runs
 from dramaemo.core.errors import UserError
 from dramaemo.evaluation.evaluate import (
     BEST_MULTIMODAL,
-    PROB_COLUMNS,
     VS_BASELINE,
     compare_models,
     comparison_pairs,
@@ -25,6 +24,7 @@ from dramaemo.evaluation.evaluate import (
     macro_f1_from_confusions,
     paired_bootstrap,
 )
+from dramaemo.models.predictions import PROB_COLUMNS
 
 
 def write_predictions(path, item_ids, true, pred, model="baseline", seed=0, split="scene", split_draw=0):
@@ -362,7 +362,7 @@ def test_compare_models_matches_each_run_to_its_draw(tmp_path):
 # --------------------------------------------------------------------------- late fusion
 def _predictions(rows):
     """predictions.csv rows from (item_id, true, {emotion: probability})."""
-    from dramaemo.evaluation.evaluate import PROB_COLUMNS
+    from dramaemo.models.predictions import PROB_COLUMNS
 
     records = []
     for item_id, true, probs in rows:

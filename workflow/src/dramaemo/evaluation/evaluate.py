@@ -41,41 +41,13 @@ from dramaemo.core.errors import UserError
 from dramaemo.core.registry import BASELINE
 from dramaemo.dataset.split import read_split
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.models.predictions import read_predictions
 
 log = logging.getLogger(__name__)
 
 # Kinds of comparison in bootstrap.csv (column `comparison`).
 VS_BASELINE = "vs_baseline"
 BEST_MULTIMODAL = "best_multimodal_vs_best_single"
-
-PROB_COLUMNS = tuple(f"prob_{emotion}" for emotion in EMOTIONS)
-PREDICTION_COLUMNS = ("item_id", "true", "pred") + PROB_COLUMNS
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _check_labels(table: pd.DataFrame, column: str, path: Path) -> None:
-    bad = ~table[column].isin(EMOTIONS)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(
-            f"{path}: row {row + 2}: {column} {table[column].iloc[row]!r} is not one of "
-            f"{', '.join(EMOTIONS)} ({int(bad.sum())} such row(s))"
-        )
-
-
-def read_predictions(path: str | Path) -> pd.DataFrame:
-    """One run's predictions.csv, checked: known labels, unique item ids."""
-    path = Path(path)
-    table = read_csv_checked(path, ("item_id", "true", "pred"))
-    for column in ("true", "pred"):
-        _check_labels(table, column, path)
-    duplicated = table["item_id"].duplicated()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise UserError(f"{path}: row {row + 2}: item_id {table['item_id'].iloc[row]!r} appears twice")
-    return table
 
 
 def normalise_description(text: str) -> str:

@@ -19,7 +19,8 @@ from dramaemo import EMOTIONS
 from dramaemo.core import runs
 from dramaemo.core.errors import UserError
 from dramaemo.core.registry import LATE
-from dramaemo.evaluation.evaluate import PREDICTION_COLUMNS, PROB_COLUMNS, macro_f1, read_predictions
+from dramaemo.evaluation.evaluate import macro_f1
+from dramaemo.models.predictions import PREDICTION_COLUMNS, PROB_COLUMNS, read_predictions, write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _run_late_fusion(args: argparse.Namespace) -> None:
         )
     fused = late_fusion(read_predictions(args.image), read_predictions(args.text), args.image, args.text)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    fused.to_csv(args.output, index=False)
+    write_predictions(fused, args.output)
     runs.write_run(
         Path(args.output).with_name(runs.RUN_FILE),
         split=image_run["split"],

