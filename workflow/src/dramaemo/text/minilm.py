@@ -38,6 +38,7 @@ from tqdm import tqdm
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.text.glove import read_descriptions
+from dramaemo.text.vectors import read_vectors, write_vectors
 
 log = logging.getLogger(__name__)
 
@@ -292,16 +293,15 @@ def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_jso
         "threads": int(threads),
         "treatment": "empty descriptions are kept with a zero vector; the text branch adds no evidence for them",
     }
-    Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
+    write_vectors(
         out_npz,
+        out_json,
+        meta,
         vectors=vectors,
         item_id=frame["item_id"].to_numpy(dtype=str),
-        item_row=item_row.astype(np.int32),
+        item_row=item_row,
         sentences=unique,
     )
-    Path(out_json).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_json).write_text(json.dumps(meta, indent=2) + "\n")
     log.info(
         "embedded %d unique descriptions in %.1f s (%d empty, zero vector) to %s",
         len(to_embed),
@@ -314,23 +314,7 @@ def embed_descriptions(dataset_csv, model_dir, batch_size: int, out_npz, out_jso
 
 def load_minilm_inputs(npz_path, item_ids) -> tuple[np.ndarray, np.ndarray]:
     """(vectors (U, 384), row of each of ``item_ids`` into them) from an embed-minilm .npz."""
-    try:
-        with np.load(npz_path) as data:
-            vectors, known, item_row = data["vectors"], data["item_id"].astype(str), data["item_row"]
-    except FileNotFoundError:
-        raise UserError(f"{npz_path}: no such file; run the embed_minilm rule") from None
-    except KeyError as error:
-        raise UserError(
-            f"{npz_path}: no array {error}; expected vectors, item_id, item_row (rerun embed-minilm)"
-        ) from None
-    row_of = pd.Series(item_row, index=known)
-    missing = pd.Index(item_ids).difference(row_of.index)
-    if len(missing):
-        raise UserError(
-            f"{npz_path}: no MiniLM vector for item {missing[0]!r} (and {len(missing) - 1} more); "
-            "rerun embed-minilm"
-        )
-    return vectors, row_of.loc[list(item_ids)].to_numpy()
+    return read_vectors(npz_path, item_ids, command="embed-minilm", what="MiniLM vector")
 
 
 def minilm_inputs(npz_path, item_ids):

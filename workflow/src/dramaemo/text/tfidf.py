@@ -12,15 +12,13 @@ here, not config: the column is a yardstick, not a model to tune.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dramaemo.core.errors import UserError
 from dramaemo.text.glove import read_descriptions
+from dramaemo.text.vectors import read_vectors, write_vectors
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +76,16 @@ def embed_tfidf(dataset_csv, out_npz, out_json) -> dict:
             "sublinear_tf": True,
         },
     }
-    Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
+    write_vectors(
         out_npz,
+        out_json,
+        meta,
         vectors=vectors,
         item_id=frame["item_id"].to_numpy(dtype=str),
-        item_row=item_row.astype(np.int32),
+        item_row=item_row,
         vocabulary=vocabulary,
         idf=fitted.idf_.astype(np.float32),
     )
-    Path(out_json).write_text(json.dumps(meta, indent=2) + "\n")
     log.info(
         "TF-IDF: %d terms over %d unique descriptions (%d items without a known term) to %s",
         meta["terms"],
@@ -113,15 +111,9 @@ def tfidf_inputs(npz_path, item_ids):
     per item into the vectors cached once per unique description."""
     from dramaemo.core.registry import TextInputs
 
-    vectors, known, item_row = _load(npz_path, "vectors", "item_id", "item_row")
-    row_of = pd.Series(item_row, index=known.astype(str))
-    missing = pd.Index(item_ids).difference(row_of.index)
-    if len(missing):
-        raise UserError(
-            f"{npz_path}: no TF-IDF row for item {missing[0]!r} (and {len(missing) - 1} more); rerun embed-tfidf"
-        )
+    vectors, rows = read_vectors(npz_path, item_ids, command="embed-tfidf", what="TF-IDF row")
     return TextInputs(
-        arrays={ROW: row_of.loc[list(item_ids)].to_numpy()},
+        arrays={ROW: rows},
         lookup={ROW: {INPUT: vectors}},
         builder_args={"vocabulary_size": int(vectors.shape[1])},
     )
