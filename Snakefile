@@ -12,6 +12,9 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/front_common.smk"
+include: "workflow/rules/train_common.smk"
+include: "workflow/rules/evaluate_common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/frames.smk"
 include: "workflow/rules/faces.smk"

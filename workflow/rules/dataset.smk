@@ -1,17 +1,5 @@
 # The labelled face dataset: crops joined with the annotation CSV (+ join report), the
 # crops packed for training, and one train/test split per strategy.
-import json
-
-
-def label_map_json():
-    """label_map as one JSON string: a rule parameter, so editing it reruns the join."""
-    return json.dumps(config["label_map"], sort_keys=True)
-
-
-def skipped_videos_json(skipped=SKIPPED_VIDEOS):
-    """The skipped videos (file, reason) as JSON: a parameter of the rule that reports
-    them, so a video that is repaired or goes bad reruns it."""
-    return json.dumps([{key: r[key] for key in ("episode", "file", "reason")} for r in skipped])
 
 
 rule join_annotations:

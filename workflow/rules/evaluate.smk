@@ -4,60 +4,6 @@
 # run.json beside it (dramaemo.core.runs); every run folder is named in dramaemo.core.paths.
 
 
-def fer_active():
-    return config["fer"]["activate"]
-
-
-def late_fusion_active():
-    """Late fusion is on and both of its models are trained (a config that trains
-    neither the image nor the text model has nothing to fuse, so no column)."""
-    late = config["late_fusion"]
-    fused = {late["image_model"], late["text_model"]}
-    return late["activate"] and fused <= set(trained_models())
-
-
-def late_fusion_input(kind, name):
-    """A file of the fused run's image or text model run, same split and seed."""
-    model = config["late_fusion"][f"{kind}_model"]
-    return f"{paths.run_dir('{split}', model, '{seed}')}/{name}"
-
-
-def run_list(split):
-    """(model, seed) of every run evaluated on a split: trained models, late fusion and
-    FER, each once per seed (FER is deterministic: one run per seed's split draw)."""
-    models = (
-        trained_models()
-        + ([registry.LATE] if late_fusion_active() else [])
-        + ([registry.FER] if fer_active() else [])
-    )
-    return [(model, seed) for model in models for seed in train_seeds()]
-
-
-def run_files(split, name):
-    """`name` (predictions.csv, run.json) of every run evaluated on a split."""
-    return [f"{paths.run_dir(split, model, seed)}/{name}" for model, seed in run_list(split)]
-
-
-def metrics_files(split):
-    """metrics.json of every run evaluated on a split."""
-    return [paths.METRICS.format(split=split, model=model, seed=seed) for model, seed in run_list(split)]
-
-
-def evaluated_run(wildcards):
-    """The predictions and run.json that rule evaluate reads for one run, and its draw's split."""
-    folder = paths.run_dir(wildcards.split, wildcards.model, wildcards.seed)
-    return {
-        "predictions": f"{folder}/predictions.csv",
-        "run": f"{folder}/run.json",
-        "split": split_file(wildcards.split, wildcards.seed),
-    }
-
-
-def seed_split(wildcards):
-    """The split CSV of the draw of the run with `wildcards.seed`."""
-    return split_file(wildcards.split, wildcards.seed)
-
-
 wildcard_constraints:
     seed=r"\d+",
 

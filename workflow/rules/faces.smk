@@ -1,14 +1,5 @@
 # Face detection on every frame of an episode (BlazeFace or the paper's Haar cascade,
 # config faces.detector), then grayscale square crops.
-from dramaemo.core.options import BLAZEFACE, detector_options
-
-
-def detect_faces_inputs(wildcards):
-    """The episode's frames, and BlazeFace's model when it is the detector (fetch_blazeface)."""
-    inputs = {"frames": paths.FRAMES.format(episode=wildcards.episode)}
-    if config["faces"]["detector"] == BLAZEFACE:
-        inputs["model"] = config["faces"]["blazeface"]["model"]
-    return inputs
 
 
 rule fetch_blazeface:

@@ -2,11 +2,6 @@
 # k + frames.offset seconds.
 
 
-def frames_folder(path):
-    """The frame folder of an episode: temporary unless frames.keep is true."""
-    return directory(path) if config["frames"]["keep"] else temp(directory(path))
-
-
 rule extract_frames:
     input:
         video=episode_video,

@@ -1,32 +1,6 @@
 # Text inputs of the multimodal models, one embedding rule per text encoder of the
 # model registry (dramaemo.core.registry.TEXT_ENCODERS), each writing the encoder's `cache`:
 # GloVe token ids, cached ELMo layers and MiniLM sentence vectors.
-from dramaemo.core.registry import KUMO_SOURCE
-
-# The stand-in ELMo module is built where the handle points when text.elmo.standin is on.
-ELMO_STANDIN_DIR = (
-    config["text"]["elmo"]["handle"] if config["text"]["elmo"]["standin"] else "resources/elmo_standin"
-)
-
-
-def glove_file_input():
-    """The GloVe text file as an input (none when GloVe comes from the PyPI package)."""
-    source = config["text"]["glove"]["source"]
-    return [] if source == KUMO_SOURCE else [source]
-
-
-def elmo_module_input():
-    """The ELMo module directory as an input (none for a hub URL)."""
-    handle = config["text"]["elmo"]["handle"]
-    if config["text"]["elmo"]["standin"] or "://" not in handle:
-        return [handle]
-    return []
-
-
-def elmo_handle(wildcards, input):
-    """The module folder when it is local (an input, so it travels with the job), else the URL."""
-    local = [str(path) for path in input.module] if "module" in input.keys() else []
-    return local[0] if local else config["text"]["elmo"]["handle"]
 
 
 rule prepare_glove:
