@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
+from dramaemo.core.config import schema_defaults
 
 log = logging.getLogger("models_research")
 
@@ -328,10 +329,15 @@ def main(argv=None):
         )
 
     def text_encoder():
+        # the schema's settings of each branch, as training passes them
+        features = {"feature_units": schema_defaults("train", "fusion")["feature_units"]}
         if args.text == "minilm":
-            return models.build_minilm_text_encoder()
+            return models.build_minilm_text_encoder(**schema_defaults("train", "minilm"), **features)
         return models.build_glove_text_encoder(
-            embedding_matrix=shared["embedding_matrix"], max_tokens=arrays["tokens"].shape[1]
+            embedding_matrix=shared["embedding_matrix"],
+            max_tokens=arrays["tokens"].shape[1],
+            **schema_defaults("train", "glove_cnn"),
+            **features,
         )
 
     def compile_single(model, learning_rate):

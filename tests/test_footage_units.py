@@ -13,6 +13,7 @@ import pytest
 
 from dramaemo import EMOTIONS
 from dramaemo.cli import main
+from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.core.subtitle_files import find_subtitles
 from dramaemo.footage import (
@@ -49,6 +50,12 @@ Geu-rae.
 00:00:07,000 --> 00:00:08,000
 Caf\u00e9 au lait?
 """
+
+# The MiniLM branch's config settings (the schema's), as training passes them.
+MINILM = {
+    **schema_defaults("train", "minilm"),
+    "feature_units": schema_defaults("train", "fusion")["feature_units"],
+}
 
 
 def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
@@ -331,7 +338,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
 
     model = models.build_multimodal_model(
         models.build_image_encoder(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4),
-        models.build_minilm_text_encoder(),
+        models.build_minilm_text_encoder(**MINILM),
         name="minilm",
     )
     models.compile_model(model, learning_rate=1e-3).save(tmp_path / "model.keras")

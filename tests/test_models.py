@@ -6,9 +6,15 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from dramaemo import EMOTIONS  # noqa: E402
+from dramaemo.core.config import schema_defaults  # noqa: E402
 from dramaemo.core.errors import UserError  # noqa: E402
 from dramaemo.models import builders as models  # noqa: E402
 from dramaemo.models.preprocess import preprocess_faces  # noqa: E402
+
+# The text branches' config settings (their one home: the schema), as training passes them.
+FEATURES = {"feature_units": schema_defaults("train", "fusion")["feature_units"]}
+GLOVE = {**schema_defaults("train", "glove_cnn"), **FEATURES}
+ELMO = {**schema_defaults("train", "elmo"), **FEATURES}
 
 IMAGE = dict(image_size=32, filters=(4, 8, 8, 16), kernel_sizes=(7, 5, 3, 3), top_filters=16, dropout=0.1)
 
@@ -57,7 +63,9 @@ def test_image_encoder_compresses_trunk_to_feature_units():
 
 def test_glove_encoder_uses_the_matrix_and_kim_filters():
     matrix = np.random.default_rng(0).normal(size=(12, 6)).astype("float32")
-    encoder = models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=8, num_filters=5)
+    encoder = models.build_glove_text_encoder(
+        embedding_matrix=matrix, max_tokens=8, **{**GLOVE, "num_filters": 5}
+    )
     assert encoder.name == "glove_encoder" and encoder.inputs[0].name == "tokens"
     assert tuple(encoder.output.shape) == (None, 64)
     embedding = encoder.get_layer("glove_embedding")
@@ -68,11 +76,11 @@ def test_glove_encoder_uses_the_matrix_and_kim_filters():
         isinstance(encoder.get_layer(f"kim_maxpool{k}"), keras.layers.GlobalMaxPooling1D) for k in (3, 4, 5)
     )
     with pytest.raises(ValueError, match="widest filter"):
-        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=4)
+        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=4, **GLOVE)
 
 
 def test_elmo_encoder_scalar_mix_is_trainable_and_learns():
-    encoder = models.build_elmo_text_encoder(max_tokens=5, layer_dim=8, dropout=0.0)
+    encoder = models.build_elmo_text_encoder(max_tokens=5, layer_dim=8, **{**ELMO, "dropout": 0.0})
     assert [t.name for t in encoder.inputs] == ["elmo_layers", "elmo_mask"]
     mix = encoder.get_layer("elmo_scalar_mix")
     assert {w.name for w in mix.trainable_weights} == {"layer_weights", "gamma"}
@@ -89,7 +97,7 @@ def test_elmo_encoder_scalar_mix_is_trainable_and_learns():
 
 
 def test_elmo_encoder_ignores_masked_tokens():
-    encoder = models.build_elmo_text_encoder(max_tokens=4, layer_dim=3, dropout=0.0)
+    encoder = models.build_elmo_text_encoder(max_tokens=4, layer_dim=3, **{**ELMO, "dropout": 0.0})
     rng = np.random.default_rng(1)
     layers = rng.normal(size=(1, 3, 4, 3)).astype("float32")
     mask = np.array([[1, 1, 0, 0]], "float32")
@@ -106,7 +114,7 @@ def test_multimodal_models_fuse_named_submodels():
     matrix = np.random.default_rng(0).normal(size=(10, 6)).astype("float32")
     glove = models.build_multimodal_model(
         models.build_image_encoder(**IMAGE),
-        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6, num_filters=3),
+        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6, **{**GLOVE, "num_filters": 3}),
         name="glove",
     )
     assert sorted(t.name for t in glove.inputs) == ["face", "tokens"]
@@ -116,11 +124,13 @@ def test_multimodal_models_fuse_named_submodels():
 
     elmo = models.build_multimodal_model(
         models.build_image_encoder(**IMAGE),
-        models.build_elmo_text_encoder(max_tokens=6, layer_dim=4),
+        models.build_elmo_text_encoder(max_tokens=6, layer_dim=4, **ELMO),
         name="elmo",
     )
     assert sorted(t.name for t in elmo.inputs) == ["elmo_layers", "elmo_mask", "face"]
-    text = models.build_text_model(models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6))
+    text = models.build_text_model(
+        models.build_glove_text_encoder(embedding_matrix=matrix, max_tokens=6, **GLOVE)
+    )
     assert [t.name for t in text.inputs] == ["tokens"] and "glove_encoder" in {
         layer.name for layer in text.layers
     }
@@ -129,7 +139,8 @@ def test_multimodal_models_fuse_named_submodels():
 def test_elmo_model_round_trips_through_keras_file(tmp_path):
     model = models.compile_model(
         models.build_multimodal_model(
-            models.build_image_encoder(**IMAGE), models.build_elmo_text_encoder(max_tokens=6, layer_dim=4)
+            models.build_image_encoder(**IMAGE),
+            models.build_elmo_text_encoder(max_tokens=6, layer_dim=4, **ELMO),
         ),
         learning_rate=1e-3,
     )

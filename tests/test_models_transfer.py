@@ -11,6 +11,7 @@ tf = pytest.importorskip("tensorflow")
 from train_tiny_data import write_tiny_fer_weights  # noqa: E402
 
 from dramaemo import EMOTIONS  # noqa: E402
+from dramaemo.core.config import schema_defaults  # noqa: E402
 from dramaemo.models import builders as models  # noqa: E402
 from dramaemo.models.augment import face_augmenter  # noqa: E402
 from dramaemo.models.fer import fer_to_emotions, load_fer_model  # noqa: E402
@@ -21,6 +22,13 @@ SIDE = 64
 @pytest.fixture(scope="module")
 def fer_weights(tmp_path_factory):
     return write_tiny_fer_weights(tmp_path_factory.mktemp("fer") / "emotion_model.hdf5", SIDE)
+
+
+# The MiniLM branch's config settings (the schema's), as training passes them.
+MINILM = {
+    **schema_defaults("train", "minilm"),
+    "feature_units": schema_defaults("train", "fusion")["feature_units"],
+}
 
 
 def tiny_faces(count=28, side=SIDE, seed=0):
@@ -75,7 +83,7 @@ def small_image_encoder():
 
 def test_minilm_text_model_trains():
     inputs, labels = joint_inputs()
-    model = models.build_text_model(models.build_minilm_text_encoder())
+    model = models.build_text_model(models.build_minilm_text_encoder(**MINILM))
     models.compile_model(model, learning_rate=1e-2)
     history = model.fit({"minilm": inputs["minilm"]}, labels, epochs=15, batch_size=8, verbose=0)
     assert history.history["accuracy"][-1] > 0.6
@@ -85,7 +93,7 @@ def test_joint_model_auxiliary_heads_modality_dropout_and_fused_model(tmp_path):
     inputs, labels = joint_inputs()
     model = models.build_joint_model(
         small_image_encoder(),
-        models.build_minilm_text_encoder(),
+        models.build_minilm_text_encoder(**MINILM),
         text_modality_dropout=0.5,
         auxiliary_heads=True,
     )
@@ -123,7 +131,7 @@ def test_warm_start_copies_trained_encoders():
     image_model.fit({"face": inputs["face"]}, labels, epochs=1, batch_size=8, verbose=0)
     joint = models.build_joint_model(
         small_image_encoder(),
-        models.build_minilm_text_encoder(),
+        models.build_minilm_text_encoder(**MINILM),
         text_modality_dropout=0.0,
         auxiliary_heads=False,
     )

@@ -98,11 +98,11 @@ def build_glove_text_encoder(
     *,
     embedding_matrix: np.ndarray,
     max_tokens: int,
-    filter_sizes=(3, 4, 5),
-    num_filters: int = 100,
-    dropout: float = 0.5,
-    feature_units: int = 64,
-    trainable_embedding: bool = False,
+    filter_sizes,
+    num_filters: int,
+    dropout: float,
+    feature_units: int,
+    trainable_embedding: bool,
     name: str = "glove_encoder",
 ) -> keras.Model:
     """Text branch with GloVe: embedding (initialised from ``embedding_matrix``, row 0
@@ -162,8 +162,8 @@ def build_elmo_text_encoder(
     num_layers: int = 3,
     max_tokens: int,
     layer_dim: int,
-    dropout: float = 0.5,
-    feature_units: int = 64,
+    dropout: float,
+    feature_units: int,
     name: str = "elmo_encoder",
 ) -> keras.Model:
     """Text branch with ELMo: cached layer outputs (``num_layers``, T, D) and the token
@@ -403,8 +403,8 @@ def build_fer_image_model(
 def build_minilm_text_encoder(
     *,
     embedding_dim: int = 384,
-    dropout: float = 0.5,
-    feature_units: int = 64,
+    dropout: float,
+    feature_units: int,
     name: str = "minilm_encoder",
 ) -> keras.Model:
     """Text branch with MiniLM: the frozen, cached sentence vector (input ``minilm``,
