@@ -26,6 +26,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.core.errors import UserError
+from dramaemo.dataset.manifests import read_manifest
 from dramaemo.faces.detection import MANIFEST_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -660,7 +661,7 @@ def _episode_name(path: str, suffix: str) -> str:
 
 
 def _run_join(args) -> None:
-    manifests = {_episode_name(p, ".manifest.csv"): pd.read_csv(p) for p in args.manifests}
+    manifests = {_episode_name(p, ".manifest.csv"): read_manifest(p) for p in args.manifests}
     infos = {_episode_name(p, ".info.json"): json.loads(Path(p).read_text()) for p in args.infos}
     if set(manifests) != set(infos):
         raise UserError("join-annotations: --manifests and --infos name different episodes")

@@ -24,6 +24,7 @@ import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.core.errors import UserError
+from dramaemo.dataset.manifests import read_manifest
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES
 from dramaemo.footage import predict as inference
 from dramaemo.footage.segments import smooth
@@ -232,10 +233,7 @@ def _run(args) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
 
-    try:
-        manifest = pd.read_csv(args.manifest)
-    except FileNotFoundError:
-        raise UserError(f"{args.manifest}: no such crop manifest; run crop_faces") from None
+    manifest = read_manifest(args.manifest)
     # config `annotations` may list several files (one per annotator): their rows together
     annotations = (
         pd.concat([read_annotations(path) for path in args.annotations], ignore_index=True)

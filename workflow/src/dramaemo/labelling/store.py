@@ -31,8 +31,7 @@ from pathlib import Path
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.dataset.annotations import item_id as face_item_id
-from dramaemo.dataset.tables import read_csv_checked
-from dramaemo.faces.detection import MANIFEST_COLUMNS
+from dramaemo.dataset.manifests import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +102,7 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
     first_row: dict[str, str] = {}
     dropped: list[str] = []
     for manifest in map(Path, manifests):
-        table = read_csv_checked(
-            manifest,
-            MANIFEST_COLUMNS,
-            dtype=str,
-            what="manifest",
-            fix="run the pipeline up to the crops first "
-            "(snakemake --cores 2 results/crops/<episode>.manifest.csv)",
-        )
+        table = read_manifest(manifest, dtype=str)
         for row_number, row in enumerate(table.to_dict("records"), start=1):
             where = f"{manifest}: row {row_number}"
             numbers = {
