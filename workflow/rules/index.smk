@@ -64,7 +64,7 @@ rule index_episode:
     shell:
         "python -m dramaemo index-episode --episode {wildcards.episode:q} --video {input.video:q}"
         " --info {input.info:q} --manifest {input.manifest:q} --shots {input.shots:q}"
-        " --model {params.model} --model-path {input.model:q} {params.options}"
+        " --model {params.model} --model-path {input.model:q} {params.options:q}"
         " --window {params.window} --min-iou {params.min_iou} --centre-gate {params.centre_gate}"
         " --max-gap {params.max_gap} --batch-size {params.batch_size} --threads {threads}"
         " --output {output.index:q} --summary {output.summary:q} > {log:q} 2>&1"
@@ -180,6 +180,6 @@ rule search:
         index_dir=lambda wildcards, input: os.path.dirname(input.segments),
         padding=config["index"]["query"]["padding"],
     shell:
-        "python -m dramaemo search {params.query} --index-dir {params.index_dir:q}"
+        "python -m dramaemo search {params.query:q} --index-dir {params.index_dir:q}"
         " --output {output.hits:q} --clips {output.gallery:q} --padding {params.padding}"
         " > {log:q} 2>&1"

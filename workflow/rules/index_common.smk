@@ -1,7 +1,6 @@
 # Input functions of the footage index rules (workflow/rules/index.smk), apart from
 # common.smk so that the index stays one removable piece.
 import re
-import shlex
 
 from dramaemo.core.subtitle_files import find_subtitles
 
@@ -77,7 +76,7 @@ def index_inputs(wildcards):
 
 
 def index_options(wildcards, input):
-    """The optional inputs of index-episode as command-line options (quoted)."""
+    """The optional inputs of index-episode as command-line words (the rule quotes each)."""
     options = []
     for name, flag in (
         ("text_source", "--text-source"),
@@ -85,14 +84,15 @@ def index_options(wildcards, input):
         ("subtitles", "--subtitles"),
     ):
         if name in input.keys():
-            paths = input[name] if name == "annotations" else [input[name]]
-            options.append(f"{flag} " + " ".join(shlex.quote(str(path)) for path in paths))
+            options += [flag, *map(str, input[name] if name == "annotations" else [input[name]])]
     if "fallback" in input.keys():
-        options.append(
-            f"--fallback-model {config['index']['fallback_model']} "
-            f"--fallback-path {shlex.quote(str(input.fallback))}"
-        )
-    return " ".join(options)
+        options += [
+            "--fallback-model",
+            config["index"]["fallback_model"],
+            "--fallback-path",
+            str(input.fallback),
+        ]
+    return options
 
 
 def index_final_output():
@@ -105,13 +105,13 @@ def index_final_output():
 
 
 def search_options():
-    """config index.query as `dramaemo search` options."""
+    """config index.query as `dramaemo search` words (the rule quotes each)."""
     query = config["index"]["query"]
-    options = [f"--emotion {emotion}" for emotion in query["emotions"]]
-    options += [f"--min-seconds {query['min_seconds']}", f"--min-confidence {query['min_confidence']}"]
+    options = [word for emotion in query["emotions"] for word in ("--emotion", emotion)]
+    options += ["--min-seconds", str(query["min_seconds"]), "--min-confidence", str(query["min_confidence"])]
     for key in ("min_faces", "max_faces"):
         if query[key] is not None:
-            options.append(f"--{key.replace('_', '-')} {query[key]}")
-    options.append(f"--limit {'all' if query['limit'] is None else query['limit']}")
-    options += [f"--episode {shlex.quote(episode)}" for episode in query["episodes"]]
-    return " ".join(options)
+            options += [f"--{key.replace('_', '-')}", str(query[key])]
+    options += ["--limit", "all" if query["limit"] is None else str(query["limit"])]
+    options += [word for episode in query["episodes"] for word in ("--episode", episode)]
+    return options
