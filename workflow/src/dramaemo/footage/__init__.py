@@ -4,7 +4,8 @@ A trained model applied to every detected face of every second of any episode,
 labelled or not (``index.py``), faces linked into tracks within shots (``shots.py``,
 ``tracks.py``), per-track emotion segments (``segments.py``), a query over them with
 clips and a static gallery (``search.py``, ``clips.py``), and the report's timeline
-and summary (``report.py``). The column lists below are the files' contracts.
+and summary (``report.py``); the index and segments files are read and written in
+``tables.py``. The column lists below are the files' contracts.
 """
 
 from __future__ import annotations
