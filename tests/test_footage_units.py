@@ -51,6 +51,9 @@ Geu-rae.
 Caf\u00e9 au lait?
 """
 
+# config index.subtitles (the schema's): how index_episode reads subtitle files
+SUBTITLES = schema_defaults("index", "subtitles")
+
 # The MiniLM branch's config settings (the schema's), as training passes them.
 MINILM = {
     **schema_defaults("train", "minilm"),
@@ -64,7 +67,7 @@ def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
     latin = tmp_path / "b.srt"
     latin.write_bytes(SRT.encode("cp1252"))  # an older SRT: not UTF-8
     for path in (utf8, latin):
-        cues = subtitles.read_cues(path)
+        cues, _ = subtitles.read_cues(path, **SUBTITLES)
         assert len(cues) == 4
         found = subtitles.text_at(cues, [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 7.5])
         assert found == [
@@ -81,14 +84,14 @@ def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
 def test_subtitle_file_beside_the_video(tmp_path):
     video = tmp_path / "ep01.mp4"
     video.touch()
-    assert find_subtitles(video) is None
+    assert find_subtitles(video, "en") is None
     (tmp_path / "ep01.fr.srt").touch()
-    assert find_subtitles(video).name == "ep01.fr.srt"
+    assert find_subtitles(video, "en").name == "ep01.fr.srt"
     (tmp_path / "ep01.en.srt").touch()
-    assert find_subtitles(video).name == "ep01.en.srt"
+    assert find_subtitles(video, "en").name == "ep01.en.srt"
     (tmp_path / "ep01.srt").touch()
-    assert find_subtitles(video).name == "ep01.srt"
-    assert find_subtitles(tmp_path / "ep010.mp4") is None
+    assert find_subtitles(video, "en").name == "ep01.srt"
+    assert find_subtitles(tmp_path / "ep010.mp4", "en") is None
 
 
 def test_text_source_annotation_then_subtitle_then_none():
@@ -350,6 +353,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     manifest = _write_crops(tmp_path, [0, 1, 2])
     shot_table = pd.DataFrame({"shot": [0], "start": [0.0], "end": [3.0]})
     indexed, summary = index_episode(
+        **SUBTITLES,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 3},
         manifest=manifest,
@@ -373,6 +377,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     # without the checkpoint the index says what it needs
     with pytest.raises(UserError, match="text.minilm.model_dir"):
         index_episode(
+            **SUBTITLES,
             episode="ep",
             info={"offset": 0.5, "fps": 10, "frames": 3},
             manifest=manifest,
@@ -419,6 +424,7 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     manifest = pd.DataFrame(records)
     shot_table = pd.DataFrame({"shot": [0, 1], "start": [0.0, 2.2], "end": [2.2, 6.0]})
     rows, summary = index_episode(
+        **SUBTITLES,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 6},
         manifest=manifest,
@@ -441,6 +447,7 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     assert summary["faceless_seconds"] == 3 and summary["rows"] == 7
     # an episode where no face was ever found is all rows, none missing
     empty, summary = index_episode(
+        **SUBTITLES,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 6},
         manifest=manifest.iloc[:0],

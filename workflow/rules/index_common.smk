@@ -69,7 +69,7 @@ def index_inputs(wildcards):
     annotations = [path for path in annotations_file() if config["demo"]["activate"] or Path(path).is_file()]
     if annotations:
         inputs["annotations"] = annotations
-    subtitles = find_subtitles(inputs["video"])
+    subtitles = find_subtitles(inputs["video"], config["index"]["subtitles"]["language"])
     if subtitles:
         inputs["subtitles"] = str(subtitles)
     return inputs
@@ -85,6 +85,14 @@ def index_options(wildcards, input):
     ):
         if name in input.keys():
             options += [flag, *map(str, input[name] if name == "annotations" else [input[name]])]
+    if "subtitles" in input.keys():  # so that editing them reruns only episodes with subtitles
+        settings = config["index"]["subtitles"]
+        options += [
+            "--subtitles-encoding",
+            settings["encoding"],
+            "--subtitles-language",
+            settings["language"],
+        ]
     if "fallback" in input.keys():
         options += [
             "--fallback-model",

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PREFERRED_LANGUAGE = "en"
+# Formats pysubs2 reads without a frame rate, in order of preference for one episode.
+SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
 
 
-def find_subtitles(video: str | Path) -> Path | None:
-    """The SubRip file beside ``video``: ``ep01.srt``, else ``ep01.en.srt``, else the
-    first other ``ep01.<language>.srt`` in alphabetical order; None when there is none."""
+def find_subtitles(video: str | Path, language: str) -> Path | None:
+    """The subtitle file beside ``video``: ``ep01.srt`` (then .ass, .ssa, .vtt), else
+    ``ep01.<language>.<ext>``, else the first other ``ep01.<language>.<ext>`` in
+    alphabetical order; None when there is none."""
     video = Path(video)
-    exact = video.with_suffix(".srt")
-    if exact.is_file():
-        return exact
-    preferred = video.with_suffix(f".{PREFERRED_LANGUAGE}.srt")
-    if preferred.is_file():
-        return preferred
-    others = sorted(video.parent.glob(f"{video.stem}.*.srt"))
+    for names in (
+        [f"{video.stem}{s}" for s in SUBTITLE_SUFFIXES],
+        [f"{video.stem}.{language}{s}" for s in SUBTITLE_SUFFIXES],
+    ):
+        for name in names:
+            if (video.parent / name).is_file():
+                return video.parent / name
+    others = sorted(
+        path
+        for path in video.parent.glob(f"{video.stem}.*.*")
+        if path.suffix.lower() in SUBTITLE_SUFFIXES and path.stem.count(".") == video.stem.count(".") + 1
+    )
     return others[0] if others else None

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
+from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.manifests import read_manifest
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES
@@ -103,6 +104,8 @@ def index_episode(
     fallback_path=None,
     annotations: pd.DataFrame | None = None,
     subtitles=None,
+    encoding: str,
+    language: str,
     window: int = 3,
     min_iou: float = 0.3,
     centre_gate: float = 0.5,
@@ -128,13 +131,18 @@ def index_episode(
         rows["track"] = NO_FACE
         rows.loc[has_face, "track"] = link_tracks(rows.loc[has_face], min_iou, centre_gate, max_gap)
     with stages("text"):
-        subtitle_text = {}
+        subtitle_text, used_encoding = {}, None
         if subtitles:
-            cues = read_cues(subtitles)
+            cues, used_encoding = read_cues(subtitles, encoding=encoding, language=language)
             found = text_at(cues, np.arange(seconds) + offset)
             subtitle_text = dict(enumerate(found))
             log.info(
-                "%s: %d cues, text at %d of %d seconds", subtitles, len(cues), sum(map(bool, found)), seconds
+                "%s (%s): %d cues, text at %d of %d seconds",
+                subtitles,
+                used_encoding,
+                len(cues),
+                sum(map(bool, found)),
+                seconds,
             )
         rows["text"], rows["text_source"] = face_texts(
             rows, annotation_texts(annotations, episode), subtitle_text
@@ -201,6 +209,7 @@ def index_episode(
         "text_sources": dict(Counter(rows.loc[has_face, "text_source"])),
         "model_rows": dict(Counter(used[has_face])),
         "subtitles": str(subtitles) if subtitles else None,
+        "subtitles_encoding": used_encoding,
         "stage_seconds": {k: round(v, 3) for k, v in stages.seconds.items()},
     }
     log.info(
@@ -255,6 +264,8 @@ def _run(args) -> None:
             fallback_path=args.fallback_path,
             annotations=annotations,
             subtitles=args.subtitles,
+            encoding=args.subtitles_encoding,
+            language=args.subtitles_language,
             window=args.window,
             min_iou=args.min_iou,
             centre_gate=args.centre_gate,
@@ -287,7 +298,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fallback-model", help="image-only model for faces without text")
     parser.add_argument("--fallback-path", help="its model.keras")
     parser.add_argument("--annotations", nargs="*", help="annotation CSV (descriptions of annotated seconds)")
-    parser.add_argument("--subtitles", help="SRT file of the episode")
+    parser.add_argument("--subtitles", help="subtitle file of the episode (SRT, ASS/SSA, WebVTT)")
+    subtitle_settings = schema_defaults("index", "subtitles")
+    parser.add_argument(
+        "--subtitles-encoding", default=subtitle_settings["encoding"], help='their encoding; "": detected'
+    )
+    parser.add_argument(
+        "--subtitles-language", default=subtitle_settings["language"], help="their language (legacy encoding)"
+    )
     parser.add_argument("--window", type=int, default=3, help="moving average along a track, seconds")
     parser.add_argument("--min-iou", type=float, default=0.3)
     parser.add_argument("--centre-gate", type=float, default=0.5, help="in face sides")

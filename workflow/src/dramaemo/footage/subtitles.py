@@ -1,17 +1,22 @@
 """Text for each sampled second of an episode: annotation CSV, else subtitles, else none.
 
-Subtitles are SubRip files beside the video (dramaemo.core.subtitle_files.find_subtitles),
-read with the ``srt`` library.
-A file that is not UTF-8 is read as Windows-1252, the usual encoding of older SRTs (the
-log says so). The text of second ``k`` is the cues active at ``k + offset`` (the instant
-its frame shows), joined in start order when they overlap; a cue with no text gives no
-text, so that second falls through to the next source.
+Subtitles are SubRip, ASS/SSA or WebVTT files beside the video
+(dramaemo.core.subtitle_files.find_subtitles), read with pysubs2; each cue's text is its
+plain text (``<i>``, ``<font>``, ASS override codes such as ``{\\an8}`` and line breaks
+removed). Encoding (``decode_subtitles``): config ``index.subtitles.encoding`` when set,
+else a byte-order mark, else UTF-8, else the legacy encoding of
+``index.subtitles.language`` when charset-normalizer's reading of the bytes agrees with
+it; otherwise the episode stops with the file named and the fix, never a guess. The text
+of second ``k`` is the cues active at ``k + offset`` (the instant its frame shows), joined
+in start order when they overlap; a cue with no text gives no text, so that second falls
+through to the next source.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,55 +26,101 @@ from dramaemo.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# The encoding a subtitle file that is not UTF-8 is usually in, by language (else Latin).
+LEGACY_ENCODINGS = {"ko": "cp949", "ja": "cp932", "zh": "gb18030"}
+LATIN_LEGACY = "cp1252"
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+FIX = "re-save it as UTF-8, or set index.subtitles.encoding (e.g. cp949)"
 
-def decode_subtitles(raw: bytes, path) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252, else Latin-1 (never fails)."""
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+
+@dataclass(frozen=True)
+class Cue:
+    start: float  # s
+    end: float  # s
+    text: str  # plain text, one line
+    raw: str  # as the file has it (markup included)
+
+
+def decode_subtitles(raw: bytes, path, *, encoding: str, language: str) -> tuple[str, str]:
+    """(text, encoding used) of a subtitle file's bytes (module doc); UserError naming
+    ``path`` when the encoding cannot be told."""
+    if encoding:
         try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding != "utf-8-sig":
-            log.warning("%s: not UTF-8, read as %s", path, encoding)
-        return text
-    raise AssertionError("latin-1 decodes any bytes")
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as error:
+            raise UserError(
+                f"{path}: not readable as {encoding} (index.subtitles.encoding): {error}"
+            ) from None
+    for mark, name in BOMS:
+        if raw.startswith(mark):
+            return raw.decode(name), name
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    legacy = LEGACY_ENCODINGS.get(language, LATIN_LEGACY)
+    matches = list(from_bytes(raw))
+    try:
+        text = raw.decode(legacy)
+    except UnicodeDecodeError:
+        text = None
+    # charset-normalizer lists each distinct reading once: the legacy encoding is confirmed
+    # when one of its readings is the same text
+    if text is not None and any(str(match) == text for match in matches):
+        log.warning("%s: not UTF-8; read as %s (index.subtitles.language %s)", path, legacy, language)
+        return text, legacy
+    best = matches[0].encoding if matches else "unknown"
+    raise UserError(
+        f"{path}: subtitles not UTF-8 and their encoding is not certain (index.subtitles.language "
+        f"{language}: {legacy} {'does not decode them' if text is None else 'reads them otherwise'}; "
+        f"they look like {best}); {FIX}"
+    )
 
 
-def read_cues(path: str | Path) -> list:
-    """The cues of an SRT file (srt.Subtitle), in start order.
-
-    A block that does not parse is skipped only after a warning saying how many cues the
-    lenient parse kept, so a damaged file is visible in the log.
-    """
-    import srt
+def read_cues(path: str | Path, *, encoding: str, language: str) -> tuple[list[Cue], str]:
+    """(the cues of a subtitle file in start order, the encoding it was read in)."""
+    import pysubs2
 
     path = Path(path)
     try:
-        text = decode_subtitles(path.read_bytes(), path)
+        raw = path.read_bytes()
     except OSError as error:
         raise UserError(f"{path}: cannot read subtitles ({error.strerror})") from None
+    text, used = decode_subtitles(raw, path, encoding=encoding, language=language)
     try:
-        cues = list(srt.parse(text))
-    except srt.SRTParseException as error:
-        cues = list(srt.parse(text, ignore_errors=True))
-        log.warning(
-            "%s: malformed SRT (%s); %d cues kept, unparseable blocks skipped",
-            path,
-            str(error).splitlines()[0][:120],
-            len(cues),
-        )
-    return sorted(cues, key=lambda cue: (cue.start, cue.index or 0))
+        parsed = pysubs2.SSAFile.from_string(text)
+    except (
+        pysubs2.exceptions.FormatAutodetectionError,
+        pysubs2.exceptions.UnknownFPSError,
+        ValueError,
+    ) as error:
+        raise UserError(
+            f"{path}: not a subtitle file pysubs2 reads (SRT, ASS/SSA, WebVTT): {error}"
+        ) from None
+    cues = [
+        Cue(event.start / 1000, event.end / 1000, " ".join(event.plaintext.split()), event.text)
+        for event in parsed
+        if not event.is_comment
+    ]
+    return sorted(cues, key=lambda cue: cue.start), used
 
 
-def text_at(cues: list, moments) -> list[str]:
+def text_at(cues: list[Cue], moments) -> list[str]:
     """For each moment (s), the text of the cues active then ("" when none)."""
-    starts = np.array([cue.start / timedelta(seconds=1) for cue in cues], dtype=float)
-    ends = np.array([cue.end / timedelta(seconds=1) for cue in cues], dtype=float)
-    texts = [" ".join(cue.content.split()) for cue in cues]
+    starts = np.array([cue.start for cue in cues], dtype=float)
+    ends = np.array([cue.end for cue in cues], dtype=float)
     found = []
     for moment in np.asarray(moments, dtype=float):
         active = np.flatnonzero((starts <= moment) & (moment < ends))
-        found.append(" ".join(texts[i] for i in active if texts[i]))
+        found.append(" ".join(cues[i].text for i in active if cues[i].text))
     return found
 
 
