@@ -210,3 +210,25 @@ def test_gallery_opens_from_disk_with_videos_and_posters(gallery, chrome):
     )
     for (error, duration, width), hit in zip(states, hits.to_dict("records")):
         assert error is None and width > 0 and duration >= hit["seconds"] - 0.5, states
+
+
+@pytest.mark.slow
+def test_index_episodes_dir_means_what_it_says_with_the_demo_on(tiny_workdir):
+    """The demo on, index.episodes_dir names a folder of one's own videos: the index plans
+    those, not the demo's; an index.episodes id with no video anywhere stops naming it."""
+    from conftest import planned_job_wildcards
+    from front_helpers import blank_video
+
+    (tiny_workdir / "own").mkdir()
+    blank_video(tiny_workdir / "own" / "my_episode.mp4")
+    config = (tiny_workdir / "config" / "tiny.yaml").read_text()
+    (tiny_workdir / "config" / "own.yaml").write_text(config + "\nindex: {episodes_dir: own}\n")
+    jobs = planned_job_wildcards(tiny_workdir, "index", "--configfile", "config/own.yaml")
+    indexed = {wildcards["episode"] for rule, wildcards in jobs if rule == "index_episode"}
+    assert indexed == {"my_episode"}
+    (tiny_workdir / "config" / "missing.yaml").write_text(
+        config + "\nindex: {episodes_dir: own, episodes: [my_episode, not_there]}\n"
+    )
+    result = run_snakemake(tiny_workdir, "-n", "index", "--configfile", "config/missing.yaml", check=False)
+    assert result.returncode != 0
+    assert "index.episodes: 'not_there': no video own/not_there.<" in result.stdout + result.stderr

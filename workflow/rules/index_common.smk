@@ -11,17 +11,27 @@ def index_episodes_dir():
 
 
 def list_index_episodes():
-    """index.episodes, else every video of the index folder (the demo: its episodes)."""
+    """index.episodes, each a video of index.episodes_dir or a training episode; else every
+    video of index.episodes_dir (the demo on or not); else the training episodes."""
+    folder = config["index"]["episodes_dir"]
+    suffixes = {s.lower() for s in config["video_suffixes"]}
     if config["index"]["episodes"]:
         chosen = list(config["index"]["episodes"])
-    elif config["demo"]["activate"] or not config["index"]["episodes_dir"]:
-        chosen = list(EPISODES)
-    else:
-        folder = Path(index_episodes_dir())
-        suffixes = {s.lower() for s in config["video_suffixes"]}
-        chosen = sorted(p.stem for p in folder.glob("*") if p.suffix.lower() in suffixes)
+        for episode in chosen:
+            try:
+                episode_video(Namespace(episode=episode))
+            except WorkflowError:
+                where = Path(folder or episodes_dir())
+                raise WorkflowError(
+                    f"index.episodes: {episode!r}: no video {where / episode}.<{'|'.join(sorted(suffixes))}>"
+                    f"{' (nor among the training episodes)' if folder else ''}; add the file or remove the id"
+                ) from None
+    elif folder:
+        chosen = sorted(p.stem for p in Path(folder).glob("*") if p.suffix.lower() in suffixes)
         if not chosen:
-            raise WorkflowError(f"index.episodes_dir {folder}: no video files")
+            raise WorkflowError(f"index.episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})")
+    else:
+        chosen = list(EPISODES)
     clash = sorted(set(chosen) & set(paths.INDEX_FILES))
     if clash:
         raise WorkflowError(f"episode id {clash[0]!r} is reserved under {paths.INDEX_DIR}/; rename the video")
