@@ -29,7 +29,9 @@ def list_index_episodes():
     elif folder:
         chosen = sorted(p.stem for p in Path(folder).glob("*") if p.suffix.lower() in suffixes)
         if not chosen:
-            raise WorkflowError(f"index.episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})")
+            raise WorkflowError(
+                f"index.episodes_dir {folder}: no video files ({', '.join(sorted(suffixes))})"
+            )
     else:
         chosen = list(EPISODES)
     clash = sorted(set(chosen) & set(paths.INDEX_FILES))
@@ -97,11 +99,10 @@ def index_options(wildcards, input):
             options += [flag, *map(str, input[name] if name == "annotations" else [input[name]])]
     if "subtitles" in input.keys():  # so that editing them reruns only episodes with subtitles
         settings = config["index"]["subtitles"]
+        # one word each: an empty encoding ("": detected) stays a word of its own
         options += [
-            "--subtitles-encoding",
-            settings["encoding"],
-            "--subtitles-language",
-            settings["language"],
+            f"--subtitles-encoding={settings['encoding']}",
+            f"--subtitles-language={settings['language']}",
         ]
     if "fallback" in input.keys():
         options += [
