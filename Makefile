@@ -31,11 +31,15 @@ setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 	bash tests/setup_system.sh
 
-# Main job: the whole DAG on the embedded demo, then the Snakemake report.
+# Main job: the whole DAG on the embedded demo, then the product on top of it (the
+# footage index of the demo's episodes, config index.query's search, its clips and
+# gallery), then the Snakemake report.
 demo: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default index search
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report results/report.html
-	@echo "Done: results/table/ holds the F1 table, results/report.html the report."
+	@echo "Done: results/table/ holds the F1 table, results/report.html the report,"
+	@echo "results/search/hits.csv the search's $$(($$(wc -l < results/search/hits.csv) - 1)) hit(s), their clips' gallery: $(CURDIR)/results/search/gallery/index.html"
 
 # Style and the package's import rules first (seconds), then the suite.
 lint: setup-test
