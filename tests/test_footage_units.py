@@ -53,6 +53,7 @@ Caf\u00e9 au lait?
 
 # config index.subtitles (the schema's): how index_episode reads subtitle files
 SUBTITLES = schema_defaults("index", "subtitles")
+READING = {key: SUBTITLES[key] for key in ("encoding", "language")}  # what read_cues takes
 
 # The MiniLM branch's config settings (the schema's), as training passes them.
 MINILM = {
@@ -67,7 +68,7 @@ def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
     latin = tmp_path / "b.srt"
     latin.write_bytes(SRT.encode("cp1252"))  # an older SRT: not UTF-8
     for path in (utf8, latin):
-        cues, _ = subtitles.read_cues(path, **SUBTITLES)
+        cues, _ = subtitles.read_cues(path, **READING)
         assert len(cues) == 4
         found = subtitles.text_at(cues, [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 7.5])
         assert found == [
@@ -79,6 +80,26 @@ def test_subtitles_overlapping_empty_and_non_utf8_cues(tmp_path):
             "",  # an empty cue gives no text
             "Caf\u00e9 au lait?",  # cp1252 bytes decoded, not mangled
         ]
+        # a context window: every cue within 1 s of the moment, in time order
+        assert subtitles.text_at(cues, [0.5, 4.5], context_seconds=1.0) == [
+            "I got the job!",
+            "Congratulations, Geu-rae.",
+        ]
+
+
+def test_raw_cues_keep_their_markup_and_the_text_loses_it(tmp_path):
+    srt = tmp_path / "ep.srt"
+    srt.write_text(
+        "1\n00:00:01,000 --> 00:00:03,000\n<i>I got</i> {\\an8}the job!\n\n"
+        '2\n00:00:05,000 --> 00:00:06,000\n<font color="red">Run.</font>\n',
+        encoding="utf-8",
+    )
+    cues, _ = subtitles.read_cues(srt, **READING)
+    assert subtitles.text_at(cues, [2.0, 5.5]) == ["I got the job!", "Run."]
+    # raw: the cue's markup as pysubs2 holds it (SubRip's <i> as ASS's {\\i1}; <font> it drops)
+    assert subtitles.raw_at(cues, [2.0, 5.5]) == ["{\\i1}I got{\\i0} {\\an8}the job!", "Run."]
+    # with context the raw column lists each cue, one a line
+    assert subtitles.raw_at(cues, [4.0], context_seconds=1.5) == ["{\\i1}I got{\\i0} {\\an8}the job!\nRun."]
 
 
 def test_subtitle_file_beside_the_video(tmp_path):
@@ -364,6 +385,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
         subtitles=srt,
     )
     assert indexed["text_source"].tolist() == ["subtitle", "subtitle", "none"]
+    assert indexed["subtitle_raw"].tolist() == [*sentences[:2], ""]
     assert indexed["model"].eq("minilm").all()
 
     faces = preprocess_faces(

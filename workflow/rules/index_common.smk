@@ -103,6 +103,7 @@ def index_options(wildcards, input):
         options += [
             f"--subtitles-encoding={settings['encoding']}",
             f"--subtitles-language={settings['language']}",
+            f"--subtitles-context-seconds={settings['context_seconds']}",
         ]
     if "fallback" in input.keys():
         options += [

@@ -39,6 +39,7 @@ INDEX_COLUMNS = [
     "model",
     "text_source",
     "text",
+    "subtitle_raw",  # the cues with their markup (pysubs2's form); "" unless text_source is subtitle
 ]
 # results/index/segments.parquet: one row per run of one emotion along one track.
 SEGMENT_COLUMNS = [

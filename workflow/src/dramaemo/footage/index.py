@@ -30,7 +30,7 @@ from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABIL
 from dramaemo.footage import predict as inference
 from dramaemo.footage.segments import smooth
 from dramaemo.footage.shots import read_shots, shot_of_times
-from dramaemo.footage.subtitles import annotation_texts, face_texts, read_cues, text_at
+from dramaemo.footage.subtitles import annotation_texts, face_texts, raw_at, read_cues, text_at
 from dramaemo.footage.tables import write_index
 from dramaemo.footage.tracks import link_tracks
 
@@ -106,6 +106,7 @@ def index_episode(
     subtitles=None,
     encoding: str,
     language: str,
+    context_seconds: float,
     window: int = 3,
     min_iou: float = 0.3,
     centre_gate: float = 0.5,
@@ -131,11 +132,13 @@ def index_episode(
         rows["track"] = NO_FACE
         rows.loc[has_face, "track"] = link_tracks(rows.loc[has_face], min_iou, centre_gate, max_gap)
     with stages("text"):
-        subtitle_text, used_encoding = {}, None
+        subtitle_text, subtitle_raw, used_encoding = {}, {}, None
         if subtitles:
             cues, used_encoding = read_cues(subtitles, encoding=encoding, language=language)
-            found = text_at(cues, np.arange(seconds) + offset)
+            moments = np.arange(seconds) + offset
+            found = text_at(cues, moments, context_seconds)
             subtitle_text = dict(enumerate(found))
+            subtitle_raw = dict(enumerate(raw_at(cues, moments, context_seconds)))
             log.info(
                 "%s (%s): %d cues, text at %d of %d seconds",
                 subtitles,
@@ -147,6 +150,11 @@ def index_episode(
         rows["text"], rows["text_source"] = face_texts(
             rows, annotation_texts(annotations, episode), subtitle_text
         )
+        # the cues with their markup, beside the cleaned text the model read
+        rows["subtitle_raw"] = [
+            subtitle_raw.get(second, "") if source == "subtitle" else ""
+            for second, source in zip(rows["second"], rows["text_source"])
+        ]
     with stages("crops"):
         faces = read_crops(rows.loc[has_face, "crop_path"].tolist())
     with stages("predict"):
@@ -210,6 +218,7 @@ def index_episode(
         "model_rows": dict(Counter(used[has_face])),
         "subtitles": str(subtitles) if subtitles else None,
         "subtitles_encoding": used_encoding,
+        "subtitles_context_seconds": context_seconds if subtitles else None,
         "stage_seconds": {k: round(v, 3) for k, v in stages.seconds.items()},
     }
     log.info(
@@ -266,6 +275,7 @@ def _run(args) -> None:
             subtitles=args.subtitles,
             encoding=args.subtitles_encoding,
             language=args.subtitles_language,
+            context_seconds=args.subtitles_context_seconds,
             window=args.window,
             min_iou=args.min_iou,
             centre_gate=args.centre_gate,
@@ -305,6 +315,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--subtitles-language", default=subtitle_settings["language"], help="their language (legacy encoding)"
+    )
+    parser.add_argument(
+        "--subtitles-context-seconds",
+        type=float,
+        default=subtitle_settings["context_seconds"],
+        help="text of every cue within this many seconds of the second (0: the cue on screen)",
     )
     parser.add_argument("--window", type=int, default=3, help="moving average along a track, seconds")
     parser.add_argument("--min-iou", type=float, default=0.3)

@@ -113,15 +113,33 @@ def read_cues(path: str | Path, *, encoding: str, language: str) -> tuple[list[C
     return sorted(cues, key=lambda cue: cue.start), used
 
 
-def text_at(cues: list[Cue], moments) -> list[str]:
-    """For each moment (s), the text of the cues active then ("" when none)."""
+def cues_at(cues: list[Cue], moments, context_seconds: float = 0.0) -> list[list[Cue]]:
+    """For each moment (s), the cues on screen then, or with ``context_seconds`` > 0 every
+    cue that overlaps [moment - context_seconds, moment + context_seconds] (a cue is one
+    line of dialogue; the lines around it say more of the situation), in time order."""
     starts = np.array([cue.start for cue in cues], dtype=float)
     ends = np.array([cue.end for cue in cues], dtype=float)
     found = []
     for moment in np.asarray(moments, dtype=float):
-        active = np.flatnonzero((starts <= moment) & (moment < ends))
-        found.append(" ".join(cues[i].text for i in active if cues[i].text))
+        if context_seconds > 0:
+            near = (starts <= moment + context_seconds) & (moment - context_seconds < ends)
+        else:
+            near = (starts <= moment) & (moment < ends)
+        found.append([cues[i] for i in np.flatnonzero(near)])
     return found
+
+
+def text_at(cues: list[Cue], moments, context_seconds: float = 0.0) -> list[str]:
+    """For each moment (s), the cleaned text of ``cues_at`` ("" when none)."""
+    return [
+        " ".join(cue.text for cue in near if cue.text) for near in cues_at(cues, moments, context_seconds)
+    ]
+
+
+def raw_at(cues: list[Cue], moments, context_seconds: float = 0.0) -> list[str]:
+    """For each moment (s), the same cues with their markup, one a line (as pysubs2 holds
+    them: ASS override tags, SubRip's <i> and <b> as {\\i1} and {\\b1}, <font> dropped)."""
+    return ["\n".join(cue.raw for cue in near) for near in cues_at(cues, moments, context_seconds)]
 
 
 def annotation_texts(annotations: pd.DataFrame | None, episode: str) -> pd.DataFrame:
