@@ -5,6 +5,7 @@
     python bench/footage.py throughput --workdir W               # video seconds per wall second, per stage
     python bench/footage.py precision --workdir W [--top 10] [--segments S]  # top-k precision, recall of runs >= 3 s
     python bench/footage.py agreement --workdir W   # index vs evaluation on the test faces, macro-F1 of each
+    python bench/footage.py subtitles --annotations A --episodes-dir E --outdir O  # an SRT per episode
 
 ``throughput``, ``precision`` and ``agreement`` read a work folder where `snakemake index` ran on
 bench-drama (config/bench.yaml plus an `index:` section; BENCHMARKS.md gives the
@@ -200,7 +201,8 @@ def indexed_run(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame
     ]
     index = pd.concat(frames, ignore_index=True)
     index = index[index["face_index"] != NO_FACE]
-    (model,) = set(index.loc[index["text_source"] == "annotation", "model"])
+    # the model of most faces (the text model; an image-only index has only its own)
+    model = index["model"].value_counts().idxmax()
     folder = workdir / paths.run_dir(split_name, model, seed)
     draw = json.loads((folder / "run.json").read_text())["split_draw"]
     return index, model, folder, workdir / paths.SPLIT.format(split=split_name, draw=draw)
@@ -306,6 +308,37 @@ def agreement(args) -> None:
     )
 
 
+def subtitles(args) -> None:
+    """Each episode's annotated descriptions as its subtitles, as if they were dialogue
+    cues: a cue per run of consecutive seconds with the same description, spanning those
+    seconds (two faces with their own lines give overlapping cues); the videos linked
+    beside them, so that index.episodes_dir can point at ``outdir``."""
+    import pysubs2
+
+    annotations = pd.read_csv(args.annotations, keep_default_na=False)
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for episode, rows in annotations.groupby("episode"):
+        cues = pysubs2.SSAFile()
+        for description, lines in rows[rows["description"].str.strip() != ""].groupby("description"):
+            seconds = np.unique(lines["second"].to_numpy(dtype=int))
+            for run in np.split(seconds, np.flatnonzero(np.diff(seconds) > 1) + 1):
+                cues.append(
+                    pysubs2.SSAEvent(
+                        start=int(run[0]) * 1000, end=(int(run[-1]) + 1) * 1000, text=description
+                    )
+                )
+        cues.sort()
+        cues.save(str(outdir / f"{episode}.srt"), encoding="utf-8")
+        (video,) = Path(args.episodes_dir).glob(f"{episode}.*")
+        link = outdir / video.name
+        if not link.exists():
+            link.symlink_to(video.resolve())
+        print(
+            f"{episode}: {len(cues)} cues over {rows['second'].nunique()} labelled seconds -> {outdir / episode}.srt"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -330,6 +363,11 @@ def main() -> None:
     command = commands.add_parser("agreement")
     command.add_argument("--workdir", required=True)
     command.set_defaults(func=agreement)
+    command = commands.add_parser("subtitles")
+    command.add_argument("--annotations", required=True)
+    command.add_argument("--episodes-dir", required=True)
+    command.add_argument("--outdir", required=True)
+    command.set_defaults(func=subtitles)
     defaults = schema_defaults("index")
     for name in ("precision", "agreement"):
         command = commands.choices[name]

@@ -232,3 +232,19 @@ def test_index_episodes_dir_means_what_it_says_with_the_demo_on(tiny_workdir):
     result = run_snakemake(tiny_workdir, "-n", "index", "--configfile", "config/missing.yaml", check=False)
     assert result.returncode != 0
     assert "index.episodes: 'not_there': no video own/not_there.<" in result.stdout + result.stderr
+
+
+def test_index_use_annotations_false_indexes_labelled_episodes_as_unlabelled(tiny_workdir):
+    """index.use_annotations: false: no index_episode job reads the annotation CSV (the
+    footage is indexed as unlabelled footage is); true (the default): every one does."""
+    config = (tiny_workdir / "config" / "tiny.yaml").read_text()
+    (tiny_workdir / "config" / "no_annotations.yaml").write_text(config + "\nindex: {use_annotations: false}\n")
+
+    def index_commands(configfile):
+        result = run_snakemake(tiny_workdir, "-n", "-p", "index", "--configfile", configfile)
+        commands = [line for line in result.stdout.splitlines() if "dramaemo index-episode" in line]
+        assert len(commands) == len(EPISODES), result.stdout[-3000:]
+        return commands
+
+    assert all("--annotations" in command for command in index_commands("config/tiny.yaml"))
+    assert not any("--annotations" in command for command in index_commands("config/no_annotations.yaml"))

@@ -78,7 +78,11 @@ def index_inputs(wildcards):
         inputs["text_source"] = text_source
         if config["index"]["fallback_model"]:
             inputs["fallback"] = index_model_file("fallback_model")
-    annotations = [path for path in annotations_file() if config["demo"]["activate"] or Path(path).is_file()]
+    annotations = [
+        path
+        for path in annotations_file()
+        if config["index"]["use_annotations"] and (config["demo"]["activate"] or Path(path).is_file())
+    ]
     if annotations:
         inputs["annotations"] = annotations
     subtitles = find_subtitles(inputs["video"], config["index"]["subtitles"]["language"])

@@ -7,7 +7,9 @@ variations per scene (scale, mirror, brightness, position) and, in some scenes, 
 drift per second. The video is encoded by a real ffmpeg (libx264). The annotation CSV
 gives each on-screen face its box (from the photograph's own Haar box, moved with the
 paste), an emotion per character and scene and a one-line description per scene.
-Demo labels are random: **numbers computed on the demo mean nothing**.
+Each character's emotion in a scene is drawn at random and its description written from it
+(a template of that emotion): the text supports the label, the face (the same photograph
+throughout) does not. **Numbers computed on the demo mean nothing**.
 """
 
 from __future__ import annotations
