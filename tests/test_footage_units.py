@@ -54,6 +54,13 @@ Caf\u00e9 au lait?
 # config index.subtitles (the schema's): how index_episode reads subtitle files
 SUBTITLES = schema_defaults("index", "subtitles")
 READING = {key: SUBTITLES[key] for key in ("encoding", "language")}  # what read_cues takes
+# config index's tracking, smoothing and batch settings (the schema's), as index_episode takes them
+INDEXING = {
+    **SUBTITLES,
+    **{key: schema_defaults("index", "tracks")[key] for key in ("min_iou", "centre_gate", "max_gap")},
+    "window": schema_defaults("index")["smoothing_seconds"],
+    "batch_size": schema_defaults("index")["batch_size"],
+}
 
 # The MiniLM branch's config settings (the schema's), as training passes them.
 MINILM = {
@@ -374,7 +381,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     manifest = _write_crops(tmp_path, [0, 1, 2])
     shot_table = pd.DataFrame({"shot": [0], "start": [0.0], "end": [3.0]})
     indexed, summary = index_episode(
-        **SUBTITLES,
+        **INDEXING,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 3},
         manifest=manifest,
@@ -399,7 +406,7 @@ def test_minilm_model_indexes_new_text_with_the_vectors_training_cached(tmp_path
     # without the checkpoint the index says what it needs
     with pytest.raises(UserError, match="text.minilm.model_dir"):
         index_episode(
-            **SUBTITLES,
+            **INDEXING,
             episode="ep",
             info={"offset": 0.5, "fps": 10, "frames": 3},
             manifest=manifest,
@@ -446,7 +453,7 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     manifest = pd.DataFrame(records)
     shot_table = pd.DataFrame({"shot": [0, 1], "start": [0.0, 2.2], "end": [2.2, 6.0]})
     rows, summary = index_episode(
-        **SUBTITLES,
+        **INDEXING,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 6},
         manifest=manifest,
@@ -469,7 +476,7 @@ def test_seconds_without_a_face_are_rows(tmp_path, image_model):
     assert summary["faceless_seconds"] == 3 and summary["rows"] == 7
     # an episode where no face was ever found is all rows, none missing
     empty, summary = index_episode(
-        **SUBTITLES,
+        **INDEXING,
         episode="ep",
         info={"offset": 0.5, "fps": 10, "frames": 6},
         manifest=manifest.iloc[:0],

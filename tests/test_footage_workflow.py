@@ -238,7 +238,9 @@ def test_index_use_annotations_false_indexes_labelled_episodes_as_unlabelled(tin
     """index.use_annotations: false: no index_episode job reads the annotation CSV (the
     footage is indexed as unlabelled footage is); true (the default): every one does."""
     config = (tiny_workdir / "config" / "tiny.yaml").read_text()
-    (tiny_workdir / "config" / "no_annotations.yaml").write_text(config + "\nindex: {use_annotations: false}\n")
+    (tiny_workdir / "config" / "no_annotations.yaml").write_text(
+        config + "\nindex: {use_annotations: false}\n"
+    )
 
     def index_commands(configfile):
         result = run_snakemake(tiny_workdir, "-n", "-p", "index", "--configfile", configfile)

@@ -107,13 +107,14 @@ def index_episode(
     encoding: str,
     language: str,
     context_seconds: float,
-    window: int = 3,
-    min_iou: float = 0.3,
-    centre_gate: float = 0.5,
-    max_gap: int = 0,
-    batch_size: int = 256,
+    window: int,
+    min_iou: float,
+    centre_gate: float,
+    max_gap: int,
+    batch_size: int,
 ) -> tuple[pd.DataFrame, dict]:
-    """The index rows of one episode and a summary (counts, seconds per stage)."""
+    """The index rows of one episode and a summary (counts, seconds per stage); the
+    settings are config index's (the schema's defaults through the CLI)."""
     from dramaemo.models.builders import load_model
 
     stages = Stages()
@@ -322,11 +323,21 @@ def add_parser(subparsers) -> None:
         default=subtitle_settings["context_seconds"],
         help="text of every cue within this many seconds of the second (0: the cue on screen)",
     )
-    parser.add_argument("--window", type=int, default=3, help="moving average along a track, seconds")
-    parser.add_argument("--min-iou", type=float, default=0.3)
-    parser.add_argument("--centre-gate", type=float, default=0.5, help="in face sides")
-    parser.add_argument("--max-gap", type=int, default=0, help="missed seconds a track may bridge")
-    parser.add_argument("--batch-size", type=int, default=256)
+    index_settings, track_settings = schema_defaults("index"), schema_defaults("index", "tracks")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=index_settings["smoothing_seconds"],
+        help="moving average along a track, seconds",
+    )
+    parser.add_argument("--min-iou", type=float, default=track_settings["min_iou"])
+    parser.add_argument(
+        "--centre-gate", type=float, default=track_settings["centre_gate"], help="in face sides"
+    )
+    parser.add_argument(
+        "--max-gap", type=int, default=track_settings["max_gap"], help="missed seconds a track may bridge"
+    )
+    parser.add_argument("--batch-size", type=int, default=index_settings["batch_size"])
     parser.add_argument(
         "--threads", type=int, default=0, help="TensorFlow and BLAS CPU threads (0: their choice)"
     )
