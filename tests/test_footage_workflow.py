@@ -250,3 +250,13 @@ def test_index_use_annotations_false_indexes_labelled_episodes_as_unlabelled(tin
 
     assert all("--annotations" in command for command in index_commands("config/tiny.yaml"))
     assert not any("--annotations" in command for command in index_commands("config/no_annotations.yaml"))
+    # a training episode's subtitles in index.episodes_dir are read (its video stays training's)
+    (tiny_workdir / "subs").mkdir()
+    (tiny_workdir / "subs" / "demo01.srt").write_text(SUBTITLES)
+    (tiny_workdir / "config" / "subs.yaml").write_text(
+        config + "\nindex: {episodes: [demo01], episodes_dir: subs, use_annotations: false}\n"
+    )
+    result = run_snakemake(tiny_workdir, "-n", "-p", "index", "--configfile", "config/subs.yaml")
+    (command,) = [line for line in result.stdout.splitlines() if "dramaemo index-episode" in line]
+    assert "--subtitles subs/demo01.srt" in command and "resources/demo/episodes/demo01.mp4" in command
+    assert "--annotations" not in command

@@ -64,6 +64,17 @@ def index_text_source():
     return config["text"][encoder.name][encoder.new_text_source] if encoder.new_text_source else encoder.cache
 
 
+def index_subtitles(episode, video):
+    """The subtitle file of an index episode: in index.episodes_dir (a training episode's
+    video is read where training reads it, its subtitles may sit in the index folder), else
+    beside its video; None when neither has one."""
+    language = config["index"]["subtitles"]["language"]
+    folder = config["index"]["episodes_dir"]
+    # find_subtitles looks beside a video path for files named after its stem
+    places = ([Path(folder) / f"{episode}.video"] if folder else []) + [Path(video)]
+    return next(filter(None, (find_subtitles(place, language) for place in places)), None)
+
+
 def index_inputs(wildcards):
     """Files one index_episode job reads (text sources and fallback only when used)."""
     inputs = {
@@ -85,7 +96,7 @@ def index_inputs(wildcards):
     ]
     if annotations:
         inputs["annotations"] = annotations
-    subtitles = find_subtitles(inputs["video"], config["index"]["subtitles"]["language"])
+    subtitles = index_subtitles(wildcards.episode, inputs["video"])
     if subtitles:
         inputs["subtitles"] = str(subtitles)
     return inputs
