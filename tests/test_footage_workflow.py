@@ -112,6 +112,18 @@ def test_unlabelled_episode_takes_subtitles_else_the_image_model(indexed):
     assert summary.loc[UNLABELLED, "text_subtitle"] == spoken.sum()
 
 
+def test_editing_the_subtitle_settings_reruns_only_the_episodes_with_subtitles(indexed):
+    from conftest import planned_job_wildcards
+
+    assert planned_job_wildcards(indexed, "index", *CONFIGS) == []  # up to date
+    (indexed / "config" / "context.yaml").write_text("index: {subtitles: {context_seconds: 2}}\n")
+    try:
+        jobs = planned_job_wildcards(indexed, "index", *CONFIGS, "config/context.yaml")
+    finally:
+        (indexed / "config" / "context.yaml").unlink()
+    assert {wildcards["episode"] for rule, wildcards in jobs if rule == "index_episode"} == {UNLABELLED}
+
+
 def test_multimodal_minilm_indexes_new_footage_without_redoing_the_front_half(indexed, tmp_path):
     """index.model: minilm: the checkpoint embeds the annotations' and the subtitles' text;
     switching the model reruns indexing and the MiniLM steps, never frames, faces or crops."""

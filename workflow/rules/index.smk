@@ -56,6 +56,7 @@ rule index_episode:
     params:
         model=config["index"]["model"],
         options=index_options,
+        subtitle_settings=index_subtitle_settings,
         window=config["index"]["smoothing_seconds"],
         min_iou=config["index"]["tracks"]["min_iou"],
         centre_gate=config["index"]["tracks"]["centre_gate"],
@@ -65,6 +66,7 @@ rule index_episode:
         "python -m dramaemo index-episode --episode {wildcards.episode:q} --video {input.video:q}"
         " --info {input.info:q} --manifest {input.manifest:q} --shots {input.shots:q}"
         " --model {params.model} --model-path {input.model:q} {params.options:q}"
+        " {params.subtitle_settings:q}"
         " --window {params.window} --min-iou {params.min_iou} --centre-gate {params.centre_gate}"
         " --max-gap {params.max_gap} --batch-size {params.batch_size} --threads {threads}"
         " --output {output.index:q} --summary {output.summary:q} > {log:q} 2>&1"

@@ -102,6 +102,21 @@ def index_inputs(wildcards):
     return inputs
 
 
+def index_subtitle_settings(wildcards):
+    """config index.subtitles as index-episode words, for an episode with subtitles only (so
+    that editing them reruns only those). A function of the wildcards alone: Snakemake
+    tracks no change of a param derived from the input."""
+    if index_subtitles(wildcards.episode, episode_video(wildcards)) is None:
+        return []
+    settings = config["index"]["subtitles"]
+    # one word each: an empty encoding ("": detected) stays a word of its own
+    return [
+        f"--subtitles-encoding={settings['encoding']}",
+        f"--subtitles-language={settings['language']}",
+        f"--subtitles-context-seconds={settings['context_seconds']}",
+    ]
+
+
 def index_options(wildcards, input):
     """The optional inputs of index-episode as command-line words (the rule quotes each)."""
     options = []
@@ -112,14 +127,6 @@ def index_options(wildcards, input):
     ):
         if name in input.keys():
             options += [flag, *map(str, input[name] if name == "annotations" else [input[name]])]
-    if "subtitles" in input.keys():  # so that editing them reruns only episodes with subtitles
-        settings = config["index"]["subtitles"]
-        # one word each: an empty encoding ("": detected) stays a word of its own
-        options += [
-            f"--subtitles-encoding={settings['encoding']}",
-            f"--subtitles-language={settings['language']}",
-            f"--subtitles-context-seconds={settings['context_seconds']}",
-        ]
     if "fallback" in input.keys():
         options += [
             "--fallback-model",
