@@ -200,7 +200,7 @@ def matched_boxes(found, reference, second):
             (np.hypot(f.x + f.w / 2 - r.x - r.w / 2, f.y + f.h / 2 - r.y - r.h / 2), r)
             for r in theirs.itertuples()
         )
-        matches.append((distance / f.w, max(f.w, r.w) / min(f.w, r.w)))
+        matches.append((distance / f.w, max(f.w, r.w) / min(f.w, r.w), min(f.w, r.w)))
     return matches
 
 
@@ -222,12 +222,13 @@ def test_auto_scale_finds_the_full_resolution_faces_box_by_box(demo_episode):
         auto.groupby("second").size().items()
     )  # same number of faces in each frame
     # Same face: centre within a tenth of the side, and a side within one pyramid step
-    # (the two scales' pyramids sample box sizes at different points, scale_factor apart)
+    # (the two scales' pyramids sample box sizes at different points, scale_factor apart),
+    # give or take the pixel that rounding a side to an integer adds
     step = schema_defaults("faces")["scale_factor"]
     for second in full["second"].unique():
         for found, reference in ((full, auto), (auto, full)):
-            for offset, ratio in matched_boxes(found, reference, second):
-                assert offset <= 0.1 and ratio <= step, (second, offset, ratio)
+            for offset, ratio, side in matched_boxes(found, reference, second):
+                assert offset <= 0.1 and ratio <= step * (1 + 1 / side), (second, offset, ratio)
 
 
 def test_threads_give_the_same_detections(demo_episode, detector, tmp_path, monkeypatch):
@@ -284,3 +285,38 @@ def test_crops_of_unchanged_boxes_are_kept_and_the_rest_recut(tmp_path):
     third = crop_faces(frames, second[DETECTION_COLUMNS], crops, image_size=32, margin=0.1)
     assert not set(third["crop_path"]) & set(second["crop_path"])
     assert len(list(crops.iterdir())) == 3
+
+
+def test_demo_faces_show_their_emotion_and_stay_detectable():
+    """Each demo caricature keeps a Haar face at the card's box, and a linear model on
+    jittered crops tells the seven apart at twice chance (1/7) or more for each portrait: the
+    face, not only the description, supports the demo's labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dramaemo import EMOTIONS
+    from dramaemo.dataset.demo import CASCADE, express, load_characters
+
+    classifier = load_cascade(CASCADE)
+    rng = np.random.default_rng(0)
+    for character in load_characters():
+        crops, emotions = [], []
+        for emotion in EMOTIONS:
+            expressed = express(character, emotion)
+            gray = cv2.cvtColor(expressed.card, cv2.COLOR_RGB2GRAY)
+            fx, fy, fw, fh = expressed.face
+            found = classifier.detectMultiScale(gray, 1.1, 5, minSize=(40, 40))
+            assert any(
+                abs(x + w / 2 - fx - fw / 2) < fw / 5 and abs(y + h / 2 - fy - fh / 2) < fh / 5
+                for x, y, w, h in found
+            ), (character.name, emotion, found)
+            for _ in range(40):  # the demo's own variations: position, brightness, mirror
+                dx, dy = rng.integers(-fw // 12, fw // 12 + 1, 2)
+                crop = gray[fy + dy : fy + dy + fh, fx + dx : fx + dx + fw] * rng.uniform(0.8, 1.15)
+                crop = cv2.resize(crop[:, ::-1] if rng.random() < 0.5 else crop, (32, 32))
+                crops.append(((crop - crop.mean()) / crop.std()).ravel())
+                emotions.append(emotion)
+        crops, emotions = np.array(crops), np.array(emotions)
+        train = np.arange(len(crops)) % 2 == 0
+        model = LogisticRegression(max_iter=2000).fit(crops[train], emotions[train])
+        accuracy = (model.predict(crops[~train]) == emotions[~train]).mean()
+        assert accuracy > 2 / 7, (character.name, accuracy)
