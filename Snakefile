@@ -27,6 +27,8 @@ include: "workflow/rules/ablation.smk"
 include: "workflow/rules/label.smk"
 include: "workflow/rules/index_common.smk"
 include: "workflow/rules/index.smk"
+include: "workflow/rules/author_common.smk"
+include: "workflow/rules/author.smk"
 
 
 rule all:

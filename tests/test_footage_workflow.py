@@ -272,3 +272,29 @@ def test_index_use_annotations_false_indexes_labelled_episodes_as_unlabelled(tin
     (command,) = [line for line in result.stdout.splitlines() if "dramaemo index-episode" in line]
     assert "--subtitles subs/demo01.srt" in command and "resources/demo/episodes/demo01.mp4" in command
     assert "--annotations" not in command
+
+
+def test_snakemake_author_cuts_a_story_with_the_trained_text_model(indexed):
+    """`snakemake author` with a story: the trained text-only model reads the scenes that
+    name no emotion, the cut plays for the sum of its clips, and editing the story reruns
+    the author job alone."""
+    (indexed / "story.md").write_text(
+        "Grace gets the promotion in the office.\n\nEileen is furious in the corridor.\n\n"
+        "Grace reads the morning report.\n"
+    )
+    (indexed / "config" / "author.yaml").write_text("author: {story: story.md, text_model: text}\n")
+    configs = (*CONFIGS, "config/author.yaml")
+    run_snakemake(indexed, "author", *configs)
+    folder = indexed / "results" / "author"
+    scenes = pd.read_csv(folder / "scenes.csv")
+    assert scenes["emotion_from"].tolist() == ["text model", "words", "text model"]
+    model_columns = [column for column in scenes if column.startswith("want_")]
+    assert scenes.loc[0, model_columns].sum() == pytest.approx(1.0, abs=1e-3)
+    assert scenes.loc[0, model_columns].max() < 1.0  # a distribution, not a one-hot
+    cut = pd.read_csv(folder / "cut.csv")
+    assert len(cut) == 3 and cut["episode"].notna().all()  # the tiny index has footage for all
+    info = probe_video(folder / "rough_cut.mp4")
+    assert abs(info.duration - cut["cut_seconds"].sum()) <= len(cut) / info.fps
+    assert planned_jobs(indexed, "author", *configs) == []  # up to date
+    (indexed / "story.md").write_text("Grace gets the promotion in the office.\n")
+    assert [rule for rule, _ in planned_jobs(indexed, "author", *configs)] == ["author"]

@@ -55,9 +55,14 @@ def index_model_file(kind="model"):
 
 
 def index_text_source():
-    """What index.model's text encoder reads to encode new text (registry new_text_source):
+    """What index.model's text encoder reads to encode new text."""
+    return text_source_of(config["index"]["model"])
+
+
+def text_source_of(model):
+    """What ``model``'s text encoder reads to encode new text (registry new_text_source):
     GloVe its training cache (the vocabulary), MiniLM its checkpoint; None: no text."""
-    text = registry.spec(config["index"]["model"]).text
+    text = registry.spec(model).text
     if text is None:
         return None
     encoder = registry.TEXT_ENCODERS[text]

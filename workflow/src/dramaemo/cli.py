@@ -57,6 +57,7 @@ COMMANDS = {
     "index-timeline": "dramaemo.footage.report",
     "index-summary": "dramaemo.footage.report",
     "search": "dramaemo.footage.search",
+    "author": "dramaemo.authoring.author",
 }
 
 

@@ -54,6 +54,8 @@ TIMELINE = INDEX_DIR + "/timeline/{episode}.png"
 INDEX_FILES = ("segments", "summary")  # names under INDEX_DIR that are not episodes
 SEARCH_HITS = "results/search/hits.csv"
 GALLERY = "results/search/gallery"
+AUTHOR = "results/author"  # the story's rough cut, cut.csv, timelines and storyboard
+AUTHOR_FILE = AUTHOR + "/{name}"  # name: one of authoring.author.OUTPUTS
 
 
 def draw_of(seed: int, seed_of_first_draw: int, per_seed: bool) -> int:

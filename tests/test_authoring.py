@@ -1,0 +1,334 @@
+"""From a story to a rough cut: the scene parser on crafted stories, the ranking's
+constraints, and the outputs (rough cut, cut.csv, timelines, storyboard) on a real encoded
+demo episode with real ffmpeg and opentimelineio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dramaemo import EMOTIONS
+from dramaemo.authoring.author import OUTPUTS, author
+from dramaemo.authoring.choose import NO_FOOTAGE, PICKED, choose, segment_faces
+from dramaemo.authoring.story import (
+    MAX_STORY_BYTES,
+    Scene,
+    emotion_words,
+    face_count,
+    read_story,
+    scene_needs,
+)
+from dramaemo.core.errors import UserError
+from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES, SEGMENT_COLUMNS
+from dramaemo.footage.tables import write_index, write_segments
+from dramaemo.video.frames import probe_video
+
+
+def story_file(tmp_path, text: str, name="story.md"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def one_hot(emotion: str) -> np.ndarray:
+    vector = np.full(len(EMOTIONS), 0.01)
+    vector[EMOTIONS.index(emotion)] = 0.94
+    return vector
+
+
+class CountingModel:
+    """A text model stand-in that says Sad to everything and records what it read (the
+    real trained model runs in tests/test_footage_workflow.py's author test)."""
+
+    def __init__(self):
+        self.texts = []
+
+    def __call__(self, texts):
+        self.texts += list(texts)
+        return np.tile(one_hot("Sad"), (len(texts), 1))
+
+
+# ---- the parser
+
+
+def test_markdown_story_one_scene_per_paragraph_headings_and_comments_skipped(tmp_path):
+    path = story_file(
+        tmp_path,
+        "# Episode one\n\n<!-- a note\n\nover two paragraphs -->\nMina laughs with\nJun at dinner.\n\n\n"
+        "Jun waits alone at the station.\n",
+    )
+    scenes = read_story(path)
+    assert [scene.text for scene in scenes] == [
+        "Mina laughs with Jun at dinner.",
+        "Jun waits alone at the station.",
+    ]
+    assert [scene.number for scene in scenes] == [1, 2]
+
+
+def test_face_counts_emotion_words_and_negations():
+    assert face_count("Jun waits alone at the station.") == (1, "alone")
+    assert face_count("A couple talks pleasantly over coffee.")[0] == 2
+    assert face_count("The two of them argue.")[0] == 2
+    assert face_count("Three of them share a taxi.")[0] == 3
+    assert face_count("Rain on the window.") == (None, "")
+    assert emotion_words("A couple talks pleasantly, not afraid of anything.") == (["Happy"], ["Fear"])
+    assert emotion_words("She is furious and then shocked.") == (["Angry", "Surprise"], [])
+    assert emotion_words("He isn't sad.") == ([], ["Sad"])
+
+
+def test_scene_needs_fields_override_words_which_override_the_text_model(tmp_path):
+    path = story_file(
+        tmp_path,
+        "text,seconds,characters,emotion,faces\n"
+        '"Mina and Jun talk pleasantly at dinner.",3,,,\n'
+        '"Jun reads the report.",,,fear,\n'
+        '"Mina walks home, not happy at all.",,Mina,,1\n',
+        "story.csv",
+    )
+    model = CountingModel()
+    needs = scene_needs(read_story(path), cast=["Mina", "Jun"], text_model=model)
+    first, second, third = needs
+    assert first.emotion_source == "words" and first.distribution[EMOTIONS.index("Happy")] == 1.0
+    assert first.characters == ["Mina", "Jun"] and first.faces == 2  # two names on screen
+    assert first.scene.seconds == 3.0
+    assert second.emotion_source == "field" and EMOTIONS[int(second.distribution.argmax())] == "Fear"
+    assert third.emotion_source == "text model" and third.excluded == ["Happy"]
+    assert third.distribution[EMOTIONS.index("Happy")] == 0.0 and third.faces == 1
+    assert model.texts == ["Mina walks home, not happy at all."]  # only the scene without one
+
+
+@pytest.mark.parametrize(
+    "content, name, message",
+    [
+        ("\n\n   \n", "story.md", "no scene in the story"),
+        ("# Only a title\n", "story.md", "no scene in the story"),
+        ("text,emotion\nJun reads.,joyful\n", "story.csv", r"story.csv, row 2: unknown emotion 'joyful'"),
+        ("text,mood\nJun reads.,x\n", "story.csv", "unknown column 'mood'"),
+        ("text,faces\nJun reads.,two\n", "story.csv", r"row 2: faces 'two' is not a number"),
+        ("- text: Jun reads.\n  colour: red\n", "story.yaml", r"scene 1: unknown field 'colour'"),
+        ("- text: ''\n", "story.yaml", "scene 1: empty scene text"),
+        ("Jun reads.", "story.docx", "a story is"),
+    ],
+)
+def test_bad_stories_stop_naming_the_file_and_row(tmp_path, content, name, message):
+    with pytest.raises(UserError, match=message):
+        read_story(story_file(tmp_path, content, name))
+
+
+def test_non_utf8_and_oversized_stories_and_unknown_characters(tmp_path):
+    korean = tmp_path / "story.txt"
+    korean.write_bytes("미생: 그래가 웃는다.".encode("cp949"))
+    with pytest.raises(UserError, match=r"story.txt: not UTF-8 .*re-save the story as UTF-8"):
+        read_story(korean)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"Jun reads the report.\n\n" * (10_000_000 // 23))  # 10 MB
+    with pytest.raises(UserError, match=f"above the {MAX_STORY_BYTES:,} bytes a story may have"):
+        read_story(big)
+    scenes = read_story(story_file(tmp_path, "- {text: Jun reads., characters: [Jun, Grace]}\n", "s.yaml"))
+    with pytest.raises(
+        UserError, match=r"s.yaml, scene 1: unknown character 'Grace'; known characters: Jun, Mina"
+    ):
+        scene_needs(scenes, cast=["Jun", "Mina"], text_model=None)
+    with pytest.raises(UserError, match="known characters: none"):
+        scene_needs(scenes, cast=[], text_model=None)
+
+
+# ---- the ranking
+
+
+def footage(shots: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(segments, index rows) of one made-up episode: each dict one shot with
+    ``emotions`` (one per face on screen), ``seconds``, ``confidence`` and ``characters``."""
+    segments, rows, second = [], [], 0
+    for shot, spec in enumerate(shots):
+        length = spec["seconds"]
+        for track_in_shot, emotion in enumerate(spec["emotions"]):
+            track = shot * 10 + track_in_shot
+            character = (spec.get("characters") or [None] * 9)[track_in_shot]
+            for s in range(second, second + length):
+                rows.append(
+                    {"episode": "ep", "second": s, "track": track, "character": character}
+                    | dict(zip(PROBABILITIES, one_hot(emotion)))
+                )
+            segments.append(
+                {
+                    "episode": "ep",
+                    "track": track,
+                    "shot": shot,
+                    "emotion": emotion,
+                    "start": second,
+                    "end": second + length,
+                    "seconds": length,
+                    "mean_confidence": spec.get("confidence", 0.9),
+                    "min_confidence": 0.5,
+                    "faces_min": len(spec["emotions"]),
+                    "faces_max": len(spec["emotions"]),
+                    "shot_start": float(second),
+                    "shot_end": float(second + length),
+                    "video": "ep.mp4",
+                }
+            )
+        second += length
+    rows.append({"episode": "ep", "second": second, "track": NO_FACE, "character": None})
+    return pd.DataFrame(segments, columns=SEGMENT_COLUMNS), pd.DataFrame(rows)
+
+
+def needs_of(tmp_path, yaml_text: str, cast=()):
+    return scene_needs(
+        read_story(story_file(tmp_path, yaml_text, "s.yaml")), cast=list(cast), text_model=None
+    )
+
+
+def test_each_shot_is_used_once_and_the_story_total_fit_is_maximised(tmp_path):
+    segments, index = footage(
+        [
+            {"emotions": ["Happy"], "seconds": 4},
+            {"emotions": ["Happy"], "seconds": 4, "confidence": 0.5},
+            {"emotions": ["Sad"], "seconds": 4},
+        ]
+    )
+    needs = needs_of(
+        tmp_path, "- {text: a, emotion: Happy}\n- {text: b, emotion: Happy}\n- {text: c, emotion: Happy}\n"
+    )
+    cut, options = choose(needs, segment_faces(segments, index), top=3)
+    assert sorted(cut["shot"]) == [0, 1, 2]  # three scenes, three shots: never a reuse
+    assert sorted(cut["emotion"]) == ["Happy", "Happy", "Sad"] and (cut["status"] == PICKED).all()
+    assert options.groupby("scene")["picked"].sum().tolist() == [1, 1, 1]
+
+
+def test_length_faces_characters_and_exclusions_are_hard_else_an_explicit_no_footage(tmp_path):
+    segments, index = footage(
+        [
+            {"emotions": ["Happy"], "seconds": 2, "characters": ["Mina"]},
+            {"emotions": ["Happy", "Fear"], "seconds": 6, "characters": ["Mina", "Jun"]},
+            {"emotions": ["Happy", "Happy"], "seconds": 6, "characters": ["Mina", "Jun"]},
+            {"emotions": ["Neutral"], "seconds": 8, "characters": ["Jun"]},
+        ]
+    )
+    needs = needs_of(
+        tmp_path,
+        "- {text: 'Mina and Jun laugh together, not afraid.', seconds: 5}\n"
+        "- {text: 'Mina smiles.', emotion: Happy, seconds: 3, characters: [Mina], faces: 1}\n"
+        "- {text: 'Jun is calm.', faces: 1, characters: [Jun]}\n",
+        cast=["Mina", "Jun"],
+    )
+    cut, _ = choose(needs, segment_faces(segments, index), top=5)
+    first, second, third = cut.to_dict("records")
+    assert (first["shot"], first["status"]) == (2, PICKED)  # two happy faces, not happy + fear
+    assert first["seconds"] == 5 and first["start"] == 8  # the wanted 5 s of the 6 from 8 s
+    assert second["status"] == NO_FOOTAGE and second["relaxed"] == "seconds"  # only 2 s exist
+    assert second["shot"] == 0 and "relaxed" in second["why"]
+    assert (third["shot"], third["status"], third["characters"]) == (3, PICKED, "Jun")
+
+
+def test_a_scene_with_nothing_in_the_index_says_so():
+    segments, index = footage([])
+    needs = scene_needs(
+        [Scene(1, "Jun laughs.", emotion="Happy")],
+        cast=[],
+        text_model=None,
+    )
+    cut, options = choose(needs, segment_faces(segments, index), top=5)
+    assert cut.loc[0, "status"] == NO_FOOTAGE and cut.loc[0, "episode"] == "" and options.empty
+
+
+# ---- the outputs, on a real encoded episode
+
+
+@pytest.fixture(scope="module")
+def indexed_demo(tmp_path_factory):
+    """A 16-second demo episode and a made-up index over it (4 shots of 4 s: Happy with
+    one face, Sad, Happy with two, Angry), written as the index rule writes them."""
+    from dramaemo.dataset.demo import build_demo
+
+    root = tmp_path_factory.mktemp("author")
+    build_demo(
+        root / "episodes", root / "annotations.csv", episodes=1, seconds=16, width=160, height=120, fps=5
+    )
+    video = root / "episodes" / "demo01.mp4"
+    plan = [["Happy"], ["Sad"], ["Happy", "Happy"], ["Angry"]]
+    rows, segments = [], []
+    for shot, emotions in enumerate(plan):
+        for face, emotion in enumerate(emotions):
+            for second in range(shot * 4, shot * 4 + 4):
+                probabilities = one_hot(emotion)
+                rows.append(
+                    dict.fromkeys(INDEX_COLUMNS, 0)
+                    | {"episode": "demo01", "second": second, "pts": float(second), "shot": shot}
+                    | {"track": shot * 10 + face, "face_index": face, "faces_on_screen": len(emotions)}
+                    | dict(zip(RAW_PROBABILITIES, probabilities))
+                    | dict(zip(PROBABILITIES, probabilities))
+                    | {"pred": emotion, "confidence": 0.94, "model": "made up", "text_source": "none"}
+                    | {"text": "", "subtitle_raw": ""}
+                )
+            segments.append(
+                {"episode": "demo01", "track": shot * 10 + face, "shot": shot, "emotion": emotion}
+                | {"start": shot * 4, "end": shot * 4 + 4, "seconds": 4, "mean_confidence": 0.94}
+                | {"min_confidence": 0.94, "faces_min": len(emotions), "faces_max": len(emotions)}
+                | {"shot_start": float(shot * 4), "shot_end": float(shot * 4 + 4), "video": str(video)}
+            )
+    shots = pd.DataFrame({"shot": range(4), "start": [0.0, 4.0, 8.0, 12.0], "end": [4.0, 8.0, 12.0, 16.0]})
+    index_dir = root / "index"
+    write_index(pd.DataFrame(rows, columns=INDEX_COLUMNS), index_dir / "demo01.parquet", str(video), shots)
+    write_segments(pd.DataFrame(segments, columns=SEGMENT_COLUMNS), index_dir / "segments.parquet")
+    return root, index_dir
+
+
+def run_author(story, index_dir, outdir):
+    return author(
+        story,
+        index_dir=index_dir,
+        outdir=outdir,
+        text_model="text",
+        model_path=None,
+        text_source=None,
+        candidates=3,
+    )
+
+
+def test_rough_cut_timelines_and_storyboard_from_a_story(indexed_demo, tmp_path):
+    import opentimelineio as otio
+
+    _, index_dir = indexed_demo
+    story = story_file(
+        tmp_path,
+        "Mina laughs with a friend, alone for once.\n\nA couple laughs together at dinner.\n\n"
+        "She is furious.\n\nHe is sad.\n",
+    )
+    outdir = tmp_path / "cut"
+    cut = run_author(story, index_dir, outdir)
+    assert sorted(p.name for p in outdir.iterdir() if p.is_file()) == sorted(OUTPUTS)
+    assert cut["shot"].tolist() == [0, 2, 3, 1] and (cut["status"] == PICKED).all()
+    # the rough cut: the clips in story order, its length their sum within a frame each
+    info = probe_video(outdir / "rough_cut.mp4")
+    assert abs(info.duration - cut["cut_seconds"].sum()) <= len(cut) / info.fps
+    assert cut["cut_start"].tolist() == [0.0, 4.0, 8.0, 12.0]
+    with open(outdir / "rough_cut.mp4", "rb") as handle:
+        head = handle.read(4096)
+    assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)  # faststart
+    # the timelines read back: one clip per scene, pointing at the source episode's seconds
+    for suffix in ("otio", "edl", "xml"):
+        timeline = otio.adapters.read_from_file(str(outdir / f"timeline.{suffix}"))
+        clips = list(timeline.find_clips())
+        assert len(clips) == len(cut), suffix
+        starts = [clip.source_range.start_time.to_seconds() for clip in clips]
+        assert starts == pytest.approx(cut["start"].astype(float).tolist(), abs=0.05), suffix
+    page = (outdir / "storyboard.html").read_text()
+    assert page.count('class="pick"') == len(cut) and "She is furious." in page
+    assert len(list((outdir / "posters").glob("*.jpg"))) == len(pd.read_csv(outdir / "candidates.csv"))
+    scenes = pd.read_csv(outdir / "scenes.csv")
+    assert scenes["emotion"].tolist() == ["Happy", "Happy", "Angry", "Sad"]
+
+
+def test_a_failed_run_leaves_the_previous_outputs_untouched(indexed_demo, tmp_path):
+    _, index_dir = indexed_demo
+    outdir = tmp_path / "cut"
+    run_author(story_file(tmp_path, "He is sad.\n"), index_dir, outdir)
+    before = {p.name: p.stat().st_mtime_ns for p in outdir.iterdir()}
+    with pytest.raises(UserError, match="no such story file"):
+        run_author(tmp_path / "missing.md", index_dir, outdir)
+    with pytest.raises(UserError, match="no footage index there; run `snakemake index`"):
+        run_author(story_file(tmp_path, "He is sad.\n"), tmp_path / "nowhere", outdir)
+    assert {p.name: p.stat().st_mtime_ns for p in outdir.iterdir()} == before
+    assert not list(tmp_path.glob(".*partial"))

@@ -1,0 +1,230 @@
+"""Choosing footage: the index's segments ranked per scene, one pick per scene.
+
+A segment's **emotion fit** to a scene is the chance that the scene's wanted emotion and
+the emotion of a face on screen agree: the dot product of the scene's distribution with
+each on-screen face's mean smoothed probabilities over the segment, averaged over the
+faces (so a pleasant couple does not get one happy face beside a frightened one). Hard
+constraints: the face count on screen throughout, the wanted length, the characters on
+screen (where the index knows characters), no face showing an excluded emotion. Each shot
+is used once in the whole cut (so no clip is reused either); the picks maximise the
+story's total fit under that rule (scipy's linear_sum_assignment over scenes x shots).
+Ties: confidence, then length. A scene nothing fits gets the nearest relaxed match
+(constraints dropped in RELAX_ORDER), marked, never a silent gap.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from dramaemo import EMOTIONS
+from dramaemo.authoring.story import SceneNeeds
+from dramaemo.footage import NO_FACE, PROBABILITIES
+
+log = logging.getLogger(__name__)
+
+CHARACTER = "character"  # the index column naming a face's character, where the index has one
+RELAX_ORDER = ("seconds", "faces", "excluded", "characters")  # dropped first to last
+# A scene's status: its pick meets every constraint, or nothing did (the clip, if any, is
+# then the nearest relaxed match and column ``relaxed`` names what was dropped).
+PICKED, NO_FOOTAGE = "picked", "no footage"
+# Tie-breaks inside one score: far below any fit difference that matters (1e-3).
+CONFIDENCE_WEIGHT, SECONDS_WEIGHT = 1e-4, 1e-7
+CUT_COLUMNS = [
+    "scene",
+    "status",
+    "episode",
+    "track",
+    "shot",
+    "start",
+    "end",
+    "seconds",
+    "faces",
+    "characters",
+    "emotion",
+    "wanted",
+    "fit",
+    "mean_confidence",
+    "video",
+    "shot_start",
+    "shot_end",
+    "relaxed",
+    "why",
+]
+
+
+def segment_faces(segments: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: ``probabilities`` (faces x 7, each on-screen face's mean smoothed
+    probabilities over the segment's seconds) and ``characters`` (names on screen)."""
+    faces = index[index["track"] != NO_FACE]
+    has_characters = CHARACTER in faces.columns
+    by_episode = {episode: rows for episode, rows in faces.groupby("episode")}
+    vectors, names = [], []
+    for segment in segments.itertuples(index=False):
+        rows = by_episode.get(segment.episode)
+        if rows is None:
+            vectors.append(np.zeros((0, len(EMOTIONS))))
+            names.append(frozenset())
+            continue
+        span = rows[(rows["second"] >= segment.start) & (rows["second"] < segment.end)]
+        vectors.append(span.groupby("track")[PROBABILITIES].mean().to_numpy())
+        names.append(frozenset(span[CHARACTER].dropna().astype(str)) if has_characters else frozenset())
+    table = segments.reset_index(drop=True).copy()
+    table["probabilities"] = vectors
+    table["characters"] = names
+    return table
+
+
+def scene_scores(need: SceneNeeds, candidates: pd.DataFrame, relaxed=()) -> pd.DataFrame:
+    """``candidates`` that meet the scene's constraints (less those in ``relaxed``), with
+    their fit and score, best first."""
+    keep = np.ones(len(candidates), dtype=bool)
+    if need.scene.seconds and "seconds" not in relaxed:
+        keep &= candidates["seconds"].to_numpy() >= need.scene.seconds
+    if need.faces and "faces" not in relaxed:
+        keep &= (candidates["faces_min"].to_numpy() == need.faces) & (
+            candidates["faces_max"].to_numpy() == need.faces
+        )
+    if need.characters and "characters" not in relaxed:
+        wanted = {name.lower() for name in need.characters}
+        keep &= [wanted <= {n.lower() for n in names} for names in candidates["characters"]]
+    excluded = [EMOTIONS.index(e) for e in need.excluded]
+    if excluded and "excluded" not in relaxed:
+        keep &= [
+            len(p) == 0 or not np.isin(p.argmax(axis=1), excluded).any() for p in candidates["probabilities"]
+        ]
+    chosen = candidates[keep].copy()
+    chosen["fit"] = [
+        float((p @ need.distribution).mean()) if len(p) else 0.0 for p in chosen["probabilities"]
+    ]
+    chosen["score"] = (
+        chosen["fit"] + CONFIDENCE_WEIGHT * chosen["mean_confidence"] + SECONDS_WEIGHT * chosen["seconds"]
+    )
+    return chosen.sort_values("score", ascending=False, kind="stable")
+
+
+def choose(
+    needs: list[SceneNeeds], candidates: pd.DataFrame, *, top: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cut: one row per scene in story order, CUT_COLUMNS; options: each scene's best
+    ``top`` candidates, the pick among them marked)."""
+    shot_key = candidates["episode"].astype(str) + "#" + candidates["shot"].astype(str)
+    candidates = candidates.assign(shot_key=shot_key.to_numpy())
+    shots = sorted(set(shot_key))
+    column = {key: i for i, key in enumerate(shots)}
+    ranked = [scene_scores(need, candidates) for need in needs]
+    picks: dict[int, pd.Series] = {}
+    if shots and needs:
+        from scipy.optimize import linear_sum_assignment
+
+        infeasible = -1e6
+        score = np.full((len(needs), len(shots)), infeasible)
+        best = {}
+        for row, table in enumerate(ranked):
+            # the best segment of each shot for this scene (tables are sorted best first)
+            for position, key in zip(table.index, table["shot_key"]):
+                if (row, key) not in best:
+                    best[row, key] = position
+                    score[row, column[key]] = table.at[position, "score"]
+        rows, columns = linear_sum_assignment(score, maximize=True)
+        for row, col in zip(rows, columns):
+            if score[row, col] > infeasible:
+                picks[row] = ranked[row].loc[best[row, shots[col]]]
+    used = {pick["shot_key"] for pick in picks.values()}
+    cut, options = [], []
+    for row, need in enumerate(needs):
+        wanted = EMOTIONS[int(np.argmax(need.distribution))]
+        status, dropped, pick = PICKED, (), picks.get(row)
+        if pick is None:
+            status = NO_FOOTAGE
+            for level in range(1, len(RELAX_ORDER) + 1):
+                table = scene_scores(need, candidates, RELAX_ORDER[:level])
+                table = table[~table["shot_key"].isin(used)]
+                if not table.empty:
+                    pick, dropped = table.iloc[0], RELAX_ORDER[:level]
+                    used.add(pick["shot_key"])
+                    break
+        cut.append(_cut_row(need, pick, status, dropped, wanted))
+        for rank, option in enumerate(ranked[row].head(top).itertuples(index=False), start=1):
+            options.append(
+                {
+                    "scene": need.scene.number,
+                    "rank": rank,
+                    "picked": pick is not None
+                    and status == PICKED
+                    and option.shot_key == pick["shot_key"]
+                    and option.start == pick["start"]
+                    and option.track == pick["track"],
+                    **{
+                        k: getattr(option, k) for k in ("episode", "track", "shot", "start", "end", "seconds")
+                    },
+                    "emotion": option.emotion,
+                    "fit": round(option.fit, 4),
+                    "mean_confidence": option.mean_confidence,
+                    "faces": option.faces_max,
+                    "video": option.video,
+                    "shot_start": option.shot_start,
+                    "shot_end": option.shot_end,
+                }
+            )
+    log.info(
+        "%d scenes: %d picked, %d with no footage meeting every constraint (%d of them without any)",
+        len(cut),
+        sum(c["status"] == PICKED for c in cut),
+        sum(c["status"] == NO_FOOTAGE for c in cut),
+        sum(not c["episode"] for c in cut),
+    )
+    return pd.DataFrame(cut, columns=CUT_COLUMNS), pd.DataFrame(options)
+
+
+def _cut_row(need: SceneNeeds, pick, status: str, dropped, wanted: str) -> dict:
+    scene = need.scene
+    asked = [f"wants {wanted} ({need.emotion_source})"]
+    if need.faces:
+        asked.append(f"{need.faces} face(s) ({need.faces_source})")
+    if scene.seconds:
+        asked.append(f">= {scene.seconds:g} s")
+    if need.characters:
+        asked.append("with " + ", ".join(need.characters))
+    if need.excluded:
+        asked.append("not " + ", ".join(need.excluded))
+    if pick is None:
+        return dict.fromkeys(CUT_COLUMNS, "") | {
+            "scene": scene.number,
+            "status": NO_FOOTAGE,
+            "wanted": wanted,
+            "relaxed": ";".join(RELAX_ORDER),
+            "why": "; ".join(asked) + "; nothing in the index, even with every constraint relaxed",
+        }
+    start, end = int(pick["start"]), int(pick["end"])
+    if scene.seconds and end - start > scene.seconds:
+        # the wanted length, centred in the segment (whole seconds)
+        extra = end - start - int(np.ceil(scene.seconds))
+        start += extra // 2
+        end = start + int(np.ceil(scene.seconds))
+    why = "; ".join(asked) + f"; fit {pick['fit']:.3f}: {pick['emotion']} on {int(pick['faces_max'])} face(s)"
+    if dropped:
+        why += f"; no footage meets every constraint: nearest match with {', '.join(dropped)} relaxed"
+    return {
+        "scene": scene.number,
+        "status": status,
+        "episode": pick["episode"],
+        "track": int(pick["track"]),
+        "shot": int(pick["shot"]),
+        "start": start,
+        "end": end,
+        "seconds": end - start,
+        "faces": int(pick["faces_max"]),
+        "characters": ";".join(sorted(pick["characters"])),
+        "emotion": pick["emotion"],
+        "wanted": wanted,
+        "fit": round(float(pick["fit"]), 4),
+        "mean_confidence": float(pick["mean_confidence"]),
+        "video": pick["video"],
+        "shot_start": pick["shot_start"],
+        "shot_end": pick["shot_end"],
+        "relaxed": ";".join(dropped),
+        "why": why,
+    }
