@@ -4,6 +4,8 @@ demo episode with real ffmpeg and opentimelineio."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -332,3 +334,259 @@ def test_a_failed_run_leaves_the_previous_outputs_untouched(indexed_demo, tmp_pa
         run_author(story_file(tmp_path, "He is sad.\n"), tmp_path / "nowhere", outdir)
     assert {p.name: p.stat().st_mtime_ns for p in outdir.iterdir()} == before
     assert not list(tmp_path.glob(".*partial"))
+
+
+# ---- swap and re-export: the storyboard page of `dramaemo author --serve`
+
+
+def served_app(indexed_demo, tmp_path, story_text="He is sad.\n\nShe is furious.\n"):
+    from dramaemo.authoring.author import export, plan_story
+    from dramaemo.authoring.choices import read_choices
+    from dramaemo.authoring.serve import create_app
+
+    _, index_dir = indexed_demo
+    story, outdir, choices = story_file(tmp_path, story_text), tmp_path / "cut", tmp_path / "cut.choices.json"
+    settings = dict(index_dir=index_dir, text_model="text", model_path=None, text_source=None, candidates=3)
+    plan = plan_story(story, chosen=read_choices(choices), **settings)
+    export(plan, outdir)
+    app = create_app(
+        plan, outdir, choices, export=lambda p: export(p, outdir, posters_from=outdir / "posters")
+    )
+    return app, story, outdir, choices, settings
+
+
+def pick(client, scene, rank):
+    return client.post("/api/pick", json={"scene": scene, "rank": rank})
+
+
+def test_a_pick_is_saved_re_exported_and_kept_over_a_rerun(indexed_demo, tmp_path):
+    import opentimelineio as otio
+
+    app, story, outdir, choices, settings = served_app(indexed_demo, tmp_path)
+    client = app.test_client()
+    automatic = pd.read_csv(outdir / "cut.csv")
+    assert automatic["shot"].tolist() == [1, 3] and (automatic["status"] == PICKED).all()
+    options = pd.read_csv(outdir / "candidates.csv")
+    second = options[(options["scene"] == 1) & (options["rank"] == 2)].iloc[0]
+    posters = {p.name: p.stat().st_mtime_ns for p in (outdir / "posters").iterdir()}
+
+    response = pick(client, 1, 2)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["scenes"][0] == {
+        "scene": 1,
+        "status": "chosen",
+        "why": body["scenes"][0]["why"],
+        "picked_rank": 2,
+    }
+    assert "chosen by hand" in body["scenes"][0]["why"] and "rough cut written again" in body["message"]
+    cut = pd.read_csv(outdir / "cut.csv")
+    assert cut.loc[0, "shot"] == second["shot"] and cut.loc[0, "status"] == "chosen"
+    assert cut.loc[1, "shot"] == 3  # the other scene keeps its pick
+    clips = list(otio.adapters.read_from_file(str(outdir / "timeline.otio")).find_clips())
+    assert clips[0].source_range.start_time.to_seconds() == pytest.approx(cut.loc[0, "start"], abs=0.05)
+    info = probe_video(outdir / "rough_cut.mp4")
+    assert abs(info.duration - cut["cut_seconds"].sum()) <= len(cut) / info.fps
+    assert {p.name: p.stat().st_mtime_ns for p in (outdir / "posters").iterdir()} == posters  # reused
+    assert 'class="pick"' in (outdir / "storyboard.html").read_text()
+    assert json.loads(choices.read_text())["choices"] == {
+        "1": {"episode": "demo01", "track": int(second["track"]), "start": int(second["start"])}
+    }
+    # a rerun of `dramaemo author` (or of the rule) keeps the pick
+    rerun = author(story, outdir=tmp_path / "again", choices=choices, **settings)
+    assert rerun["shot"].tolist() == cut["shot"].tolist() and rerun.loc[0, "status"] == "chosen"
+    # rank 0: back to the automatic pick
+    assert pick(client, 1, 0).status_code == 200
+    assert pd.read_csv(outdir / "cut.csv")["shot"].tolist() == [1, 3]
+    assert json.loads(choices.read_text())["choices"] == {}
+    assert not list(tmp_path.glob(".*partial")) and not list(tmp_path.glob(".*old"))
+
+
+def test_a_pick_that_takes_another_scenes_shot_or_does_not_exist_is_refused(indexed_demo, tmp_path):
+    app, *_, outdir, choices, _ = served_app(indexed_demo, tmp_path)
+    client = app.test_client()
+    options = pd.read_csv(outdir / "candidates.csv")
+    # scene 2 (furious) chooses scene 1's automatic shot by hand: scene 1 then moves on
+    taken = options[(options["scene"] == 2) & (options["shot"] == 1)].iloc[0]
+    assert pick(client, 2, int(taken["rank"])).status_code == 200
+    cut = pd.read_csv(outdir / "cut.csv")
+    assert cut.loc[1, "shot"] == 1 and cut.loc[0, "shot"] != 1
+    # scene 1 choosing that same shot by hand is refused, and nothing is saved
+    mine = options[(options["scene"] == 1) & (options["shot"] == 1)].iloc[0]
+    before = choices.read_bytes()
+    response = pick(client, 1, int(mine["rank"]))
+    assert response.status_code == 409 and "scene 2's pick uses that shot" in response.get_json()["error"]
+    assert choices.read_bytes() == before
+    assert pick(client, 1, 9).status_code == 404 and pick(client, 7, 1).status_code == 404
+    assert pick(client, 1, -1).status_code == 400 and pick(client, 1, "2").status_code == 400
+
+
+def test_a_choice_that_no_longer_matches_is_reported_and_dropped(indexed_demo, tmp_path, caplog):
+    _, index_dir = indexed_demo
+    choices = tmp_path / "choices.json"
+    choices.write_text(json.dumps({"choices": {"1": {"episode": "demo01", "track": 99, "start": 0}}}))
+    cut = run_author_with(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
+    assert cut.loc[0, "status"] == PICKED and cut.loc[0, "shot"] == 1
+    assert "scene 1: chosen ('demo01', 99, 0) is no longer among its candidates" in caplog.text
+    choices.write_text("{not json")
+    with pytest.raises(UserError, match="choices.json: not a choices file"):
+        run_author_with(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
+
+
+def run_author_with(story, index_dir, outdir, choices):
+    return author(
+        story,
+        index_dir=index_dir,
+        outdir=outdir,
+        text_model="text",
+        model_path=None,
+        text_source=None,
+        candidates=3,
+        choices=choices,
+    )
+
+
+def test_the_storyboard_page_refuses_forms_foreign_hosts_and_files_outside_the_plan(indexed_demo, tmp_path):
+    app, *_ = served_app(indexed_demo, tmp_path)
+    client = app.test_client()
+    assert client.post("/api/pick", data={"scene": 1, "rank": 2}).status_code == 400
+    assert client.get("/", headers={"Host": "evil.example:8001"}).status_code == 400
+    assert client.get("/", headers={"Host": "127.0.0.1:8001"}).status_code == 200
+    assert client.post("/api/pick", data="x" * 100_000, content_type="application/json").status_code == 413
+    assert client.get("/video/5").status_code == 404
+    assert client.get("/posters/../cut.csv").status_code == 404
+    video = client.get("/video/0", headers={"Range": "bytes=0-99"})
+    assert video.status_code == 206 and len(video.data) == 100  # the player can seek
+
+
+@pytest.mark.browser
+def test_storyboard_page_swaps_picks_by_keyboard_and_click_in_headless_chromium(
+    chrome, indexed_demo, tmp_path
+):
+    import threading
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from werkzeug.serving import make_server
+
+    app, _, outdir, choices, _ = served_app(indexed_demo, tmp_path)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = pd.read_csv(outdir / "candidates.csv")
+    wait = WebDriverWait(chrome, 30)
+
+    def press(key: str):
+        ActionChains(chrome).send_keys(key).perform()
+
+    def status_says(text: str):
+        wait.until(lambda driver: text in driver.find_element(By.ID, "status").text)
+
+    def picked_rank(scene: int):
+        figures = chrome.find_elements(By.CSS_SELECTOR, f"#scene-{scene} figure.pick")
+        return [int(f.get_attribute("data-rank")) for f in figures]
+
+    try:
+        chrome.get(f"http://127.0.0.1:{server.port}/")
+        assert picked_rank(1) == [1] and picked_rank(2) == [1]
+        # every poster is shown (served from the outputs' folder)
+        wait.until(
+            lambda driver: driver.execute_script(
+                "return [...document.images].every(i => i.complete && i.naturalWidth > 0);"
+            )
+        )
+        press("2")  # scene 1 has the focus: its candidate #2
+        status_says("scene 1: candidate #2 chosen")
+        assert (
+            picked_rank(1) == [2]
+            and "chosen by hand" in chrome.find_element(By.CSS_SELECTOR, "#scene-1 .why").text
+        )
+        mine = options[(options["scene"] == 1) & (options["rank"] == 2)].iloc[0]
+        assert pd.read_csv(outdir / "cut.csv").loc[0, "shot"] == mine["shot"]
+        press("j")  # scene 2: the candidate with scene 1's shot is refused, on the page
+        clash = options[(options["scene"] == 2) & (options["shot"] == mine["shot"])]
+        if len(clash):
+            press(str(int(clash.iloc[0]["rank"])))
+            status_says("not saved: scene 1's pick uses that shot")
+        other = options[(options["scene"] == 2) & (options["shot"] != mine["shot"]) & (options["rank"] > 1)]
+        rank = int(other.iloc[0]["rank"])
+        chrome.find_element(By.CSS_SELECTOR, f'#scene-2 button.use[data-rank="{rank}"]').click()
+        status_says(f"scene 2: candidate #{rank} chosen")
+        assert picked_rank(2) == [rank]
+        assert sorted(json.loads(choices.read_text())["choices"]) == ["1", "2"]
+        press("k")
+        press("0")  # scene 1 back to the automatic pick
+        status_says("scene 1: back to the automatic pick")
+        assert sorted(json.loads(choices.read_text())["choices"]) == ["2"]
+        assert pd.read_csv(outdir / "cut.csv")["status"].tolist() == [PICKED, "chosen"]
+        # a candidate plays on click: its episode is served with range requests
+        chrome.find_element(By.CSS_SELECTOR, "#scene-1 figure img").click()
+        wait.until(
+            lambda driver: driver.execute_script(
+                "const v = document.querySelector('#scene-1 video'); return v && (v.readyState >= 2 || v.error);"
+            )
+        )
+        assert chrome.execute_script("return document.querySelector('#scene-1 video').error") is None
+        # the page shows what was saved (scene 1's automatic pick may have moved around
+        # scene 2's), before and after a reload
+        saved = {
+            s["scene"]: [s["picked_rank"]] for s in app.test_client().get("/api/state").get_json()["scenes"]
+        }
+        assert saved[2] == [rank] and {1: picked_rank(1), 2: picked_rank(2)} == saved
+        chrome.refresh()
+        assert {1: picked_rank(1), 2: picked_rank(2)} == saved
+    finally:
+        server.shutdown()
+
+
+def test_author_serve_command_keeps_a_pick_when_killed_and_a_rerun_uses_it(indexed_demo, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    _, index_dir = indexed_demo
+    story = story_file(tmp_path, "He is sad.\n\nShe is furious.\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    common = [sys.executable, "-m", "dramaemo", "author", str(story), "--index-dir", str(index_dir)]
+    common += ["--outdir", str(tmp_path / "cut"), "--model-path", "unused.keras", "--candidates", "3"]
+    common += ["--choices", str(tmp_path / "picks.json")]
+
+    def call(path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    with open(tmp_path / "serve.log", "w") as log_file:
+        server = subprocess.Popen(
+            [*common, "--serve", "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    call("/api/state")
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                    assert time.monotonic() < deadline, "the storyboard did not answer within 120 s"
+                    time.sleep(0.3)
+            answer = call("/api/pick", {"scene": 2, "rank": 3})
+            assert answer["scenes"][1]["picked_rank"] == 3
+        finally:
+            server.kill()  # no clean shutdown: the pick was on disk before the answer
+            server.wait()
+    assert "storyboard at http://127.0.0.1:" in (tmp_path / "serve.log").read_text()
+    result = subprocess.run(common, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    cut = pd.read_csv(tmp_path / "cut" / "cut.csv")
+    options = pd.read_csv(tmp_path / "cut" / "candidates.csv")
+    third = options[(options["scene"] == 2) & (options["rank"] == 3)].iloc[0]
+    assert cut.loc[1, "status"] == "chosen" and cut.loc[1, "start"] == third["start"]

@@ -28,7 +28,10 @@ rule author:
         text_source=lambda wildcards, input: (
             f"--text-source={input.text_source}" if "text_source" in input.keys() else ""
         ),
+        choices=lambda wildcards, input: (
+            f"--choices={input.choices}" if "choices" in input.keys() else "--choices="
+        ),
     shell:
         "python -m dramaemo author {input.story:q} --index-dir {params.index_dir:q}"
         " --outdir {params.outdir:q} --text-model {params.text_model} --model-path {input.model:q}"
-        " {params.text_source:q} --candidates {params.candidates} > {log:q} 2>&1"
+        " {params.text_source:q} {params.choices:q} --candidates {params.candidates} > {log:q} 2>&1"

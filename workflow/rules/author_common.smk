@@ -21,4 +21,6 @@ def author_inputs(wildcards):
     }
     if text_source_of(model):
         inputs["text_source"] = text_source_of(model)
+    if os.path.exists(paths.AUTHOR_CHOICES):  # picks made on `dramaemo author --serve`'s page
+        inputs["choices"] = paths.AUTHOR_CHOICES
     return inputs

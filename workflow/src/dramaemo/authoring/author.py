@@ -7,7 +7,8 @@ chooses footage from results/index (authoring.choose) and writes, into ``--outdi
 ``scenes.csv`` (the parse), ``cut.csv`` (the pick per scene and why), ``candidates.csv``,
 ``rough_cut.mp4``, ``timeline.otio``/``.edl``/``.xml`` and ``storyboard.html``. Everything
 is written into a sibling folder first and moved into place at the end, so a failed run
-leaves the previous outputs (or none), never half of them.
+leaves the previous outputs (or none), never half of them. The user's own picks
+(``--choices``, made on the page of ``--serve``: authoring.serve) are kept over reruns.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from dramaemo.authoring.choices import read_choices
 from dramaemo.authoring.choose import choose, segment_faces
 from dramaemo.authoring.export import clip_spans, write_rough_cut, write_storyboard, write_timelines
 from dramaemo.authoring.story import parse_table, read_story, scene_needs
@@ -75,23 +78,48 @@ def read_footage(index_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     return segments, index[keep]
 
 
-def author(story, *, index_dir, outdir, text_model, model_path, text_source, candidates: int) -> pd.DataFrame:
-    """Write the story's outputs into ``outdir`` (OUTPUTS); returns cut.csv's table."""
+@dataclass
+class Plan:
+    """A story's parse and cut over the index: what ``export`` writes, and what the
+    storyboard page re-chooses from."""
+
+    story: Path
+    needs: list
+    parse: pd.DataFrame
+    candidates: pd.DataFrame  # authoring.choose.segment_faces of the index
+    top: int
+    cut: pd.DataFrame | None = None
+    options: pd.DataFrame | None = None
+
+    def rechoose(self, chosen: dict) -> Plan:
+        self.cut, self.options = choose(self.needs, self.candidates, top=self.top, chosen=chosen)
+        return self
+
+
+def plan_story(story, *, index_dir, text_model, model_path, text_source, candidates: int, chosen) -> Plan:
+    """The story's scenes, their needs and their cut over the index in ``index_dir``."""
     if candidates < 1:
         raise UserError(f"--candidates {candidates}: must be 1 or more")
     scenes = read_story(story)
     segments, index = read_footage(index_dir)
     cast = sorted(index[CHARACTER].dropna().astype(str).unique()) if CHARACTER in index else []
     needs = scene_needs(scenes, cast=cast, text_model=text_scorer(text_model, model_path, text_source))
-    parse = parse_table(needs)
-    cut, options = choose(needs, segment_faces(segments, index), top=candidates)
+    plan = Plan(Path(story), needs, parse_table(needs), segment_faces(segments, index), candidates)
+    return plan.rechoose(chosen)
+
+
+def export(plan: Plan, outdir, *, posters_from=None) -> float:
+    """Write ``plan``'s OUTPUTS into ``outdir``, all or nothing (a sibling folder first,
+    swapped in at the end); the rough cut's seconds. ``posters_from``: a folder whose
+    posters are reused (a re-export after a pick changes the cut, not the candidates)."""
     outdir = Path(outdir)
     work = outdir.with_name(f".{outdir.name}.partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    cut = plan.cut.copy()
     try:
-        parse.to_csv(work / "scenes.csv", index=False)
-        options.to_csv(work / "candidates.csv", index=False)
+        plan.parse.to_csv(work / "scenes.csv", index=False)
+        plan.options.to_csv(work / "candidates.csv", index=False)
         spans = clip_spans(cut)
         duration = write_rough_cut(cut, spans, work / "rough_cut.mp4", work / "clips")
         cut["cut_start"] = pd.NA
@@ -104,24 +132,48 @@ def author(story, *, index_dir, outdir, text_model, model_path, text_source, can
             cut.loc[row, "cut_seconds"] = round(frames / fps, 6)
             position += frames / fps
         cut.to_csv(work / "cut.csv", index=False)
-        write_timelines(cut, spans, Path(story).stem, work / "timeline")
-        write_storyboard(cut, options, parse, work, Path(story).stem)
+        write_timelines(cut, spans, plan.story.stem, work / "timeline")
+        if posters_from is not None and Path(posters_from).is_dir():
+            shutil.copytree(posters_from, work / "posters")
+        write_storyboard(cut, plan.options, plan.parse, work, plan.story.stem)
         shutil.rmtree(work / "clips")
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    old = outdir.with_name(f".{outdir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
     if outdir.exists():
-        shutil.rmtree(outdir)
+        outdir.rename(old)
     work.rename(outdir)
+    shutil.rmtree(old, ignore_errors=True)
+    plan.cut = cut
     log.info(
         "%s: %d scenes, rough cut %.2f s -> %s (storyboard %s)",
-        story,
+        plan.story,
         len(cut),
         duration,
         outdir / "rough_cut.mp4",
         outdir / "storyboard.html",
     )
-    return cut
+    return duration
+
+
+def author(
+    story, *, index_dir, outdir, text_model, model_path, text_source, candidates: int, choices=None
+) -> pd.DataFrame:
+    """Write the story's outputs into ``outdir`` (OUTPUTS), with the user's picks of the
+    ``choices`` file (authoring.choices) where it has them; returns cut.csv's table."""
+    plan = plan_story(
+        story,
+        index_dir=index_dir,
+        text_model=text_model,
+        model_path=model_path,
+        text_source=text_source,
+        candidates=candidates,
+        chosen=read_choices(choices) if choices else {},
+    )
+    export(plan, outdir)
+    return plan.cut
 
 
 def format_cut(cut: pd.DataFrame) -> str:
@@ -130,19 +182,39 @@ def format_cut(cut: pd.DataFrame) -> str:
 
 
 def _run(args) -> None:
-    cut = author(
-        args.story,
+    settings = dict(
         index_dir=args.index_dir,
-        outdir=args.outdir,
         text_model=args.text_model,
         model_path=args.model_path,
         text_source=args.text_source,
         candidates=args.candidates,
     )
-    print(format_cut(cut))
-    print(
-        f"rough cut: {Path(args.outdir) / 'rough_cut.mp4'}; storyboard: {Path(args.outdir) / 'storyboard.html'}"
+    if not args.serve:
+        cut = author(args.story, outdir=args.outdir, choices=args.choices, **settings)
+        print(format_cut(cut))
+        print(
+            f"rough cut: {Path(args.outdir) / 'rough_cut.mp4'}; storyboard: {Path(args.outdir) / 'storyboard.html'}"
+        )
+        return
+    from dramaemo.authoring.serve import create_app
+    from dramaemo.labelling.page import LOOPBACK_HOSTS, serve
+
+    plan = plan_story(args.story, chosen=read_choices(args.choices), **settings)
+    export(plan, args.outdir)
+    posters = Path(args.outdir) / "posters"
+    loopback = args.host in LOOPBACK_HOSTS
+    if not loopback:
+        log.warning(
+            "--host %s: the storyboard can be reached (and its picks changed) from other machines", args.host
+        )
+    app = create_app(
+        plan,
+        args.outdir,
+        args.choices,
+        export=lambda plan: export(plan, args.outdir, posters_from=posters),
+        trusted_hosts=LOOPBACK_HOSTS if loopback else None,
     )
+    serve(app, args.host, args.port, "storyboard", f"every pick is already in {args.choices}")
 
 
 def add_parser(subparsers) -> None:
@@ -162,4 +234,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--candidates", type=int, default=defaults["candidates"], help="candidates shown per scene"
     )
+    parser.add_argument(
+        "--choices",
+        default=paths.AUTHOR_CHOICES,
+        help="the storyboard page's picks, kept over reruns (read when it exists)",
+    )
+    parser.add_argument("--serve", action="store_true", help="serve the storyboard to swap picks on")
+    parser.add_argument(
+        "--host", default=defaults["host"], help="address to bind (127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=defaults["port"], help="port (0 picks a free one)")
     parser.set_defaults(func=_run)

@@ -9,7 +9,9 @@ screen (where the index knows characters), no face showing an excluded emotion. 
 is used once in the whole cut (so no clip is reused either); the picks maximise the
 story's total fit under that rule (scipy's linear_sum_assignment over scenes x shots).
 Ties: confidence, then length. A scene nothing fits gets the nearest relaxed match
-(constraints dropped in RELAX_ORDER), marked, never a silent gap.
+(constraints dropped in RELAX_ORDER), marked, never a silent gap. A user's own pick of a
+scene (``chosen``: the storyboard page's, authoring.serve) is kept as given, its shot taken
+out of the others' reach, and the other scenes are assigned around it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ CHARACTER = "character"  # the index column naming a face's character, where the
 RELAX_ORDER = ("seconds", "faces", "excluded", "characters")  # dropped first to last
 # A scene's status: its pick meets every constraint, or nothing did (the clip, if any, is
 # then the nearest relaxed match and column ``relaxed`` names what was dropped).
-PICKED, NO_FOOTAGE = "picked", "no footage"
+PICKED, NO_FOOTAGE, CHOSEN = "picked", "no footage", "chosen"
 # Tie-breaks inside one score: far below any fit difference that matters (1e-3).
 CONFIDENCE_WEIGHT, SECONDS_WEIGHT = 1e-4, 1e-7
 CUT_COLUMNS = [
@@ -105,38 +107,78 @@ def scene_scores(need: SceneNeeds, candidates: pd.DataFrame, relaxed=()) -> pd.D
     return chosen.sort_values("score", ascending=False, kind="stable")
 
 
+def choice_of(option) -> dict:
+    """What names a candidate in a user's choice (episode, track, start), JSON-ready."""
+    return {"episode": str(option["episode"]), "track": int(option["track"]), "start": int(option["start"])}
+
+
+def hand_picks(needs, ranked, top: int, chosen: dict) -> tuple[dict[int, pd.Series], list[str]]:
+    """{story row: the candidate the user chose} among each scene's shown ``top``, and a
+    line per choice that no longer applies (not among the candidates, or its shot taken
+    by an earlier scene's choice)."""
+    picks, ignored, shots = {}, [], {}
+    for row, need in enumerate(needs):
+        choice = chosen.get(need.scene.number)
+        if choice is None:
+            continue
+        key = tuple(choice_of(choice).values())
+        shown = ranked[row].head(top)
+        match = [
+            position for position, option in shown.iterrows() if tuple(choice_of(option).values()) == key
+        ]
+        if not match:
+            ignored.append(f"scene {need.scene.number}: chosen {key} is no longer among its candidates")
+            continue
+        pick = shown.loc[match[0]]
+        if pick["shot_key"] in shots:
+            ignored.append(
+                f"scene {need.scene.number}: chosen {key} shares its shot with scene {shots[pick['shot_key']]}'s"
+            )
+            continue
+        shots[pick["shot_key"]] = need.scene.number
+        picks[row] = pick
+    return picks, ignored
+
+
 def choose(
-    needs: list[SceneNeeds], candidates: pd.DataFrame, *, top: int
+    needs: list[SceneNeeds], candidates: pd.DataFrame, *, top: int, chosen: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cut: one row per scene in story order, CUT_COLUMNS; options: each scene's best
-    ``top`` candidates, the pick among them marked)."""
+    ``top`` candidates, the pick among them marked). ``chosen``: {scene number:
+    choice_of(candidate)}, the user's own picks among those candidates."""
     shot_key = candidates["episode"].astype(str) + "#" + candidates["shot"].astype(str)
     candidates = candidates.assign(shot_key=shot_key.to_numpy())
     shots = sorted(set(shot_key))
     column = {key: i for i, key in enumerate(shots)}
     ranked = [scene_scores(need, candidates) for need in needs]
-    picks: dict[int, pd.Series] = {}
-    if shots and needs:
+    picks, ignored = hand_picks(needs, ranked, top, chosen or {})
+    for line in ignored:
+        log.warning("choice ignored: %s", line)
+    by_hand = set(picks)
+    taken = {pick["shot_key"] for pick in picks.values()}
+    free = [row for row in range(len(needs)) if row not in by_hand]
+    if shots and free:
         from scipy.optimize import linear_sum_assignment
 
         infeasible = -1e6
-        score = np.full((len(needs), len(shots)), infeasible)
+        score = np.full((len(free), len(shots)), infeasible)
         best = {}
-        for row, table in enumerate(ranked):
+        for line, row in enumerate(free):
             # the best segment of each shot for this scene (tables are sorted best first)
+            table = ranked[row]
             for position, key in zip(table.index, table["shot_key"]):
-                if (row, key) not in best:
+                if key not in taken and (row, key) not in best:
                     best[row, key] = position
-                    score[row, column[key]] = table.at[position, "score"]
-        rows, columns = linear_sum_assignment(score, maximize=True)
-        for row, col in zip(rows, columns):
-            if score[row, col] > infeasible:
-                picks[row] = ranked[row].loc[best[row, shots[col]]]
+                    score[line, column[key]] = table.at[position, "score"]
+        lines, columns = linear_sum_assignment(score, maximize=True)
+        for line, col in zip(lines, columns):
+            if score[line, col] > infeasible:
+                picks[free[line]] = ranked[free[line]].loc[best[free[line], shots[col]]]
     used = {pick["shot_key"] for pick in picks.values()}
     cut, options = [], []
     for row, need in enumerate(needs):
         wanted = EMOTIONS[int(np.argmax(need.distribution))]
-        status, dropped, pick = PICKED, (), picks.get(row)
+        status, dropped, pick = (CHOSEN if row in by_hand else PICKED), (), picks.get(row)
         if pick is None:
             status = NO_FOOTAGE
             for level in range(1, len(RELAX_ORDER) + 1):
@@ -153,7 +195,7 @@ def choose(
                     "scene": need.scene.number,
                     "rank": rank,
                     "picked": pick is not None
-                    and status == PICKED
+                    and status != NO_FOOTAGE
                     and option.shot_key == pick["shot_key"]
                     and option.start == pick["start"]
                     and option.track == pick["track"],
@@ -170,9 +212,11 @@ def choose(
                 }
             )
     log.info(
-        "%d scenes: %d picked, %d with no footage meeting every constraint (%d of them without any)",
+        "%d scenes: %d picked (%d of them chosen by hand), %d with no footage meeting every "
+        "constraint (%d of them without any)",
         len(cut),
-        sum(c["status"] == PICKED for c in cut),
+        sum(c["status"] != NO_FOOTAGE for c in cut),
+        sum(c["status"] == CHOSEN for c in cut),
         sum(c["status"] == NO_FOOTAGE for c in cut),
         sum(not c["episode"] for c in cut),
     )
@@ -207,6 +251,8 @@ def _cut_row(need: SceneNeeds, pick, status: str, dropped, wanted: str) -> dict:
     why = "; ".join(asked) + f"; fit {pick['fit']:.3f}: {pick['emotion']} on {int(pick['faces_max'])} face(s)"
     if dropped:
         why += f"; no footage meets every constraint: nearest match with {', '.join(dropped)} relaxed"
+    if status == CHOSEN:
+        why += "; chosen by hand on the storyboard"
     return {
         "scene": scene.number,
         "status": status,

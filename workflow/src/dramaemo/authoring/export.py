@@ -170,39 +170,58 @@ def write_timelines(cut: pd.DataFrame, spans, name: str, stem) -> list[Path]:
     return written
 
 
+def storyboard_cards(options: pd.DataFrame, scene: int, source_of) -> list[dict]:
+    """The candidates of ``scene`` as the storyboard shows them; ``source_of(video)``:
+    the URL its player reads the episode from."""
+    rows = options[options["scene"] == scene].to_dict("records") if len(options) else []
+    return [
+        option
+        | {"poster": f"posters/{poster_name(scene, option['rank'])}", "source": source_of(option["video"])}
+        for option in rows
+    ]
+
+
+def poster_name(scene: int, rank: int) -> str:
+    return f"scene{int(scene):03d}_{int(rank)}.jpg"
+
+
+def storyboard_page(cut, options, parse, title: str, source_of, served: bool = False) -> str:
+    """storyboard.html's text; ``served``: with the keyboard and the pick buttons of
+    ``dramaemo author --serve`` (authoring.serve)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    scenes = [
+        {
+            "parse": scene,
+            "cards": storyboard_cards(options, scene["scene"], source_of),
+            "pick": cut[cut["scene"] == scene["scene"]].iloc[0].to_dict(),
+        }
+        for scene in parse.to_dict("records")
+    ]
+    environment = Environment(
+        loader=PackageLoader("dramaemo.authoring", "templates"), autoescape=select_autoescape(["html"])
+    )
+    return environment.get_template(TEMPLATE).render(
+        scenes=scenes, title=title, poster_width=POSTER_WIDTH, served=served
+    )
+
+
 def write_storyboard(
     cut: pd.DataFrame, options: pd.DataFrame, parse: pd.DataFrame, folder, title: str
 ) -> Path:
     """storyboard.html: each scene's text and parse beside its top candidates (posters,
-    playable on click: each plays its span of the source episode), the pick highlighted."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
+    playable on click: each plays its span of the source episode), the pick highlighted.
+    Posters already in ``folder``/posters are kept (a re-export after a pick)."""
     folder = Path(folder)
     posters = folder / "posters"
     posters.mkdir(parents=True, exist_ok=True)
-    scenes = []
-    for scene in parse.to_dict("records"):
-        number = scene["scene"]
-        cards = []
-        for option in options[options["scene"] == number].to_dict("records") if len(options) else []:
-            poster = posters / f"scene{number:03d}_{option['rank']}.jpg"
-            middle = (float(option["start"]) + float(option["end"])) / 2
-            write_poster(option["video"], poster, middle)
-            cards.append(
-                option
-                | {
-                    "poster": f"posters/{poster.name}",
-                    "source": Path(option["video"]).resolve().as_uri(),
-                }
-            )
-        pick = cut[cut["scene"] == number].iloc[0].to_dict()
-        scenes.append({"parse": scene, "cards": cards, "pick": pick})
-    environment = Environment(
-        loader=PackageLoader("dramaemo.authoring", "templates"), autoescape=select_autoescape(["html"])
-    )
+    for option in options.to_dict("records") if len(options) else []:
+        poster = posters / poster_name(option["scene"], option["rank"])
+        if not poster.is_file():
+            write_poster(option["video"], poster, (float(option["start"]) + float(option["end"])) / 2)
     page = folder / "storyboard.html"
     page.write_text(
-        environment.get_template(TEMPLATE).render(scenes=scenes, title=title, poster_width=POSTER_WIDTH),
+        storyboard_page(cut, options, parse, title, lambda video: Path(video).resolve().as_uri()),
         encoding="utf-8",
     )
     return page

@@ -56,6 +56,7 @@ SEARCH_HITS = "results/search/hits.csv"
 GALLERY = "results/search/gallery"
 AUTHOR = "results/author"  # the story's rough cut, cut.csv, timelines and storyboard
 AUTHOR_FILE = AUTHOR + "/{name}"  # name: one of authoring.author.OUTPUTS
+AUTHOR_CHOICES = "results/author.choices.json"  # the storyboard page's picks (authoring.choices)
 
 
 def draw_of(seed: int, seed_of_first_draw: int, per_seed: bool) -> int:

@@ -242,13 +242,12 @@ def create_app(
 # ---------------------------------------------------------------------------- command
 
 
-def _serve(app: Flask, host: str, port: int) -> None:
+def serve(app: Flask, host: str, port: int, name: str, saved: str) -> None:
+    """Serve ``app`` until Ctrl+C; ``name``: the page's, ``saved``: what is already on disk."""
     from werkzeug.serving import make_server
 
     server = make_server(host, port, app, threaded=True)
-    log.info(
-        "labelling page at http://%s:%d/ (Ctrl+C stops; every label is already on disk)", host, server.port
-    )
+    log.info("%s at http://%s:%d/ (Ctrl+C stops; %s)", name, host, server.port, saved)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -290,7 +289,7 @@ def run_label(args: argparse.Namespace) -> None:
         trusted_hosts=LOOPBACK_HOSTS if loopback else None,
     )
     try:
-        _serve(app, args.host, args.port)
+        serve(app, args.host, args.port, "labelling page", "every label is already on disk")
     finally:
         store.close()
 

@@ -22,12 +22,12 @@ import io
 import json
 import logging
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dramaemo.core.durable import replace_text
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.dataset.annotations import item_id as face_item_id
@@ -148,15 +148,6 @@ def read_manifests(manifests: list[str | Path], crops_root: str | Path) -> tuple
 
 class NothingToUndo(Exception):
     """Undo asked for with no label or skip left to take back."""
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make a rename inside ``folder`` survive a power cut."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class LabelStore:
@@ -295,20 +286,7 @@ class LabelStore:
         text = (
             ",".join(ANNOTATION_COLUMNS) + "\n" + "".join(line for _, line in sorted(self._csv_rows.values()))
         )
-        descriptor, temporary = tempfile.mkstemp(
-            dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.out)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-        _fsync_directory(self.out.parent)
+        replace_text(self.out, text)
 
     # -- actions
 
