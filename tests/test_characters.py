@@ -1,0 +1,116 @@
+"""Identity descriptors (dlib's model on real faces) and characters from them: the demo's
+two real portraits, in several shots (size, light, tilt) over two episodes, come out as two characters;
+what cannot be described, or belongs to nobody, stays unknown."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import identity_model
+
+from dramaemo.core.errors import UserError
+from dramaemo.dataset.demo import load_characters
+from dramaemo.faces import identity
+from dramaemo.footage.characters import CUSTOMARY_THRESHOLD, UNKNOWN, cannot_link, cluster_tracks
+
+
+@pytest.fixture(scope="module")
+def model():
+    return identity.IdentityModel(identity_model())
+
+
+def test_a_changed_model_file_is_refused_naming_it(tmp_path):
+    folder = identity_model()
+    for name in identity.MODEL_FILES:
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    victim = tmp_path / "shape_predictor_5_face_landmarks.dat"
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    with pytest.raises(
+        UserError, match="shape_predictor_5_face_landmarks.dat: not the face_recognition_models"
+    ):
+        identity.check_model(tmp_path)
+    victim.unlink()
+    with pytest.raises(UserError, match="shape_predictor_5_face_landmarks.dat: missing"):
+        identity.check_model(tmp_path)
+
+
+def varied(card: np.ndarray, face, number: int):
+    """Another shot of a portrait: its size, light and tilt changed (and the face box with it)."""
+    scale, gain, angle = 1.0 + 0.06 * number, 0.75 + 0.08 * number, -6.0 + 2.0 * number
+    x, y, w, h = face
+    turn = cv2.getRotationMatrix2D((x + w / 2, y + h / 2), angle, 1.0)
+    image = cv2.warpAffine(card, turn, (card.shape[1], card.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    image = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    return image, [round(v * scale) for v in face]
+
+
+def test_the_demo_portraits_are_two_characters_over_two_episodes(model):
+    tracks, descriptors = [], []
+    for episode in ("demo01", "demo02"):
+        for character in load_characters():
+            for number in range(7):
+                image, box = varied(character.card, character.face, number + (episode == "demo02"))
+                vectors, refused = model.describe(image, [box])
+                assert refused == [""], (character.name, number, refused)
+                descriptors.append(vectors[0])
+                # the two portraits share the screen in like shots
+                tracks.append({"episode": episode, "name": character.name, "seconds": [number, number + 10]})
+    tracks = pd.DataFrame(tracks)
+    pairs = cannot_link(tracks)
+    assert len(pairs) == 14 and all(tracks.loc[a, "name"] != tracks.loc[b, "name"] for a, b in pairs)
+    labels, record = cluster_tracks(np.stack(descriptors), pairs)
+    assert record["characters"] == 2 and record["threshold_from"].startswith("percentile")
+    by_name = tracks.assign(character=labels).groupby("name")["character"].agg(set)
+    assert all(len(found) == 1 and UNKNOWN not in found for found in by_name)  # one each, both episodes
+    assert by_name["Grace"] != by_name["Eileen"]
+
+
+def test_a_face_too_small_or_turned_away_is_not_described(model, monkeypatch):
+    grace = load_characters()[0]
+    small = cv2.resize(grace.card, None, fx=0.2, fy=0.2)
+    box = [round(v * 0.2) for v in grace.face]  # 44 px
+    vectors, refused = model.describe(small, [box])
+    assert refused == [identity.REFUSED_SMALL] and np.isnan(vectors).all()
+    # turned away: the nose off the eyes' midline by more than MAX_YAW_RATIO of their
+    # distance (a frontal portrait measures 0.04: the limit lowered below it here)
+    assert identity.yaw_ratio(FivePoints([(0, 0), (10, 0), (30, 0), (40, 0), (11, 15)])) == pytest.approx(0.3)
+    _, refused = model.describe(grace.card, [grace.face])
+    assert refused == [""]
+    monkeypatch.setattr(identity, "MAX_YAW_RATIO", 0.01)
+    vectors, refused = model.describe(grace.card, [grace.face])
+    assert refused == [identity.REFUSED_PROFILE] and np.isnan(vectors).all()
+
+
+class FivePoints:
+    """dlib's full_object_detection interface over given points."""
+
+    def __init__(self, points):
+        self.points = points
+
+    def part(self, i):
+        x, y = self.points[i]
+        return type("Point", (), {"x": x, "y": y})()
+
+
+def test_one_off_faces_and_undescribed_ones_stay_unknown_and_the_threshold_is_recorded():
+    rng = np.random.default_rng(0)
+    axes = np.eye(identity.DESCRIPTOR_SIZE)
+    # persons 0 and 1 0.8 apart (and on screen together), person 2 1.36 from both
+    centres = np.stack([0.4 * axes[0], -0.4 * axes[0], 1.3 * axes[1]])
+    people = np.repeat(np.arange(3), 12)
+    vectors = centres[people] + rng.normal(scale=0.02, size=(len(people), identity.DESCRIPTOR_SIZE))
+    one_off = -1.3 * axes[1]  # 1.36 from persons 0 and 1, seen once
+    vectors = np.vstack([vectors, one_off, np.full(identity.DESCRIPTOR_SIZE, np.nan)])
+    # person 0 and 1 on screen together twelve times
+    pairs = {(i, 12 + i) for i in range(12)}
+    labels, record = cluster_tracks(vectors, pairs)
+    assert record["characters"] == 3 and record["described"] == len(vectors) - 1
+    assert labels[-1] == UNKNOWN and labels[-2] == UNKNOWN
+    assert [len(set(labels[:-2][people == p])) for p in range(3)] == [1, 1, 1]
+    assert len(set(labels[:-2])) == 3
+    # without enough pairs on screen together: the customary threshold, said so
+    _, record = cluster_tracks(vectors, set(list(pairs)[:3]))
+    assert record["threshold"] == CUSTOMARY_THRESHOLD and "only 3 pairs" in record["threshold_from"]

