@@ -277,7 +277,7 @@ def indexed_demo(tmp_path_factory):
     return root, index_dir
 
 
-def run_author(story, index_dir, outdir):
+def run_author(story, index_dir, outdir, choices=None):
     return author(
         story,
         index_dir=index_dir,
@@ -286,6 +286,7 @@ def run_author(story, index_dir, outdir):
         model_path=None,
         text_source=None,
         candidates=3,
+        choices=choices,
     )
 
 
@@ -425,25 +426,12 @@ def test_a_choice_that_no_longer_matches_is_reported_and_dropped(indexed_demo, t
     _, index_dir = indexed_demo
     choices = tmp_path / "choices.json"
     choices.write_text(json.dumps({"choices": {"1": {"episode": "demo01", "track": 99, "start": 0}}}))
-    cut = run_author_with(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
+    cut = run_author(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
     assert cut.loc[0, "status"] == PICKED and cut.loc[0, "shot"] == 1
     assert "scene 1: chosen ('demo01', 99, 0) is no longer among its candidates" in caplog.text
     choices.write_text("{not json")
     with pytest.raises(UserError, match="choices.json: not a choices file"):
-        run_author_with(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
-
-
-def run_author_with(story, index_dir, outdir, choices):
-    return author(
-        story,
-        index_dir=index_dir,
-        outdir=outdir,
-        text_model="text",
-        model_path=None,
-        text_source=None,
-        candidates=3,
-        choices=choices,
-    )
+        run_author(story_file(tmp_path, "He is sad.\n"), index_dir, tmp_path / "cut", choices)
 
 
 def test_the_storyboard_page_refuses_forms_foreign_hosts_and_files_outside_the_plan(indexed_demo, tmp_path):

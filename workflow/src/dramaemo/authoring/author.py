@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo.authoring.choices import read_choices
-from dramaemo.authoring.choose import choose, segment_faces
+from dramaemo.authoring.choose import CHARACTER, choose, segment_faces
 from dramaemo.authoring.export import clip_spans, write_rough_cut, write_storyboard, write_timelines
 from dramaemo.authoring.story import parse_table, read_story, scene_needs
 from dramaemo.core import paths, registry
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("scenes.csv", "cut.csv", "candidates.csv", "rough_cut.mp4", "storyboard.html")
 OUTPUTS += tuple(f"timeline.{suffix}" for suffix in ("otio", "edl", "xml"))
-CHARACTER = "character"
 
 
 def text_scorer(text_model: str, model_path, text_source):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo.core.errors import UserError
-from dramaemo.footage.clips import POSTER_WIDTH, clip_bounds, write_poster
+from dramaemo.footage.clips import POSTER_WIDTH, located_clip, write_poster
 from dramaemo.video.frames import ffmpeg_exe, probe_video
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,8 @@ def clip_spans(cut: pd.DataFrame) -> list[tuple[int, float, int, float]]:
     for row, pick in cut.iterrows():
         if not pick["episode"]:
             continue
-        video = pick["video"]
-        if not video or not Path(video).is_file():
-            raise UserError(
-                f"scene {pick['scene']}: episode {pick['episode']}'s video {video!r} not found "
-                "(author where the index was made, or reindex)"
-            )
-        info = infos.setdefault(video, probe_video(video))
-        start, frames = clip_bounds(pick, 0.0, info.duration, info.fps)
+        where = f"scene {pick['scene']}: episode {pick['episode']}"
+        start, frames, info = located_clip(pick, 0.0, infos, where)
         spans.append((row, start, frames, info.fps))
     return spans
 

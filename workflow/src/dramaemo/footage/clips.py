@@ -26,6 +26,20 @@ TEMPLATE = "gallery.html"
 POSTER_WIDTH = 320
 
 
+def located_clip(row, padding: float, probes: dict, where: str):
+    """(start, frame count, video info) of ``row``'s clip (footage.search's columns) in its
+    video, each video probed once (``probes``: video -> info, filled here); UserError
+    naming ``where`` when the video is gone."""
+    video = row["video"]
+    if not video or not Path(video).is_file():
+        raise UserError(f"{where}: video {video!r} not found (run this where the index was made, or reindex)")
+    if video not in probes:
+        probes[video] = probe_video(video)
+    info = probes[video]
+    start, frames = clip_bounds(row, padding, info.duration, info.fps)
+    return start, frames, info
+
+
 def clip_bounds(segment, padding: float, duration: float, fps: float) -> tuple[float, int]:
     """(start seconds, frame count) of a segment's clip: padded, clipped to its shot and
     the video, on whole frames."""
@@ -128,13 +142,7 @@ def write_gallery(hits: pd.DataFrame, folder, *, padding: float, query: dict | N
     infos, cards = {}, []
     for number, hit in enumerate(hits.to_dict("records"), start=1):
         video = hit["video"]
-        if not video or not Path(video).is_file():
-            raise UserError(
-                f"episode {hit['episode']}: video {video!r} not found (run search where the "
-                "index was made, or reindex)"
-            )
-        info = infos.setdefault(video, probe_video(video))
-        start, frames = clip_bounds(hit, padding, info.duration, info.fps)
+        start, frames, info = located_clip(hit, padding, infos, f"episode {hit['episode']}")
         name = f"{hit['rank']:03d}_{hit['episode']}_{hit['emotion']}_{hit['start']}-{hit['end']}"
         cut_clip(video, folder / f"{name}.mp4", start, frames, info.fps)
         middle = (max(start, float(hit["start"])) + min(start + frames / info.fps, float(hit["end"]))) / 2
