@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from footage import indexed_run  # noqa: E402  (bench/footage.py: the indexed run's split)
+from footage import add_run_arguments, indexed_run  # noqa: E402  (bench/footage.py: the indexed run)
 
 from dramaemo import EMOTIONS  # noqa: E402
 from dramaemo.authoring.author import read_footage, text_scorer  # noqa: E402
@@ -193,13 +193,9 @@ def main() -> None:
     command.add_argument("--scenes", type=int, default=20)
     command.add_argument("--out", required=True)
     command.set_defaults(func=story)
-    defaults = schema_defaults("index")
     for command in commands.choices.values():
         command.add_argument("--workdir", required=True)
-        command.add_argument(
-            "--split", default=defaults["split"], help="config index.split of the indexed run"
-        )
-        command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
+        add_run_arguments(command)
     args = parser.parse_args()
     args.func(args)
 

@@ -192,6 +192,13 @@ def throughput(args) -> None:
     )
 
 
+def add_run_arguments(command) -> None:
+    """--split and --seed: which training run the index in --workdir applied."""
+    defaults = schema_defaults("index")
+    command.add_argument("--split", default=defaults["split"], help="config index.split of the indexed run")
+    command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
+
+
 def indexed_run(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame, str, Path, Path]:
     """(the index's face rows, its model, the training run's folder, that run's split
     file: the draw its run.json records)."""
@@ -368,13 +375,8 @@ def main() -> None:
     command.add_argument("--episodes-dir", required=True)
     command.add_argument("--outdir", required=True)
     command.set_defaults(func=subtitles)
-    defaults = schema_defaults("index")
     for name in ("precision", "agreement"):
-        command = commands.choices[name]
-        command.add_argument(
-            "--split", default=defaults["split"], help="config index.split of the indexed run"
-        )
-        command.add_argument("--seed", type=int, default=defaults["seed"], help="config index.seed")
+        add_run_arguments(commands.choices[name])
     args = parser.parse_args()
     args.func(args)
 

@@ -34,4 +34,4 @@ rule author:
     shell:
         "python -m dramaemo author {input.story:q} --index-dir {params.index_dir:q}"
         " --outdir {params.outdir:q} --text-model {params.text_model:q} --model-path {input.model:q}"
-        " {params.text_source:q} {params.choices:q} --candidates {params.candidates} > {log:q} 2>&1"
+        " {params.text_source:q} {params.choices:q} --candidates {params.candidates:q} > {log:q} 2>&1"

@@ -14,13 +14,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, request, send_file, send_from_directory
+from flask import Flask, abort, jsonify, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from dramaemo.authoring.choices import read_choices, save_choice
 from dramaemo.authoring.choose import choice_of
 from dramaemo.authoring.export import storyboard_page
-from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES
+from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_object
 
 
 def create_app(plan, outdir, choices_file, *, export, trusted_hosts=LOOPBACK_HOSTS) -> Flask:
@@ -78,9 +78,7 @@ def create_app(plan, outdir, choices_file, *, export, trusted_hosts=LOOPBACK_HOS
 
     @app.post("/api/pick")
     def api_pick():
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            abort(400, "send a JSON object with Content-Type: application/json")
+        body = json_object()
         scene, rank = body.get("scene"), body.get("rank")
         if not isinstance(scene, int) or scene not in set(plan.parse["scene"]):
             abort(404, f"unknown scene {scene!r}")

@@ -42,6 +42,15 @@ ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # ---------------------------------------------------------------------------- web app
 
 
+def json_object() -> dict:
+    """The request's JSON object, else 400. JSON only: a cross-site form cannot send it
+    without a CORS preflight these pages never grant (the labelling and storyboard pages)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object with Content-Type: application/json")
+    return body
+
+
 def _shown_path(path: Path) -> str:
     """A path as the annotator typed it: relative to the working directory when inside."""
     path = Path(os.path.abspath(path))
@@ -135,13 +144,6 @@ def create_app(
             **extra,
         }
 
-    def json_body() -> dict:
-        # JSON only: a cross-site form cannot send it without a CORS preflight we never grant.
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            abort(400, "send a JSON object with Content-Type: application/json")
-        return body
-
     def known_item(body: dict) -> str:
         item_id = body.get("item_id")
         if not isinstance(item_id, str) or item_id not in store.crops:
@@ -168,7 +170,7 @@ def create_app(
 
     @app.post("/api/label")
     def api_label():
-        body = json_body()
+        body = json_object()
         item_id = known_item(body)
         emotion = body.get("emotion")
         if not isinstance(emotion, str) or emotion.strip().lower() not in canonical:
@@ -202,14 +204,14 @@ def create_app(
 
     @app.post("/api/skip")
     def api_skip():
-        item_id = known_item(json_body())
+        item_id = known_item(json_object())
         store.skip(item_id)
         log.info("%s: skipped %s", store.annotator, item_id)
         return jsonify(state_payload())
 
     @app.post("/api/undo")
     def api_undo():
-        json_body()
+        json_object()
         try:
             undone = store.undo()
         except NothingToUndo:
