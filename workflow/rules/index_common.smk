@@ -142,12 +142,32 @@ def index_options(wildcards, input):
     return options
 
 
+def segments_inputs(wildcards):
+    """Every index, and the cast when index.characters is on."""
+    inputs = {"index": expand(paths.INDEX, episode=INDEX_EPISODES)}
+    if config["index"]["characters"]["activate"]:
+        inputs["cast"] = paths.CAST
+    return inputs
+
+
+def search_inputs(wildcards):
+    """The segments, every index (clips), the cast and its names file when there are."""
+    inputs = {"segments": paths.SEGMENTS, "index": expand(paths.INDEX, episode=INDEX_EPISODES)}
+    if config["index"]["characters"]["activate"]:
+        inputs["cast"] = paths.CAST
+        if config["index"]["characters"]["names"]:
+            inputs["names"] = config["index"]["characters"]["names"]
+    return inputs
+
+
 def index_final_output():
-    """What `snakemake index` builds: every index, the segments, the report's plots."""
+    """What `snakemake index` builds: every index, the segments, the report's plots, the
+    cast when index.characters is on."""
     return (
         expand(paths.INDEX, episode=INDEX_EPISODES)
         + [paths.SEGMENTS, *(paths.INDEX_REPORT.format(kind=kind) for kind in ("csv", "html"))]
         + expand(paths.TIMELINE, episode=INDEX_EPISODES)
+        + ([paths.CAST, paths.CAST_RECORD] if config["index"]["characters"]["activate"] else [])
     )
 
 
@@ -161,4 +181,5 @@ def search_options():
             options += [f"--{key.replace('_', '-')}", str(query[key])]
     options += ["--limit", "all" if query["limit"] is None else str(query["limit"])]
     options += [word for episode in query["episodes"] for word in ("--episode", episode)]
+    options += [f"--character={character}" for character in query["characters"]]
     return options

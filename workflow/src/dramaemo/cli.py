@@ -54,6 +54,8 @@ COMMANDS = {
     "label-agreement": "dramaemo.labelling.agreement",
     "detect-shots": "dramaemo.footage.shots",
     "index-episode": "dramaemo.footage.index",
+    "describe-tracks": "dramaemo.footage.cast",
+    "cast": "dramaemo.footage.cast",
     "segments": "dramaemo.footage.segments",
     "index-timeline": "dramaemo.footage.report",
     "index-summary": "dramaemo.footage.report",

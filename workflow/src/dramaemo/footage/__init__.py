@@ -57,4 +57,18 @@ SEGMENT_COLUMNS = [
     "shot_start",
     "shot_end",
     "video",
+    "character",  # the track's character (cast.parquet), UNKNOWN_CHARACTER when none
+    "characters",  # every character on screen during the segment, its own included: "C01,C03"
+]
+UNKNOWN_CHARACTER = ""  # a track of no character: not described, or too far from every one
+# results/index/cast.parquet: one row per track of every indexed episode (footage.cast).
+CAST_COLUMNS = [
+    "episode",
+    "track",
+    "character",
+    "distance",  # from its character's centre
+    "seconds_on_screen",
+    "chosen",  # faces chosen to describe it
+    "described",  # of which described (the others refused: too small, turned away)
+    "refused",
 ]

@@ -20,16 +20,27 @@ from dramaemo import EMOTIONS
 from dramaemo.core import paths
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.footage import SEGMENT_COLUMNS
+from dramaemo.footage import SEGMENT_COLUMNS, UNKNOWN_CHARACTER
 from dramaemo.footage.tables import read_segments
 
 log = logging.getLogger(__name__)
 
-HIT_COLUMNS = ["rank", *SEGMENT_COLUMNS]
+HIT_COLUMNS = ["rank", *SEGMENT_COLUMNS, "name"]  # name: the character's, "" when unnamed
 
 
 def check_query(
-    indexed: set[str], *, emotions, min_seconds, min_confidence, min_faces, max_faces, episodes, limit
+    indexed: set[str],
+    *,
+    emotions,
+    min_seconds,
+    min_confidence,
+    min_faces,
+    max_faces,
+    episodes,
+    limit,
+    characters=(),
+    names: dict[str, str] | None = None,
+    cast_ids=None,
 ) -> dict:
     """The query (config index.query's keys, padding aside) with emotions spelled as
     EMOTIONS; UserError for a bad one (``indexed``: the episodes that have an index)."""
@@ -58,6 +69,7 @@ def check_query(
         )
     return {
         "emotions": [by_lower[e.lower()] for e in emotions],
+        "characters": character_query(characters, names or {}, cast_ids),
         "min_seconds": min_seconds,
         "min_confidence": min_confidence,
         "min_faces": min_faces,
@@ -67,16 +79,51 @@ def check_query(
     }
 
 
+def character_query(wanted, names: dict[str, str], cast_ids) -> list[str]:
+    """The cast ids of ``wanted`` (names or ids, any case); UserError listing the known
+    ones for an unknown one (``cast_ids``: the cast's ids, None: no cast built)."""
+    if not wanted:
+        return []
+    if cast_ids is None:
+        raise UserError(
+            "--character needs the cast: set index.characters.activate: true and run the index target"
+        )
+    by_key = {character.casefold(): character for character in cast_ids}
+    by_key |= {name.casefold(): character for character, name in names.items()}
+    found = []
+    for text in wanted:
+        if text.strip().casefold() not in by_key:
+            known = [f"{names[c]} ({c})" if c in names else c for c in sorted(cast_ids)]
+            raise UserError(f"unknown character {text!r}; known: {', '.join(known) or 'none'}")
+        found.append(by_key[text.strip().casefold()])
+    return list(dict.fromkeys(found))
+
+
 def indexed_episodes(index_dir) -> set[str]:
     """Episodes with an index file in ``index_dir``."""
     return {path.stem for path in Path(index_dir).glob("*.parquet") if path.stem not in paths.INDEX_FILES}
 
 
 def search(
-    segments: pd.DataFrame, *, emotions, min_seconds, min_confidence, min_faces, max_faces, episodes, limit
+    segments: pd.DataFrame,
+    *,
+    emotions,
+    min_seconds,
+    min_confidence,
+    min_faces,
+    max_faces,
+    episodes,
+    limit,
+    characters=(),
+    names: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Segments matching the query (check_query's), best first, with a rank column."""
+    """Segments matching the query (check_query's), best first, with a rank column.
+    ``characters``: the segment's face is one of them and all are on screen with it."""
     keep = segments["emotion"].isin(emotions)
+    if characters:
+        wanted = set(characters)
+        keep &= segments["character"].isin(wanted)
+        keep &= segments["characters"].map(lambda on_screen: wanted <= set(on_screen.split(",")))
     keep &= segments["seconds"] >= min_seconds
     keep &= segments["mean_confidence"] >= min_confidence
     if min_faces is not None:
@@ -94,6 +141,7 @@ def search(
         hits = hits.head(limit)
     hits = hits.reset_index(drop=True)
     hits.insert(0, "rank", range(1, len(hits) + 1))
+    hits["name"] = [(names or {}).get(character, "") for character in hits["character"]]
     return hits[HIT_COLUMNS]
 
 
@@ -105,6 +153,8 @@ def format_hits(hits: pd.DataFrame) -> str:
             "rank",
             "episode",
             "track",
+            "character",
+            "name",
             "emotion",
             "start",
             "end",
@@ -118,7 +168,21 @@ def format_hits(hits: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
+def cast_and_names(index_dir, names_file) -> tuple[list[str] | None, dict[str, str]]:
+    """(the cast's character ids, None without a cast; id -> name from ``names_file``)."""
+    cast_path = Path(index_dir) / Path(paths.CAST).name
+    if not cast_path.is_file():
+        if names_file:
+            raise UserError(f"{names_file}: names given but {cast_path} does not exist; run the index target")
+        return None, {}
+    from dramaemo.footage.cast import read_cast, read_names
+
+    ids = sorted(set(read_cast(cast_path)["character"]) - {UNKNOWN_CHARACTER})
+    return ids, (read_names(names_file, ids) if names_file else {})
+
+
 def _run(args) -> None:
+    cast_ids, names = cast_and_names(args.index_dir, args.names)
     query = check_query(
         indexed_episodes(args.index_dir),
         emotions=args.emotion,
@@ -128,8 +192,11 @@ def _run(args) -> None:
         max_faces=args.faces if args.faces is not None else args.max_faces,
         episodes=args.episode or [],
         limit=args.limit,
+        characters=args.character or [],
+        names=names,
+        cast_ids=cast_ids,
     )
-    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), **query)
+    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), **query, names=names)
     print(format_hits(hits))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +234,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--min-faces", type=int, help="at least this many faces on screen throughout")
     parser.add_argument("--max-faces", type=int, help="at most this many faces on screen throughout")
     parser.add_argument("--episode", action="append", help="only this episode; repeat for several")
+    parser.add_argument(
+        "--character",
+        action="append",
+        help="a character's name or id (any case): its face shows the emotion; repeat: all on screen together",
+    )
+    parser.add_argument("--names", help="names file (CSV character,name) of the cast")
     parser.add_argument(
         "--limit", type=limit_of, default=query["limit"], help="keep the best N hits; all: every hit"
     )

@@ -23,7 +23,7 @@ from skimage.filters import apply_hysteresis_threshold
 from dramaemo import EMOTIONS
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.footage import NO_FACE, PROBABILITIES, SEGMENT_COLUMNS
+from dramaemo.footage import NO_FACE, PROBABILITIES, SEGMENT_COLUMNS, UNKNOWN_CHARACTER
 from dramaemo.footage.tables import read_index, read_index_metadata, write_segments
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,10 @@ def episode_segments(
     high: float,
     max_gap: int,
     min_seconds: int,
+    characters: dict | None = None,
 ) -> pd.DataFrame:
-    """Segments of every track of one episode's index rows.
+    """Segments of every track of one episode's index rows (``characters``: track ->
+    character id from the cast, when there is one).
 
     The tracks are laid end to end on one time line, each over its whole second range
     (0 where its face was missed) and apart by ``max_gap`` + 1 zeros, so that one
@@ -122,16 +124,42 @@ def episode_segments(
                 }
             )
     table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    table = with_characters(table, faces, characters)
     return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
+
+
+def with_characters(table: pd.DataFrame, faces: pd.DataFrame, characters: dict | None) -> pd.DataFrame:
+    """``table``'s character (its track's, ``characters``: track -> id) and characters
+    (every character whose track is on screen in a second of the segment, sorted)."""
+    if not characters:
+        return table.assign(character=UNKNOWN_CHARACTER, characters="")
+    present = faces.assign(character=faces["track"].map(characters).fillna(UNKNOWN_CHARACTER))
+    present = present[present["character"] != UNKNOWN_CHARACTER]
+    by_second = present.groupby("second")["character"].agg(set).to_dict()
+    on_screen = [
+        ",".join(sorted(set().union(*(by_second.get(second, set()) for second in range(start, end)))))
+        for start, end in zip(table["start"], table["end"])
+    ]
+    return table.assign(
+        character=table["track"].map(characters).fillna(UNKNOWN_CHARACTER).astype(str), characters=on_screen
+    )
 
 
 def _run(args) -> None:
     if not 0 <= args.low <= args.high <= 1:
         raise UserError(f"--low {args.low} and --high {args.high}: need 0 <= low <= high <= 1")
     tables = []
+    cast = None
+    if args.cast:
+        from dramaemo.footage.cast import read_cast
+
+        cast = read_cast(args.cast)
     for path in args.index:
         index = read_index(path)
         video, shots = read_index_metadata(path)
+        episode = index["episode"].iloc[0] if len(index) else None
+        own = cast[cast["episode"] == episode] if cast is not None else None
+        characters = dict(zip(own["track"], own["character"])) if own is not None else None
         table = episode_segments(
             index,
             shots,
@@ -140,6 +168,7 @@ def _run(args) -> None:
             high=args.high,
             max_gap=args.max_gap,
             min_seconds=args.min_seconds,
+            characters=characters,
         )
         log.info(
             "%s: %d segments over %d tracks",
@@ -163,6 +192,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     parser.add_argument("--output", required=True, help="segments.parquet")
+    parser.add_argument("--cast", help="results/index/cast.parquet: each track's character")
     settings = schema_defaults("index", "segments")  # by hand as in the workflow
     parser.add_argument(
         "--low", type=float, default=settings["low"], help="hysteresis: a run continues above this"
