@@ -70,7 +70,7 @@ def test_scenes(workdir: Path, split_name: str, seed: int) -> tuple[pd.DataFrame
 def judged_footage(workdir: Path, labelled: pd.DataFrame) -> pd.DataFrame:
     """The index's segments (authoring.choose.segment_faces) on test tracks with a
     labelled face inside, and their annotated emotion (column ``truth``)."""
-    segments, index = read_footage(workdir / paths.INDEX_DIR)
+    segments, index = read_footage(workdir / paths.INDEX_DIR, names=None)
     candidates = segment_faces(segments, index)
     parts = labelled.groupby(["episode", "track"])["part"].agg(lambda p: set(p) == {"test"})
     by_track = {key: rows for key, rows in labelled.groupby(["episode", "track"])}

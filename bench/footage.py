@@ -80,7 +80,8 @@ def latency(args) -> None:
     for number in range(args.episodes):
         index = synthetic_index(f"ep{number + 1:02d}", seconds, rng)
         rows += len(index)
-        tables.append(episode_segments(index, None, "", **schema_defaults("index", "segments")))
+        settings = schema_defaults("index", "segments")
+        tables.append(episode_segments(index, None, "", **settings, track_characters=None))
     segment_seconds = time.perf_counter() - started
     segments = pd.concat(tables, ignore_index=True)
     path = folder / "segments.parquet"
@@ -95,6 +96,9 @@ def latency(args) -> None:
         max_faces=2,
         episodes=[],
         limit=None,
+        characters=[],
+        character_names={},
+        cast_ids=None,
     )
 
     def with_pandas():

@@ -287,6 +287,7 @@ def run_author(story, index_dir, outdir, choices=None):
         text_source=None,
         candidates=3,
         choices=choices,
+        names=None,
     )
 
 
@@ -347,7 +348,9 @@ def served_app(indexed_demo, tmp_path, story_text="He is sad.\n\nShe is furious.
 
     _, index_dir = indexed_demo
     story, outdir, choices = story_file(tmp_path, story_text), tmp_path / "cut", tmp_path / "cut.choices.json"
-    settings = dict(index_dir=index_dir, text_model="text", model_path=None, text_source=None, candidates=3)
+    settings = dict(
+        index_dir=index_dir, text_model="text", model_path=None, text_source=None, candidates=3, names=None
+    )
     plan = plan_story(story, chosen=read_choices(choices), **settings)
     export(plan, outdir)
     app = create_app(

@@ -176,8 +176,8 @@ def test_segments_carry_their_character_and_everyone_on_screen_and_search_asks_f
         "episodes": [],
         "limit": None,
     }
-    alone = search_module.search(segments, **query, characters=["C02"], names={"C02": "Min-ah"})
-    together = search_module.search(segments, **query, characters=["C02", "C01"])
+    alone = search_module.search(segments, **query, characters=["C02"], character_names={"C02": "Min-ah"})
+    together = search_module.search(segments, **query, characters=["C02", "C01"], character_names={})
     assert alone[["track", "start", "name"]].values.tolist() == [[1, 0, "Min-ah"], [1, 4, "Min-ah"]]
     # either one's face, the other beside it; never C02 alone
     assert together[["track", "start", "name"]].values.tolist() == [[0, 0, ""], [1, 0, ""]]

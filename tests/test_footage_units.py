@@ -287,6 +287,7 @@ def test_track_segments_bounds_confidence_and_faces():
         high=0.5,
         max_gap=1,
         min_seconds=2,
+        track_characters=None,
     )
     assert list(table.columns) == SEGMENT_COLUMNS
     (segment,) = table.to_dict("records")
@@ -516,12 +517,14 @@ def _segments_table():
     )
     table["seconds"] = table["end"] - table["start"]
     table["shot"], table["shot_start"], table["shot_end"], table["video"] = 0, 0.0, 100.0, ""
+    table["character"], table["characters"] = "", ""  # no cast
     return table[SEGMENT_COLUMNS]
 
 
 def _query(**given):
     """A checked query over ep01 and ep02: no filter but the emotions unless given."""
     base = dict(min_seconds=0.0, min_confidence=0.0, min_faces=None, max_faces=None, episodes=[], limit=None)
+    base |= dict(characters=[], character_names={}, cast_ids=None)
     return search.check_query({"ep01", "ep02"}, **{**base, **given})
 
 
@@ -616,7 +619,7 @@ def test_segments_of_an_episode_equal_those_of_each_track_alone():
     from footage import synthetic_index  # the latency benchmark's index generator
 
     index = synthetic_index("ep", 300, np.random.default_rng(3))
-    settings = dict(low=0.35, high=0.5, max_gap=1, min_seconds=2)
+    settings = dict(low=0.35, high=0.5, max_gap=1, min_seconds=2, track_characters=None)
     whole = segments.episode_segments(index, None, "", **settings)
     alone = pd.concat(
         [

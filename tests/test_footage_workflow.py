@@ -298,3 +298,50 @@ def test_snakemake_author_cuts_a_story_with_the_trained_text_model(indexed):
     assert planned_jobs(indexed, "author", *configs) == []  # up to date
     (indexed / "story.md").write_text("Grace gets the promotion in the office.\n")
     assert [rule for rule, _ in planned_jobs(indexed, "author", *configs)] == ["author"]
+
+
+def test_the_cast_finds_the_demo_portraits_and_search_takes_their_names(indexed):
+    """The demo's two real portraits come out as two characters, each in both episodes;
+    a names file renames them for search only (no segment or cast job reruns)."""
+    import json
+
+    from conftest import planned_job_wildcards
+
+    cast = pd.read_parquet(indexed / "results" / "index" / "cast.parquet")
+    record = json.loads((indexed / "results" / "index" / "cast.json").read_text())
+    ids = sorted(set(cast["character"]) - {""})
+    assert ids == ["C01", "C02"], record
+    for character in record["characters_table"]:
+        assert set(EPISODES) <= set(character["episodes"]), character
+        assert character["faces"] and {"episode", "second", "x", "y", "w", "h"} <= set(character["faces"][0])
+    assert record["threshold"] and record["threshold_from"]
+    segments = pd.read_parquet(indexed / "results" / "index" / "segments.parquet")
+    assert set(segments["character"]) <= {"", *ids} and (segments["character"] != "").any()
+    # a names file: read by search alone
+    (indexed / "config" / "names.csv").write_text("character,name\nC01,Geu-rae\nC02,Seok-yul\n")
+    (indexed / "config" / "names.yaml").write_text(
+        "index: {characters: {names: config/names.csv}, query: {characters: [GEU-RAE], emotions: "
+        "[Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise], min_seconds: 0, limit: null}}\n"
+    )
+    try:
+        planned = {
+            rule for rule, _ in planned_job_wildcards(indexed, "search", *CONFIGS, "config/names.yaml")
+        }
+        assert planned == {"search"}, planned
+        run_snakemake(indexed, "search", *CONFIGS, "config/names.yaml")
+        hits = pd.read_csv(indexed / "results" / "search" / "hits.csv", keep_default_na=False)
+        assert len(hits) and set(hits["character"]) == {"C01"} and set(hits["name"]) == {"Geu-rae"}
+        wanted = segments[segments["character"] == "C01"]
+        assert len(hits) == len(wanted)
+        unknown = subprocess.run(
+            [sys.executable, "-m", "dramaemo", "search", "--emotion", "Happy", "--character", "Min-ah"]
+            + ["--names", "config/names.csv"],
+            cwd=indexed,
+            env=snakemake_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert unknown.returncode != 0
+        assert "unknown character 'Min-ah'; known: Geu-rae (C01), Seok-yul (C02)" in unknown.stderr
+    finally:
+        (indexed / "config" / "names.yaml").unlink()

@@ -31,7 +31,8 @@ rule author:
         choices=lambda wildcards, input: (
             f"--choices={input.choices}" if "choices" in input.keys() else "--choices="
         ),
+        names=lambda wildcards, input: ["--names", input.names] if "names" in input.keys() else [],
     shell:
         "python -m dramaemo author {input.story:q} --index-dir {params.index_dir:q}"
         " --outdir {params.outdir:q} --text-model {params.text_model:q} --model-path {input.model:q}"
-        " {params.text_source:q} {params.choices:q} --candidates {params.candidates:q} > {log:q} 2>&1"
+        " {params.text_source:q} {params.choices:q} {params.names:q} --candidates {params.candidates:q} > {log:q} 2>&1"

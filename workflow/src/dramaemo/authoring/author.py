@@ -28,8 +28,9 @@ from dramaemo.authoring.story import parse_table, read_story, scene_needs
 from dramaemo.core import paths, registry
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.footage import PROBABILITIES
-from dramaemo.footage.search import indexed_episodes
+from dramaemo.footage import PROBABILITIES, UNKNOWN_CHARACTER
+from dramaemo.footage.cast import read_cast
+from dramaemo.footage.search import cast_and_names, indexed_episodes
 from dramaemo.footage.tables import read_index, read_segments
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,10 @@ def text_scorer(text_model: str, model_path, text_source):
     return score
 
 
-def read_footage(index_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(segments, index rows of every indexed episode) of ``index_dir``."""
+def read_footage(index_dir, names) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(segments, index rows of every indexed episode) of ``index_dir``; where the index
+    has a cast (footage.cast), each face's CHARACTER: its name in the ``names`` file, else
+    its id."""
     index_dir = Path(index_dir)
     segments_file = index_dir / Path(paths.SEGMENTS).name
     episodes = sorted(indexed_episodes(index_dir)) if index_dir.is_dir() else []
@@ -73,6 +76,15 @@ def read_footage(index_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     index = pd.concat(
         [read_index(index_dir / f"{episode}.parquet") for episode in episodes], ignore_index=True
     )
+    cast_ids, names_of = cast_and_names(index_dir, names)
+    if cast_ids is not None:
+        cast = read_cast(index_dir / Path(paths.CAST).name)
+        cast = cast[cast["character"] != UNKNOWN_CHARACTER]
+        who = {
+            (episode, track): names_of.get(character, character)
+            for episode, track, character in zip(cast["episode"], cast["track"], cast["character"])
+        }
+        index[CHARACTER] = [who.get(key) for key in zip(index["episode"], index["track"])]
     keep = ["episode", "second", "track", *PROBABILITIES] + ([CHARACTER] if CHARACTER in index else [])
     return segments, index[keep]
 
@@ -95,12 +107,14 @@ class Plan:
         return self
 
 
-def plan_story(story, *, index_dir, text_model, model_path, text_source, candidates: int, chosen) -> Plan:
+def plan_story(
+    story, *, index_dir, text_model, model_path, text_source, candidates: int, chosen, names
+) -> Plan:
     """The story's scenes, their needs and their cut over the index in ``index_dir``."""
     if candidates < 1:
         raise UserError(f"--candidates {candidates}: must be 1 or more")
     scenes = read_story(story)
-    segments, index = read_footage(index_dir)
+    segments, index = read_footage(index_dir, names)
     cast = sorted(index[CHARACTER].dropna().astype(str).unique()) if CHARACTER in index else []
     needs = scene_needs(scenes, cast=cast, text_model=text_scorer(text_model, model_path, text_source))
     plan = Plan(Path(story), needs, parse_table(needs), segment_faces(segments, index), candidates)
@@ -158,7 +172,16 @@ def export(plan: Plan, outdir, *, posters_from=None) -> float:
 
 
 def author(
-    story, *, index_dir, outdir, text_model, model_path, text_source, candidates: int, choices=None
+    story,
+    *,
+    index_dir,
+    outdir,
+    text_model,
+    model_path,
+    text_source,
+    candidates: int,
+    choices=None,
+    names,
 ) -> pd.DataFrame:
     """Write the story's outputs into ``outdir`` (OUTPUTS), with the user's picks of the
     ``choices`` file (authoring.choices) where it has them; returns cut.csv's table."""
@@ -170,6 +193,7 @@ def author(
         text_source=text_source,
         candidates=candidates,
         chosen=read_choices(choices) if choices else {},
+        names=names,
     )
     export(plan, outdir)
     return plan.cut
@@ -187,6 +211,7 @@ def _run(args) -> None:
         model_path=args.model_path,
         text_source=args.text_source,
         candidates=args.candidates,
+        names=args.names,
     )
     if not args.serve:
         cut = author(args.story, outdir=args.outdir, choices=args.choices, **settings)
@@ -238,6 +263,7 @@ def add_parser(subparsers) -> None:
         default=paths.AUTHOR_CHOICES,
         help="the storyboard page's picks, kept over reruns (read when it exists)",
     )
+    parser.add_argument("--names", help="names file (CSV character,name) of the index's cast")
     parser.add_argument("--serve", action="store_true", help="serve the storyboard to swap picks on")
     parser.add_argument(
         "--host", default=defaults["host"], help="address to bind (127.0.0.1: this machine only)"

@@ -40,6 +40,9 @@ MODEL_FILES = {  # file -> SHA-256 of the 0.3.0 release's copy
 }
 DESCRIPTOR_SIZE = 128
 MIN_FACE_SIDE = 60  # pixels of the detector's box
+# The face inside dlib's 150-px chip (0.25 padding each side): a box this large is not
+# upsampled, so its descriptor is as sharp as the model makes them.
+SHARP_FACE_SIDE = 100
 MAX_YAW_RATIO = 0.35  # nose offset from the eyes' midline / eye distance
 REFUSED_SMALL, REFUSED_PROFILE = "too small", "turned away"
 

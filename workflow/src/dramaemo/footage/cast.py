@@ -31,7 +31,7 @@ from tqdm import tqdm
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.faces.detection import frame_files
-from dramaemo.faces.identity import DESCRIPTOR_SIZE, IdentityModel
+from dramaemo.faces.identity import DESCRIPTOR_SIZE, SHARP_FACE_SIDE, IdentityModel
 from dramaemo.footage import CAST_COLUMNS, NO_FACE, UNKNOWN_CHARACTER
 from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
 from dramaemo.footage.tables import read_index
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 BOX = ["x", "y", "w", "h"]
 DESCRIPTOR_COLUMNS = [f"d{i:03d}" for i in range(DESCRIPTOR_SIZE)]
-TRACK_COLUMNS = ["episode", "track", "chosen", "described", "refused", *DESCRIPTOR_COLUMNS]
+# side: the smallest side of the track's largest face (pixels)
+TRACK_COLUMNS = ["episode", "track", "chosen", "described", "refused", "side", *DESCRIPTOR_COLUMNS]
 REPRESENTATIVE_FACES = 6  # faces shown per character on the cast page
 
 
@@ -110,6 +111,7 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
                 len(members),
                 int(usable.sum()),
                 "; ".join(refused),
+                int(np.minimum(members["w"], members["h"]).max()),
                 *(own[usable].mean(axis=0) if usable.any() else np.full(DESCRIPTOR_SIZE, np.nan)),
             ]
         )
@@ -138,7 +140,9 @@ def build_cast(indexes: list[pd.DataFrame], tracks: list[pd.DataFrame]) -> tuple
         )
     table = table.sort_values(["episode", "track"], kind="stable").reset_index(drop=True)
     descriptors = table[DESCRIPTOR_COLUMNS].to_numpy(dtype=float)
-    labels, record = cluster_tracks(descriptors, cannot_link(table))
+    labels, record = cluster_tracks(
+        descriptors, cannot_link(table), sharp=table["side"].to_numpy() >= SHARP_FACE_SIDE
+    )
     table["character"] = character_ids(labels)
     table["seconds_on_screen"] = table["seconds"].map(len)
     centres = {

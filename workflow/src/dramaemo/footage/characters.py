@@ -54,9 +54,15 @@ def cannot_link(tracks: pd.DataFrame) -> set[tuple[int, int]]:
     return pairs
 
 
-def cluster_tracks(descriptors: np.ndarray, pairs: set[tuple[int, int]]) -> tuple[np.ndarray, dict]:
+def cluster_tracks(
+    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None
+) -> tuple[np.ndarray, dict]:
     """(character per row of ``descriptors``, 0.. or UNKNOWN; the record of how). Rows
-    with NaN (faces that could not be described) are UNKNOWN."""
+    with NaN (faces that could not be described) are UNKNOWN. ``sharp``: per row, whether
+    its faces are large enough for a descriptor that is not upsampled (None: all are);
+    the separating distance is read off pairs of such tracks where there are enough, since
+    small faces' descriptors crowd together (on bench-cast, background faces of 60-80 px,
+    different people, lie 0.33 apart, below most pairs of the cast)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import cdist
 
@@ -65,14 +71,18 @@ def cluster_tracks(descriptors: np.ndarray, pairs: set[tuple[int, int]]) -> tupl
     usable = np.flatnonzero(~np.isnan(descriptors).any(axis=1))
     position = {row: i for i, row in enumerate(usable)}
     vectors = descriptors[usable]
+    sharp = np.ones(len(descriptors), dtype=bool) if sharp is None else np.asarray(sharp, dtype=bool)
+    sharp_pairs = {(position[a], position[b]) for a, b in pairs if sharp[a] and sharp[b]}
     pairs = {(position[a], position[b]) for a, b in pairs if a in position and b in position}
+    sharp_pairs &= pairs
     record = {"tracks": len(descriptors), "described": len(usable), "separation_pairs": len(pairs)}
     if len(usable) < 2:
         return labels, record | {"characters": 0, "threshold": None, "threshold_from": "fewer than 2 tracks"}
-    if len(pairs) >= MIN_SEPARATION_PAIRS:
-        apart = np.linalg.norm(vectors[[a for a, _ in pairs]] - vectors[[b for _, b in pairs]], axis=1)
+    measured, which = (sharp_pairs, "sharp ") if len(sharp_pairs) >= MIN_SEPARATION_PAIRS else (pairs, "")
+    if len(measured) >= MIN_SEPARATION_PAIRS:
+        apart = np.linalg.norm(vectors[[a for a, _ in measured]] - vectors[[b for _, b in measured]], axis=1)
         threshold = float(np.percentile(apart, SEPARATION_PERCENTILE))
-        source = f"percentile {SEPARATION_PERCENTILE:g} of {len(pairs)} pairs of tracks on screen together"
+        source = f"percentile {SEPARATION_PERCENTILE:g} of {len(measured)} pairs of {which}tracks on screen together"
     else:
         threshold = CUSTOMARY_THRESHOLD
         source = f"dlib's customary {CUSTOMARY_THRESHOLD} (only {len(pairs)} pairs on screen together)"

@@ -38,9 +38,9 @@ def check_query(
     max_faces,
     episodes,
     limit,
-    characters=(),
-    names: dict[str, str] | None = None,
-    cast_ids=None,
+    characters,
+    character_names: dict[str, str],
+    cast_ids,
 ) -> dict:
     """The query (config index.query's keys, padding aside) with emotions spelled as
     EMOTIONS; UserError for a bad one (``indexed``: the episodes that have an index)."""
@@ -69,7 +69,8 @@ def check_query(
         )
     return {
         "emotions": [by_lower[e.lower()] for e in emotions],
-        "characters": character_query(characters, names or {}, cast_ids),
+        "characters": character_query(characters, character_names, cast_ids),
+        "character_names": dict(character_names),
         "min_seconds": min_seconds,
         "min_confidence": min_confidence,
         "min_faces": min_faces,
@@ -114,8 +115,8 @@ def search(
     max_faces,
     episodes,
     limit,
-    characters=(),
-    names: dict[str, str] | None = None,
+    characters,
+    character_names: dict[str, str],
 ) -> pd.DataFrame:
     """Segments matching the query (check_query's), best first, with a rank column.
     ``characters``: the segment's face is one of them and all are on screen with it."""
@@ -141,7 +142,7 @@ def search(
         hits = hits.head(limit)
     hits = hits.reset_index(drop=True)
     hits.insert(0, "rank", range(1, len(hits) + 1))
-    hits["name"] = [(names or {}).get(character, "") for character in hits["character"]]
+    hits["name"] = [character_names.get(character, "") for character in hits["character"]]
     return hits[HIT_COLUMNS]
 
 
@@ -165,6 +166,8 @@ def format_hits(hits: pd.DataFrame) -> str:
             "faces_max",
         ]
     ]
+    if not (hits["character"].astype(str) != UNKNOWN_CHARACTER).any():  # no cast: no columns for it
+        shown = shown.drop(columns=["character", "name"])
     return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
@@ -182,7 +185,7 @@ def cast_and_names(index_dir, names_file) -> tuple[list[str] | None, dict[str, s
 
 
 def _run(args) -> None:
-    cast_ids, names = cast_and_names(args.index_dir, args.names)
+    cast_ids, character_names = cast_and_names(args.index_dir, args.names)
     query = check_query(
         indexed_episodes(args.index_dir),
         emotions=args.emotion,
@@ -193,10 +196,11 @@ def _run(args) -> None:
         episodes=args.episode or [],
         limit=args.limit,
         characters=args.character or [],
-        names=names,
+        character_names=character_names,
         cast_ids=cast_ids,
     )
-    hits = search(read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name), **query, names=names)
+    segments = read_segments(Path(args.index_dir) / Path(paths.SEGMENTS).name)
+    hits = search(segments, **query)
     print(format_hits(hits))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

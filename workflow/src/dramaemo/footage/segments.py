@@ -66,10 +66,10 @@ def episode_segments(
     high: float,
     max_gap: int,
     min_seconds: int,
-    characters: dict | None = None,
+    track_characters: dict | None,
 ) -> pd.DataFrame:
-    """Segments of every track of one episode's index rows (``characters``: track ->
-    character id from the cast, when there is one).
+    """Segments of every track of one episode's index rows (``track_characters``: track
+    -> character id from the cast; None: no cast).
 
     The tracks are laid end to end on one time line, each over its whole second range
     (0 where its face was missed) and apart by ``max_gap`` + 1 zeros, so that one
@@ -124,7 +124,7 @@ def episode_segments(
                 }
             )
     table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
-    table = with_characters(table, faces, characters)
+    table = with_characters(table, faces, track_characters)
     return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
 
 
@@ -159,7 +159,7 @@ def _run(args) -> None:
         video, shots = read_index_metadata(path)
         episode = index["episode"].iloc[0] if len(index) else None
         own = cast[cast["episode"] == episode] if cast is not None else None
-        characters = dict(zip(own["track"], own["character"])) if own is not None else None
+        track_characters = dict(zip(own["track"], own["character"])) if own is not None else None
         table = episode_segments(
             index,
             shots,
@@ -168,7 +168,7 @@ def _run(args) -> None:
             high=args.high,
             max_gap=args.max_gap,
             min_seconds=args.min_seconds,
-            characters=characters,
+            track_characters=track_characters,
         )
         log.info(
             "%s: %d segments over %d tracks",
