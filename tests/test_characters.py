@@ -119,6 +119,38 @@ def test_one_off_faces_and_undescribed_ones_stay_unknown_and_the_threshold_is_re
     # without enough pairs on screen together: the customary threshold, said so
     _, record = cluster_tracks(vectors, set(list(pairs)[:3]))
     assert record["threshold"] == CUSTOMARY_THRESHOLD and "only 3 pairs" in record["threshold_from"]
+    # blurred small faces crowd together: pairs of them (and of undescribed tracks) do not
+    # set the distance when there are enough pairs of sharp ones
+    blurred = np.vstack([vectors, 1.3 * axes[2] + 0.05 * axes[3], 1.3 * axes[2] - 0.05 * axes[3]])
+    sharp = np.r_[np.ones(len(vectors), dtype=bool), False, False]
+    crowded = pairs | {(len(vectors), len(vectors) + 1), (len(vectors) - 1, 0)}
+    _, fooled = cluster_tracks(blurred, crowded)
+    labels, record = cluster_tracks(blurred, crowded, sharp=sharp)
+    assert fooled["threshold"] < 0.5 < record["threshold"], (fooled, record)
+    assert "pairs of sharp tracks" in record["threshold_from"] and record["characters"] == 3
+
+
+def test_kept_characters_keep_their_numbers_and_take_a_new_episodes_tracks():
+    """Incremental: an earlier cast's characters (the ones named) keep their ids and
+    members; a new episode's tracks of them join them; a new person gets the next id."""
+    rng = np.random.default_rng(1)
+    axes = np.eye(identity.DESCRIPTOR_SIZE)
+    centres = np.stack([0.4 * axes[0], -0.4 * axes[0], 1.3 * axes[1], -1.3 * axes[1]])
+    people = np.repeat(np.arange(4), 7)  # person 3 appears only in the new episode
+    vectors = centres[people] + rng.normal(scale=0.02, size=(len(people), identity.DESCRIPTOR_SIZE))
+    old = np.flatnonzero((people < 3) & (np.arange(len(people)) % 7 < 4))  # 4 tracks each before, 3 new
+    pairs = {(i, 7 + i) for i in range(7)} | {(i, 14 + i) for i in range(7)}
+    # the earlier cast numbered them 5, 2 and 7 (ids C06, C03, C08 after merges and splits)
+    fixed = {5: set(old[people[old] == 0]), 2: set(old[people[old] == 1]), 7: set(old[people[old] == 2])}
+    split_off = int(np.flatnonzero(people == 2)[0])  # the user split one of person 2's old tracks off
+    fixed[7].discard(split_off)
+    labels, record = cluster_tracks(vectors, pairs, fixed=fixed, excluded={split_off})
+    assert record["kept"] == 3
+    assert set(labels[people == 0]) == {5} and set(labels[people == 1]) == {2}
+    assert labels[split_off] == UNKNOWN and set(
+        np.delete(labels, split_off)[np.delete(people, split_off) == 2]
+    ) == {7}
+    assert set(labels[people == 3]) == {8}  # new: numbered after the kept ones
 
 
 @pytest.mark.parametrize(

@@ -55,14 +55,19 @@ def cannot_link(tracks: pd.DataFrame) -> set[tuple[int, int]]:
 
 
 def cluster_tracks(
-    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None
+    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None, fixed=None, excluded=()
 ) -> tuple[np.ndarray, dict]:
     """(character per row of ``descriptors``, 0.. or UNKNOWN; the record of how). Rows
     with NaN (faces that could not be described) are UNKNOWN. ``sharp``: per row, whether
     its faces are large enough for a descriptor that is not upsampled (None: all are);
     the separating distance is read off pairs of such tracks where there are enough, since
     small faces' descriptors crowd together (on bench-cast, background faces of 60-80 px,
-    different people, lie 0.33 apart, below most pairs of the cast)."""
+    different people, lie 0.33 apart, below most pairs of the cast).
+
+    ``fixed``: label -> rows of characters kept from an earlier cast (the user's, with
+    their names): they keep their numbers and members, new groups close to one join it,
+    other tracks are assigned to them as to any seed, and new characters are numbered
+    after them. ``excluded``: rows split off by the user, left UNKNOWN."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import cdist
 
@@ -72,9 +77,9 @@ def cluster_tracks(
     position = {row: i for i, row in enumerate(usable)}
     vectors = descriptors[usable]
     sharp = np.ones(len(descriptors), dtype=bool) if sharp is None else np.asarray(sharp, dtype=bool)
+    pairs = [(a, b) for a, b in pairs if a in position and b in position]
     sharp_pairs = {(position[a], position[b]) for a, b in pairs if sharp[a] and sharp[b]}
-    pairs = {(position[a], position[b]) for a, b in pairs if a in position and b in position}
-    sharp_pairs &= pairs
+    pairs = {(position[a], position[b]) for a, b in pairs}
     record = {"tracks": len(descriptors), "described": len(usable), "separation_pairs": len(pairs)}
     if len(usable) < 2:
         return labels, record | {"characters": 0, "threshold": None, "threshold_from": "fewer than 2 tracks"}
@@ -86,9 +91,18 @@ def cluster_tracks(
     else:
         threshold = CUSTOMARY_THRESHOLD
         source = f"dlib's customary {CUSTOMARY_THRESHOLD} (only {len(pairs)} pairs on screen together)"
-    groups = fcluster(linkage(vectors, "average"), threshold, "distance")
-    sizes = pd.Series(groups).value_counts()
-    seeds = {int(g): set(np.flatnonzero(groups == g)) for g in sizes[sizes >= MIN_SEED_TRACKS].index}
+    fixed = {label: {position[r] for r in rows if r in position} for label, rows in (fixed or {}).items()}
+    fixed = {label: rows for label, rows in fixed.items() if rows}
+    excluded = {position[r] for r in excluded if r in position}
+    pinned = set().union(*fixed.values()) if fixed else set()
+    free = np.array([i for i in range(len(vectors)) if i not in pinned and i not in excluded], dtype=int)
+    # seeds: the kept characters, then new groups of the other tracks
+    seeds: dict[tuple[str, int], set[int]] = {("kept", label): set(rows) for label, rows in fixed.items()}
+    if len(free) >= 2:
+        groups = fcluster(linkage(vectors[free], "average"), threshold, "distance")
+        sizes = pd.Series(groups).value_counts()
+        for group in sizes[sizes >= MIN_SEED_TRACKS].index:
+            seeds[("new", int(group))] = set(free[groups == group].tolist())
     apart_of: dict[int, set[int]] = {}
     for a, b in pairs:
         apart_of.setdefault(a, set()).add(b)
@@ -106,6 +120,10 @@ def cluster_tracks(
             if distances[i, j] >= merge_below:
                 break
             a, b = keys[i], keys[j]
+            if a[0] == b[0] == "kept":  # the user's characters stay apart
+                continue
+            if b[0] == "kept":  # a new group joins a kept character, never the other way
+                a, b = b, a
             if not any(apart_of.get(row, set()) & seeds[b] for row in seeds[a]):
                 seeds[a] |= seeds.pop(b)
                 merged = True
@@ -116,16 +134,26 @@ def cluster_tracks(
         "merge_below": round(merge_below, 4),
     }
     if not seeds:
-        return labels, record | {"characters": 0, "radius": None}
-    keys = sorted(seeds, key=lambda k: min(seeds[k]))  # numbered in order of first appearance
+        return labels, record | {"characters": 0, "radius": None, "kept": 0}
+    # kept characters keep their numbers; new ones follow, in order of first appearance
+    kept = sorted(k for k in seeds if k[0] == "kept")
+    fresh = sorted((k for k in seeds if k[0] == "new"), key=lambda k: min(seeds[k]))
+    start = max((k[1] for k in kept), default=-1) + 1
+    number = {k: k[1] for k in kept} | {k: start + i for i, k in enumerate(fresh)}
+    keys = kept + fresh
     centres = np.stack([vectors[sorted(seeds[k])].mean(axis=0) for k in keys])
     distances = cdist(vectors, centres)
     spread = np.concatenate([distances[sorted(seeds[k]), i] for i, k in enumerate(keys)])
     radius = float(np.percentile(spread, RADIUS_PERCENTILE, method="higher"))
     nearest = distances.argmin(axis=1)
     inside = distances[np.arange(len(vectors)), nearest] <= radius
-    labels[usable[inside]] = nearest[inside]
+    assigned = np.array([number[keys[i]] for i in nearest])
+    inside[sorted(excluded | pinned)] = False
+    labels[usable[inside]] = assigned[inside]
+    for label, rows in fixed.items():
+        labels[usable[sorted(rows)]] = label
     return labels, record | {
+        "kept": len(kept),
         "characters": len(keys),
         "radius": round(radius, 4),
         "unknown": int((labels == UNKNOWN).sum()),
