@@ -120,8 +120,7 @@ rule describe_tracks:
 # The characters of every indexed episode: cast.parquet (each track's) and cast.json.
 rule cast:
     input:
-        index=expand(paths.INDEX, episode=INDEX_EPISODES),
-        tracks=expand(paths.TRACK_DESCRIPTORS, episode=INDEX_EPISODES),
+        unpack(cast_inputs),
     output:
         cast=paths.CAST,
         record=paths.CAST_RECORD,
@@ -135,8 +134,10 @@ rule cast:
     resources:
         mem_mb=rule_mem_mb("cast"),
         runtime=rule_runtime("cast"),
+    params:
+        edits=lambda wildcards, input: ["--edits", input.edits] if "edits" in input.keys() else [],
     shell:
-        "python -m dramaemo cast --index {input.index:q} --tracks {input.tracks:q}"
+        "python -m dramaemo cast --index {input.index:q} --tracks {input.tracks:q} {params.edits:q}"
         " --output {output.cast:q} --record {output.record:q} > {log:q} 2>&1"
 
 

@@ -142,6 +142,17 @@ def index_options(wildcards, input):
     return options
 
 
+def cast_inputs(wildcards):
+    """Every index and its described tracks, and the cast page's edits when given."""
+    inputs = {
+        "index": expand(paths.INDEX, episode=INDEX_EPISODES),
+        "tracks": expand(paths.TRACK_DESCRIPTORS, episode=INDEX_EPISODES),
+    }
+    if config["index"]["characters"]["edits"]:
+        inputs["edits"] = config["index"]["characters"]["edits"]
+    return inputs
+
+
 def segments_inputs(wildcards):
     """Every index, and the cast when index.characters is on."""
     inputs = {"index": expand(paths.INDEX, episode=INDEX_EPISODES)}

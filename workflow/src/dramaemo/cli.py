@@ -61,6 +61,7 @@ COMMANDS = {
     "index-summary": "dramaemo.footage.report",
     "search": "dramaemo.footage.search",
     "author": "dramaemo.authoring.author",
+    "cast-page": "dramaemo.authoring.cast_page",
 }
 
 

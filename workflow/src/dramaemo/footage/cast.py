@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -118,14 +119,57 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
     return pd.DataFrame(rows, columns=TRACK_COLUMNS)
 
 
+CHARACTER_ID = re.compile(r"C(\d{2,})")
+
+
+def label_of(character: str) -> int:
+    """cluster_tracks' number of a character id (C01 -> 0)."""
+    return int(CHARACTER_ID.fullmatch(character).group(1)) - 1
+
+
+def read_edits(path) -> dict:
+    """The cast page's decisions (labelling.cast): ``characters``, id -> its member tracks
+    as [episode, track] (kept over reclusterings and new episodes, merges applied) and
+    ``split``, the tracks split off. UserError naming what is wrong."""
+    try:
+        edits = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such cast edits file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not JSON ({error}); it is written by `dramaemo cast-page`") from None
+    if not isinstance(edits, dict) or set(edits) != {"characters", "split"}:
+        raise UserError(f"{path}: expected an object with keys characters and split")
+
+    def track(item, where):
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+        ):
+            raise UserError(f"{path}: {where}: {item!r} is not an [episode, track] pair")
+        return item[0], item[1]
+
+    characters = {}
+    for character, members in edits["characters"].items():
+        if not CHARACTER_ID.fullmatch(character):
+            raise UserError(f"{path}: characters: {character!r} is not a character id (C01, C02, ...)")
+        characters[character] = [track(item, f"characters.{character}") for item in members]
+    return {"characters": characters, "split": [track(item, "split") for item in edits["split"]]}
+
+
 def character_ids(labels: np.ndarray) -> list[str]:
     """C01, C02... of cluster_tracks' 0, 1... (UNKNOWN: UNKNOWN_CHARACTER)."""
     width = max(2, len(str(int(labels.max()) + 1))) if len(labels) and labels.max() >= 0 else 2
     return [UNKNOWN_CHARACTER if label == UNKNOWN else f"C{label + 1:0{width}d}" for label in labels]
 
 
-def build_cast(indexes: list[pd.DataFrame], tracks: list[pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
-    """(cast table, record) from every episode's index rows and described tracks."""
+def build_cast(
+    indexes: list[pd.DataFrame], tracks: list[pd.DataFrame], edits: dict | None
+) -> tuple[pd.DataFrame, dict]:
+    """(cast table, record) from every episode's index rows and described tracks, and
+    the cast page's ``edits`` (read_edits; None: none): its characters keep their ids and
+    members, its split tracks stay unknown."""
     described = pd.concat(tracks, ignore_index=True) if tracks else pd.DataFrame(columns=TRACK_COLUMNS)
     faces = pd.concat(indexes, ignore_index=True)
     faces = faces[faces["track"] != NO_FACE]
@@ -140,9 +184,24 @@ def build_cast(indexes: list[pd.DataFrame], tracks: list[pd.DataFrame]) -> tuple
         )
     table = table.sort_values(["episode", "track"], kind="stable").reset_index(drop=True)
     descriptors = table[DESCRIPTOR_COLUMNS].to_numpy(dtype=float)
+    row_of = {key: row for row, key in enumerate(zip(table["episode"], table["track"]))}
+    fixed, excluded, gone = {}, set(), 0
+    if edits:
+        excluded = {row_of[key] for key in edits["split"] if key in row_of}
+        for character, members in edits["characters"].items():
+            rows = {row_of[key] for key in members if key in row_of} - excluded
+            gone += sum(key not in row_of for key in members)
+            if rows:
+                fixed[label_of(character)] = rows
     labels, record = cluster_tracks(
-        descriptors, cannot_link(table), sharp=table["side"].to_numpy() >= SHARP_FACE_SIDE
+        descriptors,
+        cannot_link(table),
+        sharp=table["side"].to_numpy() >= SHARP_FACE_SIDE,
+        fixed=fixed,
+        excluded=excluded,
     )
+    if edits:
+        record["edits"] = {"characters": len(fixed), "split": len(excluded), "tracks no longer indexed": gone}
     table["character"] = character_ids(labels)
     table["seconds_on_screen"] = table["seconds"].map(len)
     centres = {
@@ -245,7 +304,7 @@ def _run_cast(args) -> None:
             tracks.append(pd.read_parquet(path))
         except FileNotFoundError:
             raise UserError(f"{path}: no described tracks; run rule describe_tracks") from None
-    cast, record = build_cast(indexes, tracks)
+    cast, record = build_cast(indexes, tracks, read_edits(args.edits) if args.edits else None)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     cast.to_parquet(args.output, index=False)
     Path(args.record).write_text(json.dumps(record, indent=2) + "\n")
@@ -281,6 +340,7 @@ def add_parser(subparsers) -> None:
     )
     cast.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     cast.add_argument("--tracks", nargs="+", required=True, help="their described tracks, in the same order")
+    cast.add_argument("--edits", help="the cast page's edits (kept characters, split tracks)")
     cast.add_argument("--output", required=True, help="results/index/cast.parquet")
     cast.add_argument("--record", required=True, help="results/index/cast.json")
     cast.set_defaults(func=_run_cast)

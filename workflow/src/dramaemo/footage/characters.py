@@ -143,7 +143,17 @@ def cluster_tracks(
     keys = kept + fresh
     centres = np.stack([vectors[sorted(seeds[k])].mean(axis=0) for k in keys])
     distances = cdist(vectors, centres)
-    spread = np.concatenate([distances[sorted(seeds[k]), i] for i, k in enumerate(keys)])
+    # each member's distance to the centre of the others (n / (n - 1) times its distance to
+    # its seed's centre): what a new track of that character will lie at, not the
+    # shorter distance of a point that pulled the centre towards itself
+    spread = np.concatenate(
+        [
+            distances[sorted(seeds[k]), i] * len(seeds[k]) / (len(seeds[k]) - 1)
+            for i, k in enumerate(keys)
+            if len(seeds[k]) > 1
+        ]
+        or [np.zeros(1)]
+    )
     radius = float(np.percentile(spread, RADIUS_PERCENTILE, method="higher"))
     nearest = distances.argmin(axis=1)
     inside = distances[np.arange(len(vectors)), nearest] <= radius
