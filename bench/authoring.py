@@ -170,6 +170,76 @@ def _truth_of(pick, footage: pd.DataFrame):
     return match["truth"].iloc[0] if len(match) else None
 
 
+def characters(args) -> None:
+    """bench-cast: is the character a scene names on screen in its top-1 pick? The cast is
+    named as a user would on the cast page: each character takes the true name of most of
+    its faces (the largest one when two would share a name); scenes name their people
+    ("Seok-yul to Min-ah: ..."), and the pipeline's parse finds them among those names."""
+    from characters import EXTRA, matched_faces  # bench/characters.py: faces to cast.csv rows
+
+    from dramaemo.footage.cast import read_cast
+    from dramaemo.footage.tables import read_index
+
+    workdir, data = Path(args.workdir), Path(args.data)
+    scenes, _, counts = test_scenes(workdir, args.split, args.seed)
+    episodes = sorted(p.stem for p in (data / "episodes").glob("*.mp4"))
+    index = pd.concat(
+        [read_index(workdir / paths.INDEX.format(episode=e)) for e in episodes], ignore_index=True
+    )
+    faces = matched_faces(data, index)
+    cast = read_cast(workdir / paths.CAST)
+    faces = faces.merge(
+        cast[["episode", "track", "character"]], on=["episode", "track"], suffixes=("_true", "")
+    )
+    faces = faces[(faces["character"] != "") & (faces["character_true"] != EXTRA)]
+    majority = faces.groupby("character")["character_true"].agg(lambda c: c.value_counts().idxmax())
+    sizes = faces.groupby("character").size()
+    names = {}
+    for character in sizes.sort_values(ascending=False).index:
+        if majority[character] not in names.values():
+            names[character] = majority[character]
+    names_file = workdir / "bench-names.csv"
+    names_file.write_text("character,name\n" + "".join(f"{c},{n}\n" for c, n in sorted(names.items())))
+    segments, footage_index = read_footage(workdir / paths.INDEX_DIR, names=names_file)
+    footage = segment_faces(segments, footage_index)
+    model_path = workdir / paths.run_dir(args.split, args.text_model, args.seed) / "model.keras"
+    text_source = args.text_source or workdir / schema_defaults("text", "minilm")["model_dir"]
+    needs = scene_needs(
+        [Scene(number, text) for number, text in enumerate(scenes["text"], start=1)],
+        cast=sorted(names.values()),
+        text_model=text_scorer(args.text_model, model_path, text_source),
+    )
+    truth = pd.read_csv(data / "cast.csv")
+    on_screen = truth.groupby(["episode", "second"])["character"].agg(set).to_dict()
+    rows = []
+    for start in range(0, len(needs), args.story_size):
+        story_needs = needs[start : start + args.story_size]
+        cut, _ = choose(story_needs, footage, top=1)
+        for need, pick in zip(story_needs, cut.to_dict("records")):
+            if not need.characters:
+                continue
+            seconds = range(int(pick["start"]), int(pick["end"])) if pick["status"] != NO_FOOTAGE else []
+            present = [set(need.characters) <= on_screen.get((pick["episode"], s), set()) for s in seconds]
+            rows.append(
+                {
+                    "named": len(need.characters),
+                    "no footage": pick["status"] == NO_FOOTAGE,
+                    "any second": bool(present) and any(present),
+                    "half the seconds": bool(present) and np.mean(present) >= 0.5,
+                    "every second": bool(present) and all(present),
+                }
+            )
+    table = pd.DataFrame(rows)
+    print(f"names given: {len(names)} characters ({names})")
+    print(
+        f"scenes {len(needs)} ({counts}), naming a cast member {len(table)}: "
+        f"{table['named'].value_counts().sort_index().to_dict()} by number named"
+    )
+    for column in ("any second", "half the seconds", "every second"):
+        print(f"top-1 pick shows everyone the scene names, {column}: **{table[column].mean():.3f}**")
+    print(f"no footage with them (relaxed pick): {int(table['no footage'].sum())}")
+
+
 def story(args) -> None:
     """A Markdown story of the first ``--scenes`` test descriptions (one per paragraph)."""
     scenes, _, _ = test_scenes(Path(args.workdir), args.split, args.seed)
@@ -189,6 +259,12 @@ def main() -> None:
     command.add_argument("--text-model", default=schema_defaults("author")["text_model"])
     command.add_argument("--text-source", help="its text encoder's source (default: W/resources/minilm)")
     command.set_defaults(func=precision)
+    command = commands.add_parser("characters")
+    command.add_argument("--data", required=True, help="the bench-cast folder")
+    command.add_argument("--story-size", type=int, default=5, help="scenes per story (no shot twice in one)")
+    command.add_argument("--text-model", default=schema_defaults("author")["text_model"])
+    command.add_argument("--text-source", help="its text encoder's source (default: W/resources/minilm)")
+    command.set_defaults(func=characters)
     command = commands.add_parser("story")
     command.add_argument("--scenes", type=int, default=20)
     command.add_argument("--out", required=True)

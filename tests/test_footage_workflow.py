@@ -317,6 +317,9 @@ def test_the_cast_finds_the_demo_portraits_and_search_takes_their_names(indexed)
     assert record["threshold"] and record["threshold_from"]
     segments = pd.read_parquet(indexed / "results" / "index" / "segments.parquet")
     assert set(segments["character"]) <= {"", *ids} and (segments["character"] != "").any()
+    shares = pd.read_csv(indexed / "results" / "index" / "characters.csv")
+    assert set(shares["character"]) == set(ids) and set(EPISODES) <= set(shares["episode"])
+    assert (indexed / "results" / "index" / "characters.png").stat().st_size > 0
     # a names file: read by search alone
     (indexed / "config" / "names.csv").write_text("character,name\nC01,Geu-rae\nC02,Seok-yul\n")
     (indexed / "config" / "names.yaml").write_text(
@@ -328,6 +331,8 @@ def test_the_cast_finds_the_demo_portraits_and_search_takes_their_names(indexed)
             rule for rule, _ in planned_job_wildcards(indexed, "search", *CONFIGS, "config/names.yaml")
         }
         assert planned == {"search"}, planned
+        planned = {rule for rule, _ in planned_job_wildcards(indexed, "index", *CONFIGS, "config/names.yaml")}
+        assert planned == {"index_timeline", "character_summary"}, planned  # what shows names
         run_snakemake(indexed, "search", *CONFIGS, "config/names.yaml")
         hits = pd.read_csv(indexed / "results" / "search" / "hits.csv", keep_default_na=False)
         assert len(hits) and set(hits["character"]) == {"C01"} and set(hits["name"]) == {"Geu-rae"}

@@ -21,10 +21,7 @@ def author_inputs(wildcards):
     }
     if text_source_of(model):
         inputs["text_source"] = text_source_of(model)
-    if config["index"]["characters"]["activate"]:  # the cast's names in the story
-        inputs["cast"] = paths.CAST
-        if config["index"]["characters"]["names"]:
-            inputs["names"] = config["index"]["characters"]["names"]
+    inputs |= cast_and_names_inputs()  # the cast's names, found in the story
     if os.path.exists(paths.AUTHOR_CHOICES):  # picks made on `dramaemo author --serve`'s page
         inputs["choices"] = paths.AUTHOR_CHOICES
     return inputs

@@ -170,7 +170,7 @@ rule index_segments:
 
 rule index_timeline:
     input:
-        paths.INDEX,
+        unpack(timeline_inputs),
     output:
         report(
             paths.TIMELINE,
@@ -189,8 +189,40 @@ rule index_timeline:
     resources:
         mem_mb=rule_mem_mb("index_timeline"),
         runtime=rule_runtime("index_timeline"),
+    params:
+        cast=cast_options,
     shell:
-        "python -m dramaemo index-timeline --index {input:q} --output {output:q} > {log:q} 2>&1"
+        "python -m dramaemo index-timeline --index {input.index:q} {params.cast:q} --output {output:q}"
+        " > {log:q} 2>&1"
+
+
+rule character_summary:
+    input:
+        unpack(character_summary_inputs),
+    output:
+        csv=paths.CHARACTER_SUMMARY.format(kind="csv"),
+        png=report(
+            paths.CHARACTER_SUMMARY.format(kind="png"),
+            caption="../report/character_summary.rst",
+            category="Footage index",
+            subcategory="Characters",
+            labels={"episode": "all", "plot": "emotion per character"},
+        ),
+    log:
+        "logs/character_summary/character_summary.log",
+    benchmark:
+        "benchmarks/character_summary/character_summary.tsv"
+    conda:
+        "../../envs/footage.yaml"
+    threads: rule_threads("character_summary")
+    resources:
+        mem_mb=rule_mem_mb("character_summary"),
+        runtime=rule_runtime("character_summary"),
+    params:
+        cast=cast_options,
+    shell:
+        "python -m dramaemo character-summary --index {input.index:q} {params.cast:q}"
+        " --csv {output.csv:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule index_summary:

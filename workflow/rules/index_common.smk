@@ -164,11 +164,31 @@ def segments_inputs(wildcards):
 def search_inputs(wildcards):
     """The segments, every index (clips), the cast and its names file when there are."""
     inputs = {"segments": paths.SEGMENTS, "index": expand(paths.INDEX, episode=INDEX_EPISODES)}
-    if config["index"]["characters"]["activate"]:
-        inputs["cast"] = paths.CAST
-        if config["index"]["characters"]["names"]:
-            inputs["names"] = config["index"]["characters"]["names"]
-    return inputs
+    return inputs | cast_and_names_inputs()
+
+
+def timeline_inputs(wildcards):
+    """The episode's index, and the cast and its names when index.characters is on (one
+    row per character)."""
+    inputs = {"index": paths.INDEX.format(episode=wildcards.episode)}
+    return inputs | cast_and_names_inputs()
+
+
+def character_summary_inputs(wildcards):
+    return {"index": expand(paths.INDEX, episode=INDEX_EPISODES)} | cast_and_names_inputs()
+
+
+def cast_and_names_inputs():
+    """The cast, and its names file when config gives one (index.characters on)."""
+    settings = config["index"]["characters"]
+    if not settings["activate"]:
+        return {}
+    return {"cast": paths.CAST} | ({"names": settings["names"]} if settings["names"] else {})
+
+
+def cast_options(wildcards, input):
+    """--cast and --names for the inputs that have them (the rule quotes each word)."""
+    return [word for name in ("cast", "names") if name in input.keys() for word in (f"--{name}", input[name])]
 
 
 def index_final_output():
@@ -178,7 +198,11 @@ def index_final_output():
         expand(paths.INDEX, episode=INDEX_EPISODES)
         + [paths.SEGMENTS, *(paths.INDEX_REPORT.format(kind=kind) for kind in ("csv", "html"))]
         + expand(paths.TIMELINE, episode=INDEX_EPISODES)
-        + ([paths.CAST, paths.CAST_RECORD] if config["index"]["characters"]["activate"] else [])
+        + (
+            [paths.CAST, paths.CAST_RECORD, *(paths.CHARACTER_SUMMARY.format(kind=k) for k in ("csv", "png"))]
+            if config["index"]["characters"]["activate"]
+            else []
+        )
     )
 
 

@@ -59,6 +59,7 @@ COMMANDS = {
     "segments": "dramaemo.footage.segments",
     "index-timeline": "dramaemo.footage.report",
     "index-summary": "dramaemo.footage.report",
+    "character-summary": "dramaemo.footage.report",
     "search": "dramaemo.footage.search",
     "author": "dramaemo.authoring.author",
     "cast-page": "dramaemo.authoring.cast_page",

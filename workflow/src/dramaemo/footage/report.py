@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.footage import NO_FACE, TEXT_SOURCES
+from dramaemo.core import paths
+from dramaemo.footage import NO_FACE, TEXT_SOURCES, UNKNOWN_CHARACTER
 from dramaemo.footage.tables import read_index, read_index_metadata
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,23 @@ def track_lanes(faces: pd.DataFrame) -> dict[int, int]:
     return lane
 
 
-def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> None:
+def character_lanes(faces: pd.DataFrame, who: dict[int, str]) -> tuple[dict[int, int], list[str]]:
+    """(a lane per track, the lanes' labels): one lane per character (``who``: track ->
+    its character's name or id), in order of first appearance, then the tracks of no
+    character sharing lanes as track_lanes packs them."""
+    first = faces.groupby("track")["second"].min().sort_values(kind="stable")
+    characters = list(dict.fromkeys(who[t] for t in first.index if who.get(t)))
+    lane = {int(t): characters.index(who[t]) for t in first.index if who.get(t)}
+    rest = faces[~faces["track"].isin(lane)]
+    extra = track_lanes(rest) if len(rest) else {}
+    lane |= {t: len(characters) + number for t, number in extra.items()}
+    labels = characters + ["no character"] * (max(extra.values(), default=-1) + 1)
+    return lane, labels
+
+
+def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output, who: dict | None = None) -> None:
+    """The episode's timeline; ``who`` (track -> character name or id, from the cast):
+    one row per character instead of per track."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,7 +68,11 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
 
     faces = index[index["track"] != NO_FACE]
     tracks = sorted(faces["track"].unique())
-    lane = track_lanes(faces)
+    if who:
+        lane, labels = character_lanes(faces, who)
+    else:
+        lane = track_lanes(faces)
+        labels = None
     lanes = max(lane.values(), default=0) + 1
     seconds = int(index["second"].max()) + 1 if len(index) else 1
     height = min(12.0, 2.8 + 0.3 * lanes)
@@ -74,11 +95,14 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output) -> No
         xlim=(0, seconds),
         ylim=(-0.6, lanes - 0.4),
         xlabel="second",
-        ylabel="face lane",
+        ylabel="character" if labels else "face lane",
         yticks=range(lanes),
         title=f"{episode}: predicted emotion per track and second ({len(tracks)} tracks, "
         f"{faceless} of {seconds} seconds without a face)",
     )
+    if labels:
+        axis.set_yticklabels(labels)
+        axis.invert_yaxis()  # the first character on top
     figure.legend(
         handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS],
         ncol=7,
@@ -108,10 +132,91 @@ def summarise(index: pd.DataFrame) -> dict:
     }
 
 
-def _run_timeline(args) -> None:
+def track_names(index_dir, episode: str, names_file) -> dict[int, str]:
+    """track -> its character's name (the names file's, else the id) in ``episode``."""
+    from dramaemo.footage.cast import read_cast
+    from dramaemo.footage.search import cast_and_names
 
+    ids, names = cast_and_names(index_dir, names_file)
+    if ids is None:
+        return {}
+    cast = read_cast(Path(index_dir) / Path(paths.CAST).name)
+    own = cast[(cast["episode"] == episode) & (cast["character"] != UNKNOWN_CHARACTER)]
+    return {int(t): names.get(c, c) for t, c in zip(own["track"], own["character"])}
+
+
+def character_shares(indexes: list[pd.DataFrame], who_of) -> pd.DataFrame:
+    """Per character and episode, the share of its face-seconds of each predicted emotion
+    (``who_of(episode)``: track -> character)."""
+    rows = []
+    for index in indexes:
+        faces = index[index["track"] != NO_FACE]
+        if faces.empty:
+            continue
+        who = who_of(faces["episode"].iloc[0])
+        faces = faces.assign(character=faces["track"].map(who)).dropna(subset=["character"])
+        for (character, episode), group in faces.groupby(["character", "episode"]):
+            shares = group["pred"].value_counts(normalize=True).reindex(list(EMOTIONS), fill_value=0.0)
+            rows.append({"character": character, "episode": episode, "face_seconds": len(group), **shares})
+    return pd.DataFrame(rows, columns=["character", "episode", "face_seconds", *EMOTIONS])
+
+
+def plot_character_shares(shares: pd.DataFrame, output) -> None:
+    """One stacked bar per character and episode: the share of each emotion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    shares = shares.sort_values(["character", "episode"]).reset_index(drop=True)
+    height = min(16.0, 2.0 + 0.28 * max(len(shares), 1))
+    figure, axis = plt.subplots(figsize=(10, height))
+    left = pd.Series(0.0, index=shares.index)
+    for emotion in EMOTIONS:
+        axis.barh(shares.index, shares[emotion], left=left, color=EMOTION_COLOURS[emotion], height=0.8)
+        left += shares[emotion]
+    axis.set_yticks(shares.index)
+    axis.set_yticklabels(
+        [
+            f"{c} · {e} ({n} s)"
+            for c, e, n in zip(shares["character"], shares["episode"], shares["face_seconds"])
+        ]
+    )
+    axis.invert_yaxis()
+    axis.set(
+        xlim=(0, 1), xlabel="share of the character's face-seconds", title="emotion per character and episode"
+    )
+    figure.legend(
+        handles=[Patch(color=EMOTION_COLOURS[e], label=e) for e in EMOTIONS],
+        ncol=7,
+        loc="lower center",
+        frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0.5 / height, 1, 1))
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+
+
+def _run_timeline(args) -> None:
     _, shots = read_index_metadata(args.index)
-    plot_timeline(read_index(args.index), shots, args.output)
+    index = read_index(args.index)
+    who = None
+    if args.cast:
+        episode = index["episode"].iloc[0] if len(index) else ""
+        who = track_names(Path(args.cast).parent, episode, args.names)
+    plot_timeline(index, shots, args.output, who)
+
+
+def _run_character_summary(args) -> None:
+    index_dir = Path(args.cast).parent
+    shares = character_shares(
+        [read_index(path) for path in args.index], lambda episode: track_names(index_dir, episode, args.names)
+    )
+    shares.to_csv(args.csv, index=False)
+    plot_character_shares(shares, args.png)
+    log.info("%d characters over %d episodes: %s", shares["character"].nunique(), len(args.index), args.png)
 
 
 def _run_summary(args) -> None:
@@ -142,7 +247,18 @@ def add_parser(subparsers) -> None:
     timeline = subparsers.add_parser("index-timeline", help="emotion timeline plot of an indexed episode")
     timeline.add_argument("--index", required=True, help="results/index/{episode}.parquet")
     timeline.add_argument("--output", required=True, help="PNG")
+    timeline.add_argument("--cast", help="results/index/cast.parquet: one row per character")
+    timeline.add_argument("--names", help="names file of the cast")
     timeline.set_defaults(func=_run_timeline)
+    characters = subparsers.add_parser(
+        "character-summary", help="share of each emotion per character and episode (plot and CSV)"
+    )
+    characters.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
+    characters.add_argument("--cast", required=True, help="results/index/cast.parquet")
+    characters.add_argument("--names", help="names file of the cast")
+    characters.add_argument("--csv", required=True)
+    characters.add_argument("--png", required=True)
+    characters.set_defaults(func=_run_character_summary)
     summary = subparsers.add_parser("index-summary", help="share of each emotion per indexed episode")
     summary.add_argument("--index", nargs="+", required=True, help="results/index/{episode}.parquet files")
     summary.add_argument("--csv", required=True)
