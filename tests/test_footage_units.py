@@ -5,6 +5,7 @@ search queries."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -231,6 +232,34 @@ def test_shot_cut_found_and_seconds_assigned(two_shot_video, method):
     assert len(table) == 2
     assert table["start"].iloc[1] == pytest.approx(2.0, abs=0.11)
     assert list(shots.shot_of_times(table, [0.5, 1.5, 2.5, 3.5])) == [0, 0, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def demo_episode(tmp_path_factory) -> Path:
+    """A real demo episode (real portraits on moving backgrounds, scene cuts)."""
+    from dramaemo.dataset.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    build_demo(
+        folder, folder / "annotations.csv", episodes=1, seconds=30, seed=3, width=320, height=240, fps=10
+    )
+    return next(folder.rglob("*.mp4"))
+
+
+def test_one_decode_gives_the_frames_and_the_same_shot_cuts_as_a_decode_of_its_own(demo_episode, tmp_path):
+    from dramaemo.video.frames import extract_frames
+
+    extract_frames(demo_episode, tmp_path / "alone", threads=2)
+    extract_frames(demo_episode, tmp_path / "both", threads=2, scene_scores=tmp_path / "scenes.csv")
+    alone, both = sorted((tmp_path / "alone").glob("*.jpg")), sorted((tmp_path / "both").glob("*.jpg"))
+    assert [p.name for p in alone] == [p.name for p in both] and len(alone) == 30
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(alone, both))  # the very same frames
+    for threshold in (0.1, 0.2, 0.4):
+        decoded = shots.cuts_ffmpeg(demo_episode, threshold, 0.5)
+        assert shots.cuts_from_scores(tmp_path / "scenes.csv", threshold, 0.5) == decoded, threshold
+    assert len(shots.cuts_ffmpeg(demo_episode, 0.2, 0.5)) >= 2  # the demo's scenes are cut
+    table = shots.detect_shots(demo_episode, "ffmpeg", 0.2, 0.5, scores=tmp_path / "scenes.csv")
+    assert table.equals(shots.detect_shots(demo_episode, "ffmpeg", 0.2, 0.5))
 
 
 # ---------------------------------------------------------------------------- segments

@@ -3,6 +3,7 @@ gallery opened from disk in Debian's headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -303,8 +304,6 @@ def test_snakemake_author_cuts_a_story_with_the_trained_text_model(indexed):
 def test_the_cast_finds_the_demo_portraits_and_search_takes_their_names(indexed):
     """The demo's two real portraits come out as two characters, each in both episodes;
     a names file renames them for search only (no segment or cast job reruns)."""
-    import json
-
     from conftest import planned_job_wildcards
 
     cast = pd.read_parquet(indexed / "results" / "index" / "cast.parquet")
@@ -350,3 +349,42 @@ def test_the_cast_finds_the_demo_portraits_and_search_takes_their_names(indexed)
         assert "unknown character 'Min-ah'; known: Geu-rae (C01), Seok-yul (C02)" in unknown.stderr
     finally:
         (indexed / "config" / "names.yaml").unlink()
+
+
+def test_a_new_episode_joins_the_named_cast_without_renumbering(indexed):
+    """The cast page's edits over the indexed cast, then another episode indexed: the
+    characters keep their ids (so their names), and the new episode's faces join them."""
+    from dramaemo.labelling.cast_store import CastStore
+
+    cast = pd.read_parquet(indexed / "results" / "index" / "cast.parquet")
+    named = cast[cast["character"] != ""]
+    members: dict[str, set] = {}
+    for character, episode, track in zip(named["character"], named["episode"], named["track"]):
+        members.setdefault(character, set()).add((episode, int(track)))
+    # the edits file keeps C02's tracks under id C07 (as after merges on the page): a
+    # rebuilt cast that numbered characters afresh would call them C02 again
+    store = CastStore(members, indexed / "config" / "cast_names.csv", indexed / "config" / "cast_edits.json")
+    store.name("C01", "Geu-rae")
+    store.close()
+    edits = json.loads((indexed / "config" / "cast_edits.json").read_text())
+    edits["characters"]["C07"] = edits["characters"].pop("C02")
+    (indexed / "config" / "cast_edits.json").write_text(json.dumps(edits))
+    shutil.copy(
+        indexed / "resources" / "demo" / "episodes" / "demo02.mp4", indexed / "unlabelled" / "extra02.mp4"
+    )
+    (indexed / "config" / "more.yaml").write_text(
+        f"index: {{episodes: [{', '.join(EPISODES)}, {UNLABELLED}, extra02], episodes_dir: unlabelled, "
+        "characters: {names: config/cast_names.csv, edits: config/cast_edits.json}}\n"
+    )
+    run_snakemake(indexed, "index", *CONFIGS, "config/more.yaml")
+    again = pd.read_parquet(indexed / "results" / "index" / "cast.parquet")
+    before = dict(zip(zip(named["episode"], named["track"]), named["character"].replace({"C02": "C07"})))
+    after = dict(zip(zip(again["episode"], again["track"]), again["character"]))
+    assert all(after[key] == character for key, character in before.items())  # nobody renumbered
+    # extra02 is demo02 again: its tracks take the characters demo02's tracks have
+    demo02 = {t: c for (e, t), c in after.items() if e == "demo02" and c}
+    extra02 = {t: c for (e, t), c in after.items() if e == "extra02" and c}
+    assert extra02 and set(extra02.values()) <= {"C01", "C07"}
+    assert sum(extra02.get(t) == c for t, c in demo02.items()) >= len(demo02) - 1
+    record = json.loads((indexed / "results" / "index" / "cast.json").read_text())
+    assert record["kept"] == 2 and record["edits"]["characters"] == 2

@@ -1,5 +1,6 @@
 # One frame per second of each episode (ffmpeg): second k is the frame nearest to
-# k + frames.offset seconds.
+# k + frames.offset seconds; in the same decode, every frame's scene-change score, from
+# which detect_shots cuts the shots (no second decode).
 
 
 rule extract_frames:
@@ -8,6 +9,7 @@ rule extract_frames:
     output:
         frames=frames_folder(paths.FRAMES),
         info=paths.FRAMES_INFO,
+        scores=paths.SCENE_SCORES,
     log:
         "logs/extract_frames/{episode}.log",
     benchmark:
@@ -24,5 +26,5 @@ rule extract_frames:
         decoding="--fast-decode" if config["frames"]["fast_decode"] else "--no-fast-decode",
     shell:
         "python -m dramaemo extract-frames --video {input.video:q} --outdir {output.frames:q}"
-        " --info {output.info:q} --offset {params.offset}"
+        " --info {output.info:q} --scene-scores {output.scores:q} --offset {params.offset}"
         " --jpeg-quality {params.jpeg_quality} {params.decoding} --threads {threads} > {log:q} 2>&1"

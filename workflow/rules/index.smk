@@ -8,7 +8,7 @@
 
 rule detect_shots:
     input:
-        video=episode_video,
+        unpack(shots_inputs),
     output:
         paths.SHOTS,
     log:
@@ -29,8 +29,9 @@ rule detect_shots:
             else f"--threshold {config['index']['shots']['threshold']}"
         ),
         min_shot_seconds=config["index"]["shots"]["min_shot_seconds"],
+        scores=lambda wildcards, input: ["--scores", input.scores] if "scores" in input.keys() else [],
     shell:
-        "python -m dramaemo detect-shots --video {input.video:q} --output {output:q}"
+        "python -m dramaemo detect-shots --video {input.video:q} {params.scores:q} --output {output:q}"
         " --method {params.method} {params.threshold}"
         " --min-shot-seconds {params.min_shot_seconds} > {log:q} 2>&1"
 

@@ -153,6 +153,15 @@ def cast_inputs(wildcards):
     return inputs
 
 
+def shots_inputs(wildcards):
+    """The video, and for ffmpeg's scene score the scores extract_frames computed in its
+    decode (PySceneDetect decodes the video itself)."""
+    inputs = {"video": episode_video(wildcards)}
+    if config["index"]["shots"]["method"] == "ffmpeg":
+        inputs["scores"] = paths.SCENE_SCORES.format(episode=wildcards.episode)
+    return inputs
+
+
 def segments_inputs(wildcards):
     """Every index, and the cast when index.characters is on."""
     inputs = {"index": expand(paths.INDEX, episode=INDEX_EPISODES)}

@@ -13,6 +13,7 @@ from dramaemo.core import registry
 # ---- video and faces (one per episode)
 FRAMES = "results/frames/{episode}"
 FRAMES_INFO = "results/frames/{episode}.info.json"
+SCENE_SCORES = "results/frames/{episode}.scenes.csv"  # every frame's scene-change score, same decode
 DETECTIONS = "results/faces/{episode}.detections.csv"
 CROPS = "results/crops/{episode}"
 MANIFEST = "results/crops/{episode}.manifest.csv"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dramaemo.core.errors import UserError
-from dramaemo.video.frames import ffmpeg_exe, probe_video
+from dramaemo.video.frames import SCENE_COLUMNS, ffmpeg_exe, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,40 @@ def cuts_ffmpeg(video: str | Path, threshold: float, min_shot_seconds: float) ->
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise UserError(f"{video}: ffmpeg scene detection failed ({result.stderr.strip()[-200:]})")
+    moments = [float(match.group(1)) for match in re.finditer(r"pts_time:\s*([0-9.]+)", result.stderr)]
+    return kept_cuts(moments, min_shot_seconds)
+
+
+def kept_cuts(moments, min_shot_seconds: float) -> list[float]:
+    """Cut times after 0, each at least ``min_shot_seconds`` after the previous kept one."""
     cuts: list[float] = []
-    for match in re.finditer(r"pts_time:\s*([0-9.]+)", result.stderr):
-        moment = float(match.group(1))
+    for moment in moments:
         if moment > 0 and (not cuts or moment - cuts[-1] >= min_shot_seconds):
             cuts.append(moment)
     return cuts
 
 
+def cuts_from_scores(path: str | Path, threshold: float, min_shot_seconds: float) -> list[float]:
+    """cuts_ffmpeg's cuts from the scene scores extract-frames wrote in its own decode
+    (video.frames SCENE_COLUMNS): the frames whose score exceeds ``threshold``."""
+    try:
+        scores = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no scene scores; rerun extract_frames for the episode") from None
+    if list(scores.columns) != list(SCENE_COLUMNS):
+        raise UserError(f"{path}: expected columns {','.join(SCENE_COLUMNS)}; rerun extract_frames")
+    return kept_cuts(scores.loc[scores["scene_score"] > threshold, "pts_time"].tolist(), min_shot_seconds)
+
+
 def detect_shots(
-    video: str | Path, method: str = "ffmpeg", threshold: float | None = None, min_shot_seconds: float = 0.5
+    video: str | Path,
+    method: str = "ffmpeg",
+    threshold: float | None = None,
+    min_shot_seconds: float = 0.5,
+    scores: str | Path | None = None,
 ) -> pd.DataFrame:
-    """The shots of ``video``: shot, start, end (seconds)."""
+    """The shots of ``video``: shot, start, end (seconds). ``scores``: the scene scores of
+    extract-frames' decode, so that method ffmpeg decodes nothing again."""
     if method not in METHODS:  # (the rule's default is config index.shots.method)
         raise UserError(f"shot method {method!r}: use one of {', '.join(METHODS)}")
     info = probe_video(video)
@@ -85,9 +107,11 @@ def detect_shots(
             video, DEFAULT_THRESHOLD["scenedetect"] if threshold is None else threshold, min_shot_seconds
         )
     else:
-        cuts = cuts_ffmpeg(
-            video, DEFAULT_THRESHOLD["ffmpeg"] if threshold is None else threshold, min_shot_seconds
-        )
+        threshold = DEFAULT_THRESHOLD["ffmpeg"] if threshold is None else threshold
+        if scores is None:
+            cuts = cuts_ffmpeg(video, threshold, min_shot_seconds)
+        else:
+            cuts = cuts_from_scores(scores, threshold, min_shot_seconds)
     cuts = [c for c in cuts if 0 < c < info.duration]
     bounds = [0.0, *cuts, info.duration]
     log.info(
@@ -123,7 +147,11 @@ def read_shots(path: str | Path) -> pd.DataFrame:
 
 
 def _run(args) -> None:
-    shots = detect_shots(args.video, args.method, args.threshold, args.min_shot_seconds)
+    if args.scores and args.method != "ffmpeg":
+        raise UserError(
+            f"--scores holds ffmpeg's scene scores; method {args.method} decodes the video itself"
+        )
+    shots = detect_shots(args.video, args.method, args.threshold, args.min_shot_seconds, args.scores)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     shots.to_csv(args.output, index=False)
 
@@ -139,4 +167,5 @@ def add_parser(subparsers) -> None:
         help="ffmpeg scene score (default 0.2) or AdaptiveDetector adaptive_threshold (default 3)",
     )
     parser.add_argument("--min-shot-seconds", type=float, default=0.5, help="shortest shot")
+    parser.add_argument("--scores", help="extract-frames' scene scores (method ffmpeg: no second decode)")
     parser.set_defaults(func=_run)

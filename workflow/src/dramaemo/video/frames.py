@@ -126,6 +126,7 @@ def extract_frames(
     jpeg_quality: int | None = None,
     threads: int = 0,
     fast_decode: bool | None = None,
+    scene_scores: str | Path | None = None,
 ) -> VideoInfo:
     """Write one JPEG per second of ``video`` into ``outdir`` as ``{second:06d}.jpg``
     (settings left None: the schema's ``frames`` defaults).
@@ -133,6 +134,10 @@ def extract_frames(
     ``fast_decode``: ffmpeg skips the deblocking filter and the frames no other frame
     references (FAST_DECODE), about a fifth less extraction time; second k's frame may then be a
     neighbour of the nearest one, and pixels differ slightly (BENCHMARKS.md).
+
+    ``scene_scores``: a CSV file (SCENE_COLUMNS) for every decoded frame's scene-change
+    score, computed in the same decode (footage.shots reads it: one decode of the episode
+    for its frames and its shot cuts).
 
     Returns the probed VideoInfo. A decode error, or fewer frames than the duration
     promises (a truncated file), raises UserError naming the video.
@@ -151,9 +156,12 @@ def extract_frames(
     # than that, which is the frame nearest to k + offset (an input seek plus fps=1 is
     # off by up to half a second, measured on synthetic numbered frames).
     shift = offset + (0.5 / info.fps if info.fps > 0 else 0.0)
-    stream = (
-        ffmpeg.input(str(video), threads=threads, **(FAST_DECODE if fast_decode else {}))
-        .video.filter("setpts", f"PTS-STARTPTS-{shift:.6f}/TB")
+    decoded = ffmpeg.input(str(video), threads=threads, **(FAST_DECODE if fast_decode else {})).video
+    if scene_scores is not None:
+        split = decoded.filter_multi_output("split")
+        decoded, scored = split[0], split[1]
+    frames = (
+        decoded.filter("setpts", f"PTS-STARTPTS-{shift:.6f}/TB")
         .filter("fps", fps=1, round="up", start_time=0)
         .output(
             str(outdir / FRAME_PATTERN),
@@ -163,6 +171,23 @@ def extract_frames(
             loglevel="error",
             nostats=None,
         )
+    )
+    outputs = [frames]
+    # ffmpeg writes the scores into a plain temporary path (no characters to escape in a filter)
+    work = Path(tempfile.mkdtemp(prefix="dramaemo-scenes-")) if scene_scores is not None else None
+    if scene_scores is not None:
+        # every frame's scene-change score (footage.shots thresholds it), on the same
+        # decoded frames: the shot detector's own filters, times from the first frame
+        printed = work / "scores.txt"
+        outputs.append(
+            scored.filter("setpts", "PTS-STARTPTS")
+            .filter("scale", 160, -2)
+            .filter("select", "gte(scene,0)")
+            .filter("metadata", "print", key="lavfi.scene_score", file=str(printed))
+            .output("-", format="null")
+        )
+    stream = (
+        ffmpeg.merge_outputs(*outputs)
         # key=value progress blocks on stdout every few seconds, for the log
         .global_args(
             "-hide_banner", "-nostdin", "-progress", "pipe:1", "-stats_period", str(PROGRESS_SECONDS)
@@ -170,6 +195,21 @@ def extract_frames(
         .overwrite_output()
     )
     command = stream.compile(cmd=ffmpeg_exe())
+    try:
+        _decode(video, command, info, offset, outdir)
+        if work is not None:
+            times, scores = read_printed_scores(work / "scores.txt")
+            write_scene_scores(scene_scores, times, scores)
+            log.info("%s: scene scores of %d frames in %s", video, len(times), scene_scores)
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+    return info
+
+
+def _decode(video, command: list[str], info: VideoInfo, offset: float, outdir: Path) -> None:
+    """Run the extraction's ffmpeg, its progress to the log; UserError for a damaged or
+    truncated video."""
     log.info("%s: %s", video, " ".join(command))
     # stderr to a file, not a pipe: a damaged video can print more than a pipe holds
     # while we read the progress on stdout.
@@ -198,7 +238,29 @@ def extract_frames(
             f"from its duration of {info.duration:.1f} s; copy the episode again"
         )
     log.info("%s: %d frames (one per second) in %s", video, written, outdir)
-    return info
+
+
+SCENE_COLUMNS = ("pts_time", "scene_score")  # the scores file: every decoded frame's
+
+
+def read_printed_scores(path: Path) -> tuple[list[float], list[float]]:
+    """(times, scores) from ffmpeg's ``metadata=print`` lines: ``frame:N pts:P
+    pts_time:T`` then ``lavfi.scene_score=S``."""
+    times, scores = [], []
+    moment = None
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("frame:"):
+            found = re.search(r"pts_time:\s*(-?[0-9.]+)", line)
+            moment = float(found.group(1)) if found else None
+        elif line.startswith("lavfi.scene_score=") and moment is not None:
+            times.append(moment)
+            scores.append(float(line.split("=", 1)[1]))
+    return times, scores
+
+
+def write_scene_scores(path, times, scores) -> None:
+    lines = [",".join(SCENE_COLUMNS)] + [f"{t:.6f},{s:.6f}" for t, s in zip(times, scores)]
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def frames_record(info: VideoInfo, outdir: str | Path, offset: float, fast_decode: bool) -> dict:
@@ -213,7 +275,13 @@ def frames_record(info: VideoInfo, outdir: str | Path, offset: float, fast_decod
 
 def _run_extract(args) -> None:
     info = extract_frames(
-        args.video, args.outdir, args.offset, args.jpeg_quality, args.threads, args.fast_decode
+        args.video,
+        args.outdir,
+        args.offset,
+        args.jpeg_quality,
+        args.threads,
+        args.fast_decode,
+        scene_scores=args.scene_scores,
     )
     if args.info:
         record = frames_record(info, args.outdir, args.offset, args.fast_decode)
@@ -241,5 +309,8 @@ def add_parser(subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=frames["fast_decode"],
         help="skip deblocking and non-reference frames (approximate frames)",
+    )
+    parser.add_argument(
+        "--scene-scores", help="CSV of every frame's scene-change score, from the same decode (shot cuts)"
     )
     parser.set_defaults(func=_run_extract)
