@@ -367,10 +367,11 @@ def bench_hour(args) -> None:
             DEFAULTS["frames"]["jpeg_quality"],
             threads["extract_frames"],
             args.fast_decode,
+            scene_scores=Path(tmp) / "scenes.csv",  # as rule extract_frames: the shot cuts' scores too
         )
         rows.append(
             {
-                "stage": "extract_frames" + (" (fast_decode)" if args.fast_decode else ""),
+                "stage": "extract_frames (+ scene scores)" + (" (fast_decode)" if args.fast_decode else ""),
                 "wall s": wall,
                 "CPU s": cpu,
             }
