@@ -198,7 +198,6 @@ def test_cast_page_by_keyboard_in_chromium(index_dir, chrome):
     import threading
 
     from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     from werkzeug.serving import make_server
 
@@ -218,10 +217,13 @@ def test_cast_page_by_keyboard_in_chromium(index_dir, chrome):
     def press(*keys):
         ActionChains(chrome).send_keys(*keys).perform()
 
-    def cards():
+    def cards():  # one script: the page re-renders its cards after every action
         return [
-            (card.get_attribute("data-character"), len(card.find_elements(By.CSS_SELECTOR, "figure")))
-            for card in chrome.find_elements(By.CSS_SELECTOR, "section.card")
+            tuple(card)
+            for card in chrome.execute_script(
+                "return [...document.querySelectorAll('section.card')]"
+                ".map(c => [c.dataset.character, c.querySelectorAll('figure').length]);"
+            )
         ]
 
     try:
@@ -243,9 +245,10 @@ def test_cast_page_by_keyboard_in_chromium(index_dir, chrome):
         assert list(read_edits(edits)["characters"]) == ["C01"]
         press("u")  # undo the merge
         wait.until(lambda driver: cards() == [("C01", 2), ("C02", 2)])
-        assert "Geu-rae" in chrome.find_element(
-            By.CSS_SELECTOR, 'section[data-character="C01"] input'
-        ).get_attribute("value")
+        shown = chrome.execute_script(
+            "return document.querySelector('section[data-character=C01] input').value;"
+        )
+        assert shown == "Geu-rae"
     finally:
         server.shutdown()
         store.close()

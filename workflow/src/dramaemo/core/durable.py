@@ -67,8 +67,9 @@ class EventLog:
             finally:
                 fcntl.flock(self._descriptor, fcntl.LOCK_UN)
 
-    def catch_up(self) -> list[dict]:
-        """The events beyond what this reader has seen (caller holds the lock)."""
+    def catch_up(self) -> list[tuple[int, dict]]:
+        """(line number, event) of the events beyond what this reader has seen (caller
+        holds the lock)."""
         import json
         import logging
 
@@ -93,7 +94,7 @@ class EventLog:
         for line in data[:complete].splitlines():
             self.lines += 1
             try:
-                events.append(json.loads(line))
+                events.append((self.lines, json.loads(line)))
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise UserError(f"{self.path}: line {self.lines}: not a JSON event") from None
         self._offset += complete

@@ -52,9 +52,9 @@ class CastStore:
     # -- state: the initial cast with every effective event applied in order
 
     def _catch_up(self) -> None:
-        for event in self.log.catch_up():
+        for line, event in self.log.catch_up():
             if event.get("action") not in ACTIONS:
-                raise UserError(f"{self.log.path}: line {self.log.lines}: not a cast page event")
+                raise UserError(f"{self.log.path}: line {line}: not a cast page event")
             self._events.append(event)
 
     def _effective(self) -> list[dict]:

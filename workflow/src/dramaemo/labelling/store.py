@@ -15,19 +15,14 @@ under the lock before writing.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import io
-import json
 import logging
-import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dramaemo.core.durable import replace_text
+from dramaemo.core.durable import EventLog, replace_text
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.dataset.annotations import item_id as face_item_id
@@ -174,65 +169,35 @@ class LabelStore:
                 "written by `dramaemo label`; choose another --out (it would be overwritten)"
             )
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._thread_lock = threading.Lock()
-        self._descriptor = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        self._offset = 0  # bytes of the log already applied
-        self._line_number = 0
+        self._log = EventLog(self.log_path)
         self._events: list[dict] = []  # every event, in log order
         self._effective: dict[int, dict] = {}  # seq -> label/skip event not undone, by seq
         self._item_seqs: dict[str, list[int]] = {}  # item_id -> its effective events' seqs
         self._state: dict[str, dict] = {}  # item_id -> its latest effective event
         self._csv_rows: dict[str, tuple[tuple, str]] = {}  # item_id -> (sort key, CSV line)
-        with self._locked():
+        with self._log.locked():
             self._catch_up()
             self._write_csv()
 
     def close(self) -> None:
-        os.close(self._descriptor)
+        self._log.close()
 
     # -- locking and the log
 
-    @contextlib.contextmanager
     def _locked(self):
         """Thread lock for this process's tabs, file lock for other processes."""
-        with self._thread_lock:
-            fcntl.flock(self._descriptor, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+        return self._log.locked()
 
     def _catch_up(self) -> None:
         """Apply what the log holds beyond what we have read (other servers' events)."""
-        size = os.fstat(self._descriptor).st_size
-        if size == self._offset:
-            return
-        data = os.pread(self._descriptor, size - self._offset, self._offset)
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):
-            # Writers hold the lock until their whole line is on disk, so a partial line
-            # here is a crash's remnant: never acknowledged, safe to cut.
-            log.warning(
-                "%s: dropping %d bytes of a line cut by a crash (never acknowledged)",
-                self.log_path,
-                len(data) - complete,
-            )
-            os.ftruncate(self._descriptor, self._offset + complete)
-            os.fsync(self._descriptor)
-        for line in data[:complete].splitlines():
-            self._line_number += 1
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise UserError(f"{self.log_path}: line {self._line_number}: not a JSON event") from None
+        for line, event in self._log.catch_up():
             if event.get("annotator") != self.annotator:
                 raise UserError(
-                    f"{self.log_path}: line {self._line_number}: labels of annotator "
+                    f"{self.log_path}: line {line}: labels of annotator "
                     f"{event.get('annotator')!r}, not {self.annotator!r}; give each "
                     "annotator their own --out file"
                 )
             self._apply(event)
-        self._offset += complete
 
     def _apply(self, event: dict) -> None:
         """Update the state by one event (incrementally: thousands of labels stay fast)."""
@@ -269,14 +234,7 @@ class LabelStore:
             "annotator": self.annotator,
             **event,
         }
-        line = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
-        written = os.write(self._descriptor, line)
-        if written != len(line):  # a full disk; cut what went out so the log stays whole
-            os.ftruncate(self._descriptor, self._offset)
-            raise OSError(f"{self.log_path}: short write ({written} of {len(line)} bytes)")
-        os.fsync(self._descriptor)
-        self._offset += len(line)
-        self._line_number += 1
+        self._log.append(event)
         self._apply(event)
         self._write_csv()
         return event
