@@ -157,6 +157,7 @@ def test_bad_videos_are_listed_at_once_then_skipped(tiny_front, tiny_workdir):
     assert sorted(p.name for p in (work / "results/frames").iterdir()) == [
         "ep01",
         "ep01.info.json",
+        "ep01.scenes.csv",
     ]  # nothing is made of the skipped videos
     report = pd.read_csv(work / "results/dataset/join_report.csv")
     skipped = report[report["category"] == "skipped_video"]
