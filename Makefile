@@ -45,6 +45,7 @@ demo: setup
 	@echo "Done: results/table/ holds the F1 table, results/report.html the report,"
 	@echo "results/search/hits.csv the search's $$(($$(wc -l < results/search/hits.csv) - 1)) hit(s), their clips' gallery: $(CURDIR)/results/search/gallery/index.html"
 	@echo "config/demo_story.md's rough cut: $(CURDIR)/results/author/rough_cut.mp4, its storyboard: $(CURDIR)/results/author/storyboard.html"
+	@echo "the cast: $$($(BIN)/python -c 'import json; print(json.load(open("results/index/cast.json"))["characters"])') character(s) over the episodes (results/index/characters.png); name them: $(BIN)/python -m dramaemo cast-page --names config/cast_names.csv --edits config/cast_edits.json"
 
 # Style and the package's import rules first (seconds), then the suite.
 lint: setup-test
