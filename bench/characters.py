@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from dramaemo.footage import NO_FACE
 from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
 from dramaemo.footage.shots import detect_shots, shot_of_times
 from dramaemo.footage.tracks import link_tracks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from footage import identity_share, stage_times  # noqa: E402  (bench/footage.py: Snakemake's benchmark files)
 
 EXTRA = "extra"
 
@@ -244,24 +248,11 @@ def bench_index(args) -> None:
             f"**{mine['precision'].mean():.3f}**"
         )
     # identity stage time beside the rest of the index (Snakemake's benchmark files)
-    seconds = {}
-    for rule in (
-        "extract_frames",
-        "detect_shots",
-        "detect_faces",
-        "crop_faces",
-        "index_episode",
-        "describe_tracks",
-    ):
-        seconds[rule] = sum(
-            pd.read_csv(workdir / "benchmarks" / rule / f"{e}.tsv", sep="\t")["s"].iloc[0] for e in episodes
-        )
-    for rule in ("index_segments", "cast"):
-        seconds[rule] = pd.read_csv(workdir / "benchmarks" / rule / f"{rule}.tsv", sep="\t")["s"].iloc[0]
-    rest = sum(v for k, v in seconds.items() if k not in ("describe_tracks", "cast"))
-    identity_seconds = seconds["describe_tracks"] + seconds["cast"]
+    times = stage_times(workdir, episodes)
+    stages = dict(zip(times["rule"], times["wall s"]))
+    identity_seconds, rest = identity_share(stages)
     print(
-        f"\ntimes (s, wall per job, summed): {', '.join(f'{k} {v:.1f}' for k, v in seconds.items())}; "
+        f"\ntimes (s, wall per job, summed): {', '.join(f'{k} {v:.1f}' for k, v in stages.items())}; "
         f"identity {identity_seconds:.1f} s = **{identity_seconds / rest:.1%}** of the rest of the index ({rest:.1f} s)"
     )
 

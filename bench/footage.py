@@ -162,17 +162,57 @@ def shots(args) -> None:
         )
 
 
+# The index's rules in the order data flows: one job per episode, then one for all.
+EPISODE_RULES = (
+    "extract_frames",
+    "detect_shots",
+    "detect_faces",
+    "crop_faces",
+    "index_episode",
+    "describe_tracks",
+    "index_timeline",
+)
+ALL_EPISODE_RULES = ("index_segments", "cast", "character_summary", "index_summary")
+IDENTITY_RULES = ("describe_tracks", "cast")  # the characters' stage (issue 23's budget)
+REPORT_RULES = ("index_timeline", "character_summary", "index_summary")  # plots, after the index
+
+
+def identity_share(stages: dict[str, float]) -> tuple[float, float]:
+    """(identity seconds, the rest of the index from the video to segments.parquet)."""
+    identity = sum(stages.get(rule, 0.0) for rule in IDENTITY_RULES)
+    rest = sum(v for rule, v in stages.items() if rule not in IDENTITY_RULES + REPORT_RULES)
+    return identity, rest
+
+
+def stage_times(workdir: Path, episodes) -> pd.DataFrame:
+    """Wall and CPU seconds of each index rule (Snakemake's benchmark files, summed over
+    the episodes; rules without a file, e.g. the cast when off, are left out)."""
+    rows = []
+    for rule in EPISODE_RULES + ALL_EPISODE_RULES:
+        names = episodes if rule in EPISODE_RULES else [rule]
+        files = [workdir / "benchmarks" / rule / f"{name}.tsv" for name in names]
+        if not all(f.is_file() for f in files):
+            continue
+        tables = [pd.read_csv(f, sep="\t") for f in files]
+        rows.append(
+            {
+                "rule": rule,
+                "wall s": sum(float(t["s"].iloc[0]) for t in tables),
+                "CPU s": sum(float(t["cpu_time"].iloc[0]) for t in tables),
+                "max RSS MB": max(float(t["max_rss"].iloc[0]) for t in tables),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def throughput(args) -> None:
     workdir = Path(args.workdir)
     summaries = [json.loads(p.read_text()) for p in sorted((workdir / paths.INDEX_DIR).glob("*.json"))]
+    summaries = [s for s in summaries if "episode" in s]  # cast.json is no episode's summary
     episodes = [s["episode"] for s in summaries]
     video_seconds = sum(s["seconds"] for s in summaries)
-    stages = {}
-    for rule in ("extract_frames", "detect_faces", "crop_faces", "detect_shots", "index_episode"):
-        stages[rule] = sum(
-            float(pd.read_csv(workdir / "benchmarks" / rule / f"{e}.tsv", sep="\t")["s"].iloc[0])
-            for e in episodes
-        )
+    times = stage_times(workdir, episodes)
+    stages = dict(zip(times["rule"], times["wall s"]))
     total = sum(stages.values())
     print(
         f"| episodes | {len(episodes)}, {video_seconds:,} s of video, "
@@ -182,8 +222,17 @@ def throughput(args) -> None:
     print(
         f"| whole index, one job at a time | {total:.0f} s: {video_seconds / total:.1f} video seconds per wall second |"
     )
-    for rule, seconds in stages.items():
-        print(f"| {rule} | {seconds:.0f} s ({seconds / total:.0%}) |")
+    for row in times.itertuples(index=False):
+        print(
+            f"| {row.rule} | {row[1]:.0f} s wall ({row[1] / total:.0%}), {row[2]:.0f} s CPU, "
+            f"max RSS {row[3]:.0f} MB |"
+        )
+    identity, rest = identity_share(stages)
+    if identity:
+        print(
+            f"| identity stage ({', '.join(IDENTITY_RULES)}) | {identity:.0f} s: +{identity / rest:.0%} on the "
+            f"rest of the index from the video to segments.parquet ({rest:.0f} s) |"
+        )
     inner = {}
     for summary in summaries:
         for stage, seconds in summary["stage_seconds"].items():
