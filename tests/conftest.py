@@ -224,3 +224,44 @@ def found_faces(frames, episode, *, threads=1, **settings):
     return detect_faces(
         frames_dir=frames, episode=episode, detector=DETECTORS[name](**chosen), threads=threads
     )
+
+
+# ---- a local page's server, as a user starts it (the labelling and cast pages)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def json_request(url: str, body: dict | None = None, timeout: float = 30) -> dict:
+    """GET ``url`` (POST ``body`` as JSON when given); the JSON answer."""
+    import json
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def start_page_server(command: list[str], cwd, port: int, log_file, env=None) -> subprocess.Popen:
+    """Start ``command`` (a page's server on ``port``) and wait until /api/state answers."""
+    import time
+    import urllib.error
+
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            json_request(f"http://127.0.0.1:{port}/api/state")
+            return server
+        except (urllib.error.URLError, ConnectionError):
+            if server.poll() is not None:
+                raise AssertionError(f"server exited {server.returncode}") from None
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("server did not answer within 60 s")

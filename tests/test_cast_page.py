@@ -4,21 +4,15 @@ workflow's readers (footage.cast), and the page driven by keyboard in headless C
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import snakemake_env
+from conftest import free_port, json_request, snakemake_env, start_page_server
 
 from dramaemo.core.errors import UserError
 from dramaemo.footage import CAST_COLUMNS, INDEX_COLUMNS
@@ -128,64 +122,27 @@ def test_the_edits_keep_ids_and_members_when_the_cast_is_built_again(tmp_path):
     assert record["edits"] == {"characters": 2, "split": 1, "tracks no longer indexed": 0}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _request(url, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def _start(workdir, port, log_file):
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramaemo",
-            "cast-page",
-            "--names",
-            "cast/names.csv",
-            "--edits",
-            "cast/edits.json",
-        ]
-        + ["--port", str(port)],
-        cwd=workdir,
-        env=snakemake_env(),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    for _ in range(300):
-        try:
-            _request(f"http://127.0.0.1:{port}/api/state")
-            return server
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None:
-                raise AssertionError(f"server exited {server.returncode}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("server did not answer within 60 s")
+    command = [sys.executable, "-m", "dramaemo", "cast-page", "--names", "cast/names.csv"]
+    command += ["--edits", "cast/edits.json", "--port", str(port)]
+    return start_page_server(command, workdir, port, log_file, env=snakemake_env())
 
 
 def test_killed_server_loses_no_acknowledged_action(index_dir):
     workdir = index_dir.parents[1]
-    port = _free_port()
+    port = free_port()
     with open(workdir / "server.log", "wb") as log_file:
         server = _start(workdir, port, log_file)
         try:
             base = f"http://127.0.0.1:{port}"
-            _request(f"{base}/api/name", {"character": "C01", "name": "Geu-rae"})
-            _request(f"{base}/api/merge", {"character": "C02", "into": "C01"})
+            json_request(f"{base}/api/name", {"character": "C01", "name": "Geu-rae"})
+            json_request(f"{base}/api/merge", {"character": "C02", "into": "C01"})
         finally:
             server.send_signal(signal.SIGKILL)  # no clean shutdown
             server.wait()
         server = _start(workdir, port, log_file)
         try:
-            state = _request(f"http://127.0.0.1:{port}/api/state")
+            state = json_request(f"http://127.0.0.1:{port}/api/state")
         finally:
             server.terminate()
             server.wait()

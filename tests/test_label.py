@@ -12,13 +12,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import imageio.v3 as imageio
@@ -29,6 +26,7 @@ import pandas as pd
 import pytest
 import skimage.data
 import skimage.transform
+from conftest import free_port, json_request, start_page_server
 from skimage.color import rgb2gray
 from skimage.util import img_as_ubyte
 
@@ -391,19 +389,6 @@ def test_a_line_cut_by_a_crash_is_dropped_and_the_rest_kept(workdir, caplog):
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _request(url: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 # The real CLI entry point; a label command imports only dramaemo.labelling.page (cli.COMMANDS).
 CLI_MAIN = "import sys; from dramaemo import cli; sys.exit(cli.main(sys.argv[1:]))"
 
@@ -431,22 +416,11 @@ def _start_server(workdir: Path, port: int, log_file) -> subprocess.Popen:
         "--port",
         str(port),
     ]
-    server = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            _request(f"http://127.0.0.1:{port}/api/state")
-            return server
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None:
-                raise AssertionError(f"server exited {server.returncode}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("server did not answer within 60 s")
+    return start_page_server(command, workdir, port, log_file)
 
 
 def test_killed_server_loses_no_acknowledged_label(workdir):
-    port = _free_port()
+    port = free_port()
     with open(workdir / "server.log", "wb") as log_file:
         server = _start_server(workdir, port, log_file)
         try:
@@ -456,14 +430,16 @@ def test_killed_server_loses_no_acknowledged_label(workdir):
                 ("ep01_000001_0", "Fear"),
                 ("ep01_000002_0", "Sad"),
             ):
-                _request(f"{base}/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"})
-            _request(f"{base}/api/undo", {})
+                json_request(
+                    f"{base}/api/label", {"item_id": item_id, "emotion": emotion, "description": "x"}
+                )
+            json_request(f"{base}/api/undo", {})
         finally:
             server.send_signal(signal.SIGKILL)  # no clean shutdown
             server.wait()
         server = _start_server(workdir, port, log_file)
         try:
-            state = _request(f"http://127.0.0.1:{port}/api/state")
+            state = json_request(f"http://127.0.0.1:{port}/api/state")
         finally:
             server.terminate()
             server.wait()
@@ -845,11 +821,11 @@ def test_snakemake_label_target_serves_the_crops_and_its_csv_feeds_the_pipeline(
             if found:
                 base = found[0].split("labelling page at ")[1].split("/ ")[0]
         assert base, f"no page within 180 s; snakemake said:\n{workflow.stdout.read().decode()[-3000:]}"
-        state = _request(f"{base}/api/state")
+        state = json_request(f"{base}/api/state")
         manifests = sorted((workdir / "results/crops").glob("*.manifest.csv"))
         assert state["progress"]["total"] == sum(len(pd.read_csv(path)) for path in manifests) > 2
         for emotion in ("Happy", "Sad"):
-            state = _request(
+            state = json_request(
                 f"{base}/api/label",
                 {
                     "item_id": state["item"]["item_id"],

@@ -15,12 +15,11 @@ import threading
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, send_file, send_from_directory
-from werkzeug.exceptions import HTTPException
 
 from dramaemo.authoring.choices import read_choices, save_choice
 from dramaemo.authoring.choose import choice_of
 from dramaemo.authoring.export import storyboard_page
-from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_object
+from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_errors, json_object
 
 
 def create_app(plan, outdir, choices_file, *, export, trusted_hosts=LOOPBACK_HOSTS) -> Flask:
@@ -57,9 +56,7 @@ def create_app(plan, outdir, choices_file, *, export, trusted_hosts=LOOPBACK_HOS
                 return (str(option["episode"]), int(option["shot"]))
         return None
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return jsonify(error=error.description, status=error.code), error.code
+    json_errors(app)
 
     @app.get("/")
     def page():

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 from flask import Flask, abort, jsonify, render_template, send_file
-from werkzeug.exceptions import HTTPException
 
 from dramaemo.core.errors import UserError
 from dramaemo.labelling.cast_store import CastStore, NothingToUndo
-from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_object
+from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_errors, json_object
 
 FACE_SIDE = 96  # pixels of a face on a card
 FACES_PER_CARD = 24  # faces shown per character (the tracks nearest its centre first)
@@ -77,9 +76,7 @@ def create_app(
             abort(400, str(error))
         return jsonify(state_payload())
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return jsonify(error=error.description, status=error.code), error.code
+    json_errors(app)
 
     @app.get("/")
     def page():

@@ -51,6 +51,15 @@ def json_object() -> dict:
     return body
 
 
+def json_errors(app: Flask) -> None:
+    """Answer every HTTP error of ``app`` as JSON (error, status): what the pages' scripts
+    read (the labelling, cast and storyboard pages)."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return jsonify(error=error.description, status=error.code), error.code
+
+
 def _shown_path(path: Path) -> str:
     """A path as the annotator typed it: relative to the working directory when inside."""
     path = Path(os.path.abspath(path))
@@ -150,9 +159,7 @@ def create_app(
             abort(404, f"unknown item {item_id!r}: not in the served manifests")
         return item_id
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return jsonify(error=error.description, status=error.code), error.code
+    json_errors(app)
 
     @app.get("/")
     def page():
