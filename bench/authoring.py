@@ -177,8 +177,7 @@ def characters(args) -> None:
     ("Seok-yul to Min-ah: ..."), and the pipeline's parse finds them among those names."""
     from characters import EXTRA, matched_faces  # bench/characters.py: faces to cast.csv rows
 
-    from dramaemo.footage.cast import read_cast
-    from dramaemo.footage.tables import read_index
+    from dramaemo.footage.tables import read_cast, read_index
 
     workdir, data = Path(args.workdir), Path(args.data)
     scenes, _, counts = test_scenes(workdir, args.split, args.seed)

@@ -125,9 +125,8 @@ def bench_index(args) -> None:
     describe_tracks and cast rules), scored against cast.csv."""
     from dramaemo.core import paths
     from dramaemo.dataset.split import read_split
-    from dramaemo.footage.cast import read_cast
     from dramaemo.footage.search import search
-    from dramaemo.footage.tables import read_index, read_segments
+    from dramaemo.footage.tables import read_cast, read_index, read_segments
 
     data, workdir = Path(args.data), Path(args.workdir)
     episodes = sorted(p.stem for p in (data / "episodes").glob("*.mp4"))

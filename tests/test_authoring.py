@@ -23,7 +23,7 @@ from dramaemo.authoring.story import (
 )
 from dramaemo.core.errors import UserError
 from dramaemo.footage import INDEX_COLUMNS, NO_FACE, PROBABILITIES, RAW_PROBABILITIES, SEGMENT_COLUMNS
-from dramaemo.footage.tables import write_index, write_segments
+from dramaemo.footage.tables import write_index, write_table
 from dramaemo.video.frames import probe_video
 
 
@@ -273,7 +273,7 @@ def indexed_demo(tmp_path_factory):
     shots = pd.DataFrame({"shot": range(4), "start": [0.0, 4.0, 8.0, 12.0], "end": [4.0, 8.0, 12.0, 16.0]})
     index_dir = root / "index"
     write_index(pd.DataFrame(rows, columns=INDEX_COLUMNS), index_dir / "demo01.parquet", str(video), shots)
-    write_segments(pd.DataFrame(segments, columns=SEGMENT_COLUMNS), index_dir / "segments.parquet")
+    write_table(pd.DataFrame(segments, columns=SEGMENT_COLUMNS), index_dir / "segments.parquet")
     return root, index_dir
 
 

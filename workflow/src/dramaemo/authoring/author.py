@@ -29,9 +29,8 @@ from dramaemo.core import paths, registry
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.footage import PROBABILITIES, UNKNOWN_CHARACTER
-from dramaemo.footage.cast import read_cast
 from dramaemo.footage.search import cast_and_names, indexed_episodes
-from dramaemo.footage.tables import read_index, read_segments
+from dramaemo.footage.tables import read_cast, read_index, read_segments
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dramaemo.core import paths
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.footage import UNKNOWN_CHARACTER
-from dramaemo.footage.cast import chosen_faces, read_cast
+from dramaemo.footage.cast import chosen_faces
 from dramaemo.footage.search import indexed_episodes
-from dramaemo.footage.tables import read_index
+from dramaemo.footage.tables import read_cast, read_index
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from dramaemo.faces.detection import frame_files
 from dramaemo.faces.identity import DESCRIPTOR_SIZE, SHARP_FACE_SIDE, IdentityModel
 from dramaemo.footage import CAST_COLUMNS, NO_FACE, UNKNOWN_CHARACTER
 from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
-from dramaemo.footage.tables import read_index
+from dramaemo.footage.tables import read_index, write_table
 
 log = logging.getLogger(__name__)
 
@@ -232,17 +232,6 @@ def build_cast(
     return table[CAST_COLUMNS], record
 
 
-def read_cast(path) -> pd.DataFrame:
-    try:
-        cast = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no cast table; run rule cast (index.characters.activate: true)") from None
-    missing = set(CAST_COLUMNS) - set(cast.columns)
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; rerun rule cast")
-    return cast
-
-
 def read_names(path, characters) -> dict[str, str]:
     """character id -> name from a names file (CSV ``character,name``; ``characters``:
     the cast's ids). UserError naming the row for an unknown id, an empty name, or a name
@@ -306,7 +295,7 @@ def _run_cast(args) -> None:
             raise UserError(f"{path}: no described tracks; run rule describe_tracks") from None
     cast, record = build_cast(indexes, tracks, read_edits(args.edits) if args.edits else None)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    cast.to_parquet(args.output, index=False)
+    write_table(cast, args.output)
     Path(args.record).write_text(json.dumps(record, indent=2) + "\n")
     log.info(
         "%d tracks: %d characters, threshold %s (%s)",

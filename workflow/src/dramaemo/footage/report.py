@@ -134,8 +134,8 @@ def summarise(index: pd.DataFrame) -> dict:
 
 def track_names(index_dir, episode: str, names_file) -> dict[int, str]:
     """track -> its character's name (the names file's, else the id) in ``episode``."""
-    from dramaemo.footage.cast import read_cast
     from dramaemo.footage.search import cast_and_names
+    from dramaemo.footage.tables import read_cast
 
     ids, names = cast_and_names(index_dir, names_file)
     if ids is None:

@@ -178,7 +178,8 @@ def cast_and_names(index_dir, names_file) -> tuple[list[str] | None, dict[str, s
         if names_file:
             raise UserError(f"{names_file}: names given but {cast_path} does not exist; run the index target")
         return None, {}
-    from dramaemo.footage.cast import read_cast, read_names
+    from dramaemo.footage.cast import read_names
+    from dramaemo.footage.tables import read_cast
 
     ids = sorted(set(read_cast(cast_path)["character"]) - {UNKNOWN_CHARACTER})
     return ids, (read_names(names_file, ids) if names_file else {})

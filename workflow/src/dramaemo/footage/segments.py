@@ -24,7 +24,7 @@ from dramaemo import EMOTIONS
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.footage import NO_FACE, PROBABILITIES, SEGMENT_COLUMNS, UNKNOWN_CHARACTER
-from dramaemo.footage.tables import read_index, read_index_metadata, write_segments
+from dramaemo.footage.tables import read_index, read_index_metadata, write_table
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _run(args) -> None:
     tables = []
     cast = None
     if args.cast:
-        from dramaemo.footage.cast import read_cast
+        from dramaemo.footage.tables import read_cast
 
         cast = read_cast(args.cast)
     for path in args.index:
@@ -179,7 +179,7 @@ def _run(args) -> None:
         tables.append(table)
     tables = [table for table in tables if not table.empty]
     segments = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SEGMENT_COLUMNS)
-    write_segments(segments, args.output)
+    write_table(segments, args.output)
     log.info("%d segments written to %s", len(segments), args.output)
 
 

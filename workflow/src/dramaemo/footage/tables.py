@@ -1,6 +1,7 @@
 """The footage index's files, read and written here only: ``results/index/{episode}.parquet``
-(INDEX_COLUMNS, with the video path and the shot table in its metadata) and
-``results/index/segments.parquet`` (SEGMENT_COLUMNS)."""
+(INDEX_COLUMNS, with the video path and the shot table in its metadata),
+``results/index/segments.parquet`` (SEGMENT_COLUMNS) and ``results/index/cast.parquet``
+(CAST_COLUMNS)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo.core.errors import UserError
-from dramaemo.footage import SEGMENT_COLUMNS
+from dramaemo.footage import CAST_COLUMNS, SEGMENT_COLUMNS
 
 # Keys of the index file's parquet metadata.
 VIDEO_KEY, SHOTS_KEY = b"dramaemo.video", b"dramaemo.shots"
@@ -48,17 +49,34 @@ def read_index_metadata(path) -> tuple[str, pd.DataFrame | None]:
     return (metadata.get(VIDEO_KEY, b"").decode(), pd.read_csv(io.BytesIO(shots)) if shots else None)
 
 
-def write_segments(segments: pd.DataFrame, path) -> None:
+def write_table(table: pd.DataFrame, path) -> None:
+    """The segments or the cast table (zstd Parquet)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    segments.to_parquet(path, index=False, compression="zstd")
+    table.to_parquet(path, index=False, compression="zstd")
+
+
+def _read_checked(path, columns, absent: str, rule: str) -> pd.DataFrame:
+    """``path`` with every one of ``columns``; UserError saying ``absent`` or what to rerun."""
+    try:
+        table = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: {absent}") from None
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; rerun rule {rule}")
+    return table
 
 
 def read_segments(path) -> pd.DataFrame:
-    try:
-        segments = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no segments table; run the index target (rule index_segments)") from None
-    missing = set(SEGMENT_COLUMNS) - set(segments.columns)
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(sorted(missing))}; rerun rule index_segments")
-    return segments
+    return _read_checked(
+        path,
+        SEGMENT_COLUMNS,
+        "no segments table; run the index target (rule index_segments)",
+        "index_segments",
+    )
+
+
+def read_cast(path) -> pd.DataFrame:
+    return _read_checked(
+        path, CAST_COLUMNS, "no cast table; run rule cast (index.characters.activate: true)", "cast"
+    )
