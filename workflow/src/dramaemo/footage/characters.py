@@ -3,21 +3,26 @@ identity descriptors (faces.identity), with no distance threshold given by the u
 
 What separates two people is read off the footage itself: two tracks on screen at the
 same second are two people (``cannot_link``), so the distances between such pairs show
-how far apart different people are on *this* footage and this model (on bench-cast the
-closest 1% of them lie below 0.58; on JAFFE's Japanese faces people are far closer, and
-dlib's customary 0.6 merges everyone). ``cluster_tracks`` then:
+how far apart different people are on *this* footage and this model (on bench-cast, with
+the pipeline's detections, the closest 1% of the pairs of sharp faces lie below 0.49; on
+JAFFE's Japanese faces people are far closer, and dlib's customary 0.6 merges everyone).
+Only pairs of sharp tracks count where there are enough (faces of at least the chip's
+face side, faces.identity.SHARP_FACE_SIDE): small faces are upsampled and their
+descriptors crowd together. ``cluster_tracks`` then:
 
 1. cuts an average-linkage tree of the track descriptors at that distance (the
-   ``SEPARATION_PERCENTILE`` of the on-screen-together pairs): small groups, each of one
-   person (on bench-cast 96% pure);
+   ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person;
 2. keeps the groups of at least ``MIN_SEED_TRACKS`` tracks as seeds (a one-off face has no
    character) and merges two seeds whose centres are closer than ``MERGE_FRACTION`` of
    that distance, unless a track of one was on screen with a track of the other;
 3. gives every track the nearest seed's character when it lies within the seeds' own
-   spread (the ``RADIUS_PERCENTILE`` of their members' distances to their centres, taken
-   at a member's distance, so a small cast keeps its farthest member), and leaves it
+   spread (the ``RADIUS_PERCENTILE`` of their members' leave-one-out distances to their
+   centres, taken at a member's distance, so a small cast keeps its farthest member), and leaves it
    ``UNKNOWN`` otherwise, never forced into a character (on bench-cast the outer 1% of
    seed members are mostly other people).
+
+Characters kept from an earlier cast (``fixed``: the cast page's edits) keep their
+numbers and members; new groups and tracks join them as they would join any seed.
 
 Every value chosen, and from what, is returned with the labels (``record``), for the cast
 table to keep. With too few pairs on screen together to read a distance from
