@@ -35,6 +35,9 @@ def replace_text(path, text: str) -> None:
     fsync_directory(path.parent)
 
 
+LOG_SUFFIX = ".log.jsonl"  # an event log beside the file derived from it (labels, cast names)
+
+
 class EventLog:
     """An append-only log of JSON events, one a line, shared by the tabs of one server and
     by servers on the same file: ``locked()`` holds a thread lock and a file lock

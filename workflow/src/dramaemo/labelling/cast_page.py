@@ -21,7 +21,7 @@ from dramaemo.core.errors import UserError
 from dramaemo.labelling.cast_store import CastStore, NothingToUndo
 from dramaemo.labelling.page import LOOPBACK_HOSTS, MAX_REQUEST_BYTES, json_errors, json_object
 
-FACE_SIDE = 96  # pixels of a face on a card
+THUMBNAIL_SIDE = 96  # pixels of a face on a card
 FACES_PER_CARD = 24  # faces shown per character (the tracks nearest its centre first)
 FRAME_NAME = "{second:06d}.jpg"  # video.frames.FRAME_PATTERN's file of a second
 
@@ -81,7 +81,7 @@ def create_app(
     @app.get("/")
     def page():
         return render_template(
-            "cast.html", names=str(store.names_path), edits=str(store.edits_path), face_side=FACE_SIDE
+            "cast.html", names=str(store.names_path), edits=str(store.edits_path), face_side=THUMBNAIL_SIDE
         )
 
     @app.get("/api/state")
@@ -129,7 +129,7 @@ def create_app(
         x, y, w, h = (int(row[k]) for k in ("x", "y", "w", "h"))
         pad = w // 5  # a little of the hair and chin
         crop = frame[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
-        crop = cv2.resize(crop, (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(crop, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
         encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
         return send_file(io.BytesIO(encoded.tobytes()), mimetype="image/jpeg", max_age=3600)
 

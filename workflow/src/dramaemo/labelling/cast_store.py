@@ -22,10 +22,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dramaemo.core.durable import EventLog, replace_text
+from dramaemo.core.durable import LOG_SUFFIX, EventLog, replace_text
 from dramaemo.core.errors import UserError
 
-LOG_SUFFIX = ".log.jsonl"
 ACTIONS = ("name", "merge", "split", "undo")
 
 

@@ -22,15 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dramaemo.core.durable import EventLog, replace_text
+from dramaemo.core.durable import LOG_SUFFIX, EventLog, replace_text
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.annotations import ANNOTATION_COLUMNS
 from dramaemo.dataset.annotations import item_id as face_item_id
 from dramaemo.dataset.manifests import read_manifest
 
 log = logging.getLogger(__name__)
-
-LOG_SUFFIX = ".log.jsonl"
 
 
 @dataclass(frozen=True)
