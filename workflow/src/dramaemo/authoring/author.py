@@ -28,9 +28,9 @@ from dramaemo.authoring.story import parse_table, read_story, scene_needs
 from dramaemo.core import paths, registry
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
-from dramaemo.footage import PROBABILITIES, UNKNOWN_CHARACTER
-from dramaemo.footage.search import cast_and_names, indexed_episodes
-from dramaemo.footage.tables import read_cast, read_index, read_segments
+from dramaemo.footage import PROBABILITIES
+from dramaemo.footage.search import indexed_episodes, named_tracks
+from dramaemo.footage.tables import read_index, read_segments
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,8 @@ def read_footage(index_dir, names) -> tuple[pd.DataFrame, pd.DataFrame]:
     index = pd.concat(
         [read_index(index_dir / f"{episode}.parquet") for episode in episodes], ignore_index=True
     )
-    cast_ids, names_of = cast_and_names(index_dir, names)
-    if cast_ids is not None:
-        cast = read_cast(index_dir / Path(paths.CAST).name)
-        cast = cast[cast["character"] != UNKNOWN_CHARACTER]
-        who = {
-            (episode, track): names_of.get(character, character)
-            for episode, track, character in zip(cast["episode"], cast["track"], cast["character"])
-        }
+    who = named_tracks(index_dir, names)
+    if who is not None:
         index[CHARACTER] = [who.get(key) for key in zip(index["episode"], index["track"])]
     keep = ["episode", "second", "track", *PROBABILITIES] + ([CHARACTER] if CHARACTER in index else [])
     return segments, index[keep]

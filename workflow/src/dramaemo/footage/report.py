@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from dramaemo import EMOTIONS
-from dramaemo.core import paths
-from dramaemo.footage import NO_FACE, TEXT_SOURCES, UNKNOWN_CHARACTER
+from dramaemo.footage import NO_FACE, TEXT_SOURCES
 from dramaemo.footage.tables import read_index, read_index_metadata
 
 log = logging.getLogger(__name__)
@@ -132,17 +131,9 @@ def summarise(index: pd.DataFrame) -> dict:
     }
 
 
-def track_names(index_dir, episode: str, names_file) -> dict[int, str]:
-    """track -> its character's name (the names file's, else the id) in ``episode``."""
-    from dramaemo.footage.search import cast_and_names
-    from dramaemo.footage.tables import read_cast
-
-    ids, names = cast_and_names(index_dir, names_file)
-    if ids is None:
-        return {}
-    cast = read_cast(Path(index_dir) / Path(paths.CAST).name)
-    own = cast[(cast["episode"] == episode) & (cast["character"] != UNKNOWN_CHARACTER)]
-    return {int(t): names.get(c, c) for t, c in zip(own["track"], own["character"])}
+def track_names(who: dict | None, episode: str) -> dict[int, str]:
+    """track -> its character's name in ``episode``, from footage.search.named_tracks."""
+    return {track: name for (e, track), name in (who or {}).items() if e == episode}
 
 
 def character_shares(indexes: list[pd.DataFrame], who_of) -> pd.DataFrame:
@@ -200,19 +191,23 @@ def plot_character_shares(shares: pd.DataFrame, output) -> None:
 
 
 def _run_timeline(args) -> None:
+    from dramaemo.footage.search import named_tracks
+
     _, shots = read_index_metadata(args.index)
     index = read_index(args.index)
     who = None
     if args.cast:
         episode = index["episode"].iloc[0] if len(index) else ""
-        who = track_names(Path(args.cast).parent, episode, args.names)
+        who = track_names(named_tracks(Path(args.cast).parent, args.names), episode)
     plot_timeline(index, shots, args.output, who)
 
 
 def _run_character_summary(args) -> None:
-    index_dir = Path(args.cast).parent
+    from dramaemo.footage.search import named_tracks
+
+    who = named_tracks(Path(args.cast).parent, args.names)  # the cast and names read once
     shares = character_shares(
-        [read_index(path) for path in args.index], lambda episode: track_names(index_dir, episode, args.names)
+        [read_index(path) for path in args.index], lambda episode: track_names(who, episode)
     )
     shares.to_csv(args.csv, index=False)
     plot_character_shares(shares, args.png)

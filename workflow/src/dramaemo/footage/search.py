@@ -171,8 +171,9 @@ def format_hits(hits: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
-def cast_and_names(index_dir, names_file) -> tuple[list[str] | None, dict[str, str]]:
-    """(the cast's character ids, None without a cast; id -> name from ``names_file``)."""
+def cast_and_names(index_dir, names_file):
+    """(the cast's tracks that have a character, None without a cast; id -> name from
+    ``names_file``), the cast read once."""
     cast_path = Path(index_dir) / Path(paths.CAST).name
     if not cast_path.is_file():
         if names_file:
@@ -181,12 +182,26 @@ def cast_and_names(index_dir, names_file) -> tuple[list[str] | None, dict[str, s
     from dramaemo.footage.cast import read_names
     from dramaemo.footage.tables import read_cast
 
-    ids = sorted(set(read_cast(cast_path)["character"]) - {UNKNOWN_CHARACTER})
-    return ids, (read_names(names_file, ids) if names_file else {})
+    cast = read_cast(cast_path)
+    cast = cast[cast["character"] != UNKNOWN_CHARACTER]
+    return cast, (read_names(names_file, sorted(set(cast["character"]))) if names_file else {})
+
+
+def named_tracks(index_dir, names_file) -> dict[tuple[str, int], str] | None:
+    """(episode, track) -> its character's name (the names file's, else the id), for every
+    track with a character; None without a cast (what the timelines and stories show)."""
+    cast, names = cast_and_names(index_dir, names_file)
+    if cast is None:
+        return None
+    return {
+        (episode, int(track)): names.get(character, character)
+        for episode, track, character in zip(cast["episode"], cast["track"], cast["character"])
+    }
 
 
 def _run(args) -> None:
-    cast_ids, character_names = cast_and_names(args.index_dir, args.names)
+    cast, character_names = cast_and_names(args.index_dir, args.names)
+    cast_ids = None if cast is None else sorted(set(cast["character"]))
     query = check_query(
         indexed_episodes(args.index_dir),
         emotions=args.emotion,
