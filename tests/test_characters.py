@@ -12,7 +12,7 @@ from conftest import identity_model
 
 from dramaemo.core.errors import UserError
 from dramaemo.dataset.demo import load_characters
-from dramaemo.faces import identity
+from dramaemo.faces import identity, identity_network
 from dramaemo.footage import SEGMENT_COLUMNS, UNKNOWN_CHARACTER
 from dramaemo.footage import search as search_module
 from dramaemo.footage.cast import read_names
@@ -39,6 +39,34 @@ def test_a_changed_model_file_is_refused_naming_it(tmp_path):
     victim.unlink()
     with pytest.raises(UserError, match="shape_predictor_5_face_landmarks.dat: missing"):
         identity.check_model(tmp_path)
+
+
+def test_the_tensorflow_network_gives_dlibs_own_descriptors(model):
+    """The port of dlib's ResNet (faces.identity_network) against dlib's forward pass on
+    the same aligned chips: the demo's portraits, varied in size, light and tilt."""
+    import dlib
+
+    network = dlib.face_recognition_model_v1(str(identity_model() / identity.NETWORK_FILE))
+    chips = []
+    for character in load_characters():
+        for number in range(3):
+            image, box = varied(character.card, character.face, number)
+            found, refused = model.aligner.align(image, [box])
+            assert refused == [""]
+            chips.append(found[0])
+    ours = model.network(np.stack(chips))
+    theirs = np.array([network.compute_face_descriptor(chip) for chip in chips])
+    assert ours.shape == theirs.shape == (6, identity.DESCRIPTOR_SIZE)
+    assert np.abs(ours - theirs).max() < 1e-5
+    # and the descriptors tell the people apart as dlib's do
+    assert np.linalg.norm(ours[0] - ours[3]) > 0.3 > np.linalg.norm(ours[0] - ours[1])
+
+
+def test_a_damaged_network_file_is_refused_naming_it(tmp_path):
+    damaged = tmp_path / identity.NETWORK_FILE
+    damaged.write_bytes((identity_model() / identity.NETWORK_FILE).read_bytes()[:100_000])
+    with pytest.raises(UserError, match=f"{identity.NETWORK_FILE}: not dlib's face descriptor network"):
+        identity_network.read_network(damaged)
 
 
 def varied(card: np.ndarray, face, number: int):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,7 +33,9 @@ from tqdm import tqdm
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.faces.detection import frame_files
-from dramaemo.faces.identity import DESCRIPTOR_SIZE, SHARP_FACE_SIDE, IdentityModel
+from dramaemo.faces.identity import BATCH_SIZE, NETWORK_FILE, SHARP_FACE_SIDE, FaceAligner
+from dramaemo.faces.identity_network import DESCRIPTOR_SIZE, DescriptorNetwork
+from dramaemo.faces.runtime import limit_tensorflow_threads
 from dramaemo.footage import CAST_COLUMNS, NO_FACE, UNKNOWN_CHARACTER
 from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
 from dramaemo.footage.tables import read_index, write_table
@@ -54,29 +57,33 @@ def chosen_faces(index: pd.DataFrame, faces_per_track: int) -> pd.DataFrame:
     return faces.groupby("track", sort=True).head(faces_per_track)
 
 
-_model: IdentityModel | None = None
+_aligner: FaceAligner | None = None
 
 
 def _load(model_dir) -> None:
-    global _model
-    _model = IdentityModel(model_dir)
+    global _aligner
+    _aligner = FaceAligner(model_dir)
 
 
-def _describe_frame(job):
-    """(row positions, descriptors, reasons) of one frame's boxes, by the worker's model."""
+def _align_frame(job):
+    """(row positions, chips, reasons) of one frame's boxes, by the worker's aligner."""
     import cv2
 
     path, positions, boxes = job
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         raise UserError(f"{path}: not a readable image; rerun extract_frames for its episode")
-    vectors, reasons = _model.describe(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
-    return positions, vectors, reasons
+    chips, reasons = _aligner.align(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
+    return positions, chips, reasons
 
 
 def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_track: int, threads: int = 1):
     """One row per track of ``index`` (TRACK_COLUMNS): how many faces were chosen and
-    described, why the others were refused, and the mean descriptor (NaN: none)."""
+    described, why the others were refused, and the mean descriptor (NaN: none).
+
+    ``threads`` processes read the frames and align the faces while this one runs the
+    descriptor network on ``threads`` threads over batches of their chips, so a batch's
+    chips are all the memory the stage holds besides the descriptors."""
     chosen = chosen_faces(index, faces_per_track).reset_index(drop=True)
     frames = dict(frame_files(frames_dir))
     jobs = []
@@ -89,15 +96,30 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
         jobs.append((frames[int(second)], rows.index.to_numpy(), rows[BOX].to_numpy()))
     vectors = np.full((len(chosen), DESCRIPTOR_SIZE), np.nan)
     reasons = [""] * len(chosen)
+    limit_tensorflow_threads(threads)
+    network = DescriptorNetwork(Path(model_dir) / NETWORK_FILE, batch_size=BATCH_SIZE)
+    waiting_chips, waiting_rows = [], []
+
+    def describe_waiting():
+        if waiting_rows:
+            vectors[np.concatenate(waiting_rows)] = network(np.concatenate(waiting_chips))
+            waiting_chips.clear(), waiting_rows.clear()
+
     progress = tqdm(total=len(chosen), desc="identity", unit=" faces", mininterval=5)
+    # spawn: the workers must not inherit this process's TensorFlow threads
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=max(1, threads), initializer=_load, initargs=(str(model_dir),)
+        max_workers=max(1, threads), mp_context=context, initializer=_load, initargs=(str(model_dir),)
     ) as pool:
-        for positions, described, why in pool.map(_describe_frame, jobs, chunksize=8):
-            vectors[positions] = described
+        for positions, chips, why in pool.map(_align_frame, jobs, chunksize=8):
             for position, reason in zip(positions, why):
                 reasons[position] = reason
+            waiting_chips.append(chips)
+            waiting_rows.append(positions[[not reason for reason in why]])
+            if sum(len(rows) for rows in waiting_rows) >= BATCH_SIZE:
+                describe_waiting()
             progress.update(len(positions))
+        describe_waiting()
     progress.close()
     chosen["refused"] = reasons
     rows = []
@@ -318,7 +340,9 @@ def add_parser(subparsers) -> None:
     describe.add_argument("--frames", required=True, help="the episode's frame folder (extract-frames)")
     describe.add_argument("--model-dir", required=True, help="the identity model's files (fetch-identity)")
     describe.add_argument("--faces-per-track", type=int, default=settings["faces_per_track"])
-    describe.add_argument("--threads", type=int, default=1, help="processes describing faces")
+    describe.add_argument(
+        "--threads", type=int, default=1, help="processes aligning faces and threads describing them"
+    )
     describe.add_argument("--output", required=True, help="results/identity/{episode}.parquet")
     describe.set_defaults(func=_run_describe)
     cast = subparsers.add_parser(

@@ -245,12 +245,9 @@ def _run(args) -> None:
     from threadpoolctl import threadpool_limits
 
     from dramaemo.dataset.annotations import read_annotations
+    from dramaemo.faces.runtime import limit_tensorflow_threads
 
-    if args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, args.threads))
+    limit_tensorflow_threads(args.threads)
 
     manifest = read_manifest(args.manifest)
     # config `annotations` may list several files (one per annotator): their rows together

@@ -44,6 +44,7 @@ from dramaemo.core.errors import UserError
 from dramaemo.core.options import TrainOptions
 from dramaemo.dataset.split import read_draw, read_split
 from dramaemo.dataset.tables import read_csv_checked
+from dramaemo.faces.runtime import limit_tensorflow_threads
 from dramaemo.models.predictions import write_predictions
 
 log = logging.getLogger(__name__)
@@ -285,12 +286,7 @@ def train(
             "early stopping (train.early_stopping_patience) needs a validation part: set "
             "train.validation_fraction > 0"
         )
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-        except RuntimeError:  # TensorFlow already running in this process (tests): keep its threads
-            log.info("TensorFlow already initialised; --threads %d not applied", threads)
+    limit_tensorflow_threads(threads)
     keras.utils.set_random_seed(seed)  # the one place seeds are set (python, numpy, TF)
     tf.config.experimental.enable_op_determinism()
     devices = [d.name for d in tf.config.list_logical_devices()]
