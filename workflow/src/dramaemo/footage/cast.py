@@ -33,9 +33,8 @@ from tqdm import tqdm
 from dramaemo.core.config import schema_defaults
 from dramaemo.core.errors import UserError
 from dramaemo.faces.detection import frame_files
-from dramaemo.faces.identity import BATCH_SIZE, NETWORK_FILE, SHARP_FACE_SIDE, FaceAligner
-from dramaemo.faces.identity_network import DESCRIPTOR_SIZE, DescriptorNetwork
-from dramaemo.faces.runtime import limit_tensorflow_threads
+from dramaemo.faces.identity import SHARP_FACE_SIDE, IdentityModel
+from dramaemo.faces.identity_network import DESCRIPTOR_SIZE
 from dramaemo.footage import CAST_COLUMNS, NO_FACE, UNKNOWN_CHARACTER
 from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
 from dramaemo.footage.tables import read_index, write_table
@@ -57,33 +56,45 @@ def chosen_faces(index: pd.DataFrame, faces_per_track: int) -> pd.DataFrame:
     return faces.groupby("track", sort=True).head(faces_per_track)
 
 
-_aligner: FaceAligner | None = None
+FRAMES_PER_TASK = 8  # frames a worker reads, aligns and describes at once (about a batch of chips)
+_model: IdentityModel | None = None
 
 
 def _load(model_dir) -> None:
-    global _aligner
-    _aligner = FaceAligner(model_dir)
+    global _model
+    _model = IdentityModel(model_dir)
 
 
-def _align_frame(job):
-    """(row positions, chips, reasons) of one frame's boxes, by the worker's aligner."""
+def _describe_frames(jobs):
+    """[(row positions, descriptors with NaN rows, reasons)] of some frames' boxes, by the
+    worker's model: their chips described in one batch."""
     import cv2
 
-    path, positions, boxes = job
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise UserError(f"{path}: not a readable image; rerun extract_frames for its episode")
-    chips, reasons = _aligner.align(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
-    return positions, chips, reasons
+    found = []
+    for path, positions, boxes in jobs:
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise UserError(f"{path}: not a readable image; rerun extract_frames for its episode")
+        chips, reasons = _model.aligner.align(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
+        found.append((positions, chips, reasons))
+    described = iter(_model.network(np.concatenate([chips for _, chips, _ in found])))
+    results = []
+    for positions, _, reasons in found:
+        vectors = np.full((len(reasons), DESCRIPTOR_SIZE), np.nan)
+        for number, reason in enumerate(reasons):
+            if not reason:
+                vectors[number] = next(described)
+        results.append((positions, vectors, reasons))
+    return results
 
 
 def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_track: int, threads: int = 1):
     """One row per track of ``index`` (TRACK_COLUMNS): how many faces were chosen and
     described, why the others were refused, and the mean descriptor (NaN: none).
 
-    ``threads`` processes read the frames and align the faces while this one runs the
-    descriptor network on ``threads`` threads over batches of their chips, so a batch's
-    chips are all the memory the stage holds besides the descriptors."""
+    ``threads`` worker processes, each with its own model on one thread, read the frames,
+    align the faces and describe them, a few frames at a time: a descriptor does not depend
+    on the thread count, and this process holds only the descriptors."""
     chosen = chosen_faces(index, faces_per_track).reset_index(drop=True)
     frames = dict(frame_files(frames_dir))
     jobs = []
@@ -94,32 +105,21 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
                 "rerun extract_frames (frames.keep: true keeps them)"
             )
         jobs.append((frames[int(second)], rows.index.to_numpy(), rows[BOX].to_numpy()))
+    tasks = [jobs[start : start + FRAMES_PER_TASK] for start in range(0, len(jobs), FRAMES_PER_TASK)]
     vectors = np.full((len(chosen), DESCRIPTOR_SIZE), np.nan)
     reasons = [""] * len(chosen)
-    limit_tensorflow_threads(threads)
-    network = DescriptorNetwork(Path(model_dir) / NETWORK_FILE, batch_size=BATCH_SIZE)
-    waiting_chips, waiting_rows = [], []
-
-    def describe_waiting():
-        if waiting_rows:
-            vectors[np.concatenate(waiting_rows)] = network(np.concatenate(waiting_chips))
-            waiting_chips.clear(), waiting_rows.clear()
-
     progress = tqdm(total=len(chosen), desc="identity", unit=" faces", mininterval=5)
-    # spawn: the workers must not inherit this process's TensorFlow threads
+    # spawn: a worker must not inherit a parent's threads (TensorFlow's, in the tests)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=max(1, threads), mp_context=context, initializer=_load, initargs=(str(model_dir),)
     ) as pool:
-        for positions, chips, why in pool.map(_align_frame, jobs, chunksize=8):
-            for position, reason in zip(positions, why):
-                reasons[position] = reason
-            waiting_chips.append(chips)
-            waiting_rows.append(positions[[not reason for reason in why]])
-            if sum(len(rows) for rows in waiting_rows) >= BATCH_SIZE:
-                describe_waiting()
-            progress.update(len(positions))
-        describe_waiting()
+        for results in pool.map(_describe_frames, tasks):
+            for positions, found, why in results:
+                vectors[positions] = found
+                for position, reason in zip(positions, why):
+                    reasons[position] = reason
+                progress.update(len(positions))
     progress.close()
     chosen["refused"] = reasons
     rows = []
