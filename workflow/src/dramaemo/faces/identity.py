@@ -73,7 +73,7 @@ def _sha256(path: Path) -> str:
 def check_model(folder) -> Path:
     """``folder`` when it holds MODEL_FILES with their digests and the LiteRT network built
     from them; UserError naming the file and the fix."""
-    folder = Path(check_sources(folder))
+    folder = check_sources(folder)
     if not (folder / LITE_NETWORK_FILE).is_file():
         raise UserError(
             f"{folder / LITE_NETWORK_FILE}: missing; `python -m dramaemo fetch-identity --output {folder}` "
@@ -105,11 +105,11 @@ def fetch_model(folder) -> Path:
         check_sources(folder)
     except UserError:
         _download(folder)
-    check_sources(folder)
+        check_sources(folder)
     if not (folder / LITE_NETWORK_FILE).is_file():
         write_litert(folder / NETWORK_FILE, folder / LITE_NETWORK_FILE)
         log.info("built %s", folder / LITE_NETWORK_FILE)
-    return check_model(folder)
+    return folder
 
 
 def _download(folder: Path) -> None:
@@ -171,19 +171,22 @@ class FaceAligner:
 class IdentityModel:
     """The aligner and dlib's descriptor network (its LiteRT model), loaded once."""
 
-    def __init__(self, folder, *, threads: int = 1):
+    def __init__(self, folder):
         self.aligner = FaceAligner(folder)
-        self.network = LiteDescriptorNetwork(
-            Path(folder) / LITE_NETWORK_FILE, batch_size=BATCH_SIZE, threads=threads
-        )
+        self.network = LiteDescriptorNetwork(Path(folder) / LITE_NETWORK_FILE, batch_size=BATCH_SIZE)
 
     def describe(self, rgb: np.ndarray, boxes) -> tuple[np.ndarray, list[str]]:
         """(N, DESCRIPTOR_SIZE) descriptors of the (x, y, w, h) ``boxes`` of an RGB frame,
         and per box "" or why it was refused (its row is then NaN)."""
         chips, refused = self.aligner.align(rgb, boxes)
+        return self.describe_aligned(chips, refused), refused
+
+    def describe_aligned(self, chips: np.ndarray, refused: list[str]) -> np.ndarray:
+        """(len(refused), DESCRIPTOR_SIZE) descriptors of ``align``'s ``chips`` (of one
+        frame's boxes or several frames' together) in one batch; NaN rows where refused."""
         descriptors = np.full((len(refused), DESCRIPTOR_SIZE), np.nan)
         descriptors[[not reason for reason in refused]] = self.network(chips)
-        return descriptors, refused
+        return descriptors
 
 
 def yaw_ratio(shape) -> float:

@@ -66,26 +66,20 @@ def _load(model_dir) -> None:
 
 
 def _describe_frames(jobs):
-    """[(row positions, descriptors with NaN rows, reasons)] of some frames' boxes, by the
+    """(row positions, descriptors with NaN rows, reasons) of some frames' boxes, by the
     worker's model: their chips described in one batch."""
     import cv2
 
-    found = []
-    for path, positions, boxes in jobs:
+    chips, reasons = [], []
+    for path, _, boxes in jobs:
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
             raise UserError(f"{path}: not a readable image; rerun extract_frames for its episode")
-        chips, reasons = _model.aligner.align(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
-        found.append((positions, chips, reasons))
-    described = iter(_model.network(np.concatenate([chips for _, chips, _ in found])))
-    results = []
-    for positions, _, reasons in found:
-        vectors = np.full((len(reasons), DESCRIPTOR_SIZE), np.nan)
-        for number, reason in enumerate(reasons):
-            if not reason:
-                vectors[number] = next(described)
-        results.append((positions, vectors, reasons))
-    return results
+        found, why = _model.aligner.align(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes)
+        chips.append(found)
+        reasons.extend(why)
+    positions = np.concatenate([positions for _, positions, _ in jobs])
+    return positions, _model.describe_aligned(np.concatenate(chips), reasons), reasons
 
 
 def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_track: int, threads: int = 1):
@@ -114,12 +108,11 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
     with ProcessPoolExecutor(
         max_workers=max(1, threads), mp_context=context, initializer=_load, initargs=(str(model_dir),)
     ) as pool:
-        for results in pool.map(_describe_frames, tasks):
-            for positions, found, why in results:
-                vectors[positions] = found
-                for position, reason in zip(positions, why):
-                    reasons[position] = reason
-                progress.update(len(positions))
+        for positions, found, why in pool.map(_describe_frames, tasks):
+            vectors[positions] = found
+            for position, reason in zip(positions, why):
+                reasons[position] = reason
+            progress.update(len(positions))
     progress.close()
     chosen["refused"] = reasons
     rows = []
