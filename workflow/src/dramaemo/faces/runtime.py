@@ -1,6 +1,6 @@
 """TensorFlow's thread pools for a job's ``threads``, set once per process before it runs
-anything (the face descriptor network, the index's inference, training). In the lowest
-layer that runs TensorFlow so every stage above shares it."""
+anything (the index's inference, training; the face descriptors run in LiteRT, with no
+TensorFlow). In the lowest layer that runs TensorFlow so every stage above shares it."""
 
 from __future__ import annotations
 
