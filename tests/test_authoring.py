@@ -141,16 +141,18 @@ def test_non_utf8_and_oversized_stories_and_unknown_characters(tmp_path):
 
 def footage(shots: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(segments, index rows) of one made-up episode: each dict one shot with
-    ``emotions`` (one per face on screen), ``seconds``, ``confidence`` and ``characters``."""
+    ``emotions`` (one per face on screen), ``seconds``, ``confidence``, ``characters`` and
+    ``sides`` (each face's box side; default 150 px, a sharp face)."""
     segments, rows, second = [], [], 0
     for shot, spec in enumerate(shots):
         length = spec["seconds"]
         for track_in_shot, emotion in enumerate(spec["emotions"]):
             track = shot * 10 + track_in_shot
-            character = (spec.get("characters") or [None] * 9)[track_in_shot]
+            character = [*spec.get("characters", []), *[None] * 9][track_in_shot]
+            side = (spec.get("sides") or [150] * 9)[track_in_shot]
             for s in range(second, second + length):
                 rows.append(
-                    {"episode": "ep", "second": s, "track": track, "character": character}
+                    {"episode": "ep", "second": s, "track": track, "character": character, "w": side, "h": side}
                     | dict(zip(PROBABILITIES, one_hot(emotion)))
                 )
             segments.append(
@@ -222,6 +224,46 @@ def test_length_faces_characters_and_exclusions_are_hard_else_an_explicit_no_foo
     assert second["status"] == NO_FOOTAGE and second["relaxed"] == "seconds"  # only 2 s exist
     assert second["shot"] == 0 and "relaxed" in second["why"]
     assert (third["shot"], third["status"], third["characters"]) == (3, PICKED, "Jun")
+
+
+def test_named_people_are_a_floor_of_faces_and_relax_one_name_at_a_time(tmp_path):
+    segments, index = footage(
+        [
+            {"emotions": ["Happy", "Happy", "Neutral"], "seconds": 4, "characters": ["Mina", "Jun"]},
+            {"emotions": ["Sad"], "seconds": 4, "characters": ["Jun"]},
+            {"emotions": ["Sad"], "seconds": 4, "characters": ["Bora"]},
+        ]
+    )
+    needs = needs_of(
+        tmp_path,
+        "- {text: 'Mina and Jun talk.', emotion: Happy}\n- {text: 'Bora and Jun cry.', emotion: Sad}\n",
+        cast=["Mina", "Jun", "Bora"],
+    )
+    assert needs[0].faces == 2 and needs[0].faces_at_least  # from the names: at least two faces
+    first, second = choose(needs, segment_faces(segments, index), top=5)[0].to_dict("records")
+    # a third face on screen (a passer-by) does not rule the shot out
+    assert (first["shot"], first["status"], first["characters"]) == (0, PICKED, "Jun;Mina")
+    # nobody has Bora and Jun together: one of them on screen before neither
+    assert second["status"] == NO_FOOTAGE and second["shot"] in (1, 2)
+    assert second["characters"] in ("Jun", "Bora") and "(still with " in second["why"]
+    # a count the user wrote is exact: "two people" is not the shot of three faces
+    exact = needs_of(tmp_path, "- {text: 'Two people talk.', emotion: Happy}\n", cast=["Mina", "Jun"])
+    assert exact[0].faces == 2 and not exact[0].faces_at_least
+    assert choose(exact, segment_faces(segments, index), top=5)[0].loc[0, "status"] == NO_FOOTAGE
+
+
+def test_characters_known_from_sharp_faces_rank_first(tmp_path):
+    segments, index = footage(
+        [
+            {"emotions": ["Happy"], "seconds": 4, "characters": ["Mina"], "sides": [80]},
+            {"emotions": ["Neutral"], "seconds": 4, "characters": ["Mina"], "sides": [160]},
+        ]
+    )
+    needs = needs_of(tmp_path, "- {text: 'Mina laughs.', emotion: Happy}\n", cast=["Mina"])
+    candidates = segment_faces(segments, index)
+    assert candidates["sharp_characters"].tolist() == [frozenset(), frozenset({"Mina"})]
+    # the better emotion fit is an 80-px face whose identity came from an upsampled chip
+    assert choose(needs, candidates, top=5)[0].loc[0, "shot"] == 1
 
 
 def test_a_scene_with_nothing_in_the_index_says_so():

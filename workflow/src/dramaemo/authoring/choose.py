@@ -4,12 +4,14 @@ A segment's **emotion fit** to a scene is the chance that the scene's wanted emo
 the emotion of a face on screen agree: the dot product of the scene's distribution with
 each on-screen face's mean smoothed probabilities over the segment, averaged over the
 faces (so a pleasant couple does not get one happy face beside a frightened one). Hard
-constraints: the face count on screen throughout, the wanted length, the characters on
+constraints: the face count on screen throughout (at least as many faces as the scene
+names people, where the count comes from its names), the wanted length, the characters on
 screen (where the index knows characters), no face showing an excluded emotion. Each shot
 is used once in the whole cut (so no clip is reused either); the picks maximise the
 story's total fit under that rule (scipy's linear_sum_assignment over scenes x shots).
 Ties: confidence, then length. A scene nothing fits gets the nearest relaxed match
-(constraints dropped in RELAX_ORDER), marked, never a silent gap. A user's own pick of a
+(constraints dropped in RELAX_ORDER, the named characters last and one at a time: see
+``relaxations``), marked, never a silent gap. A user's own pick of a
 scene (``chosen``: the storyboard page's, authoring.serve) is kept as given, its shot taken
 out of the others' reach, and the other scenes are assigned around it.
 """
@@ -17,13 +19,17 @@ out of the others' reach, and the other scenes are assigned around it.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from dramaemo import EMOTIONS
 from dramaemo.authoring.story import SceneNeeds
+from dramaemo.faces.identity import SHARP_FACE_SIDE
 from dramaemo.footage import NO_FACE, PROBABILITIES
+from dramaemo.footage.cast import face_side
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ RELAX_ORDER = ("seconds", "faces", "excluded", "characters")  # dropped first to
 PICKED, NO_FOOTAGE, CHOSEN = "picked", "no footage", "chosen"
 # Tie-breaks inside one score: far below any fit difference that matters (1e-3).
 CONFIDENCE_WEIGHT, SECONDS_WEIGHT = 1e-4, 1e-7
+SHARP_CHARACTERS_WEIGHT = 1.0  # above any fit (0..1): sharp_characters rank first
 CUT_COLUMNS = [
     "scene",
     "status",
@@ -59,23 +66,35 @@ CUT_COLUMNS = [
 
 def segment_faces(segments: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     """Per segment: ``probabilities`` (faces x 7, each on-screen face's mean smoothed
-    probabilities over the segment's seconds) and ``characters`` (names on screen)."""
+    probabilities over the segment's seconds), ``characters`` (names on screen) and
+    ``sharp_characters`` (those of them known from a sharp face: a track whose largest face
+    is at least faces.identity.SHARP_FACE_SIDE, so its identity was not read off an
+    upsampled chip, where different people's descriptors crowd together)."""
     faces = index[index["track"] != NO_FACE]
     has_characters = CHARACTER in faces.columns
+    if has_characters and len(faces):
+        side = face_side(faces).groupby([faces["episode"], faces["track"]]).transform("max")
+        faces = faces.assign(sharp=(side >= SHARP_FACE_SIDE).to_numpy())
     by_episode = {episode: rows for episode, rows in faces.groupby("episode")}
-    vectors, names = [], []
+    vectors, names, sharp_names = [], [], []
     for segment in segments.itertuples(index=False):
         rows = by_episode.get(segment.episode)
         if rows is None:
             vectors.append(np.zeros((0, len(EMOTIONS))))
             names.append(frozenset())
+            sharp_names.append(frozenset())
             continue
         span = rows[(rows["second"] >= segment.start) & (rows["second"] < segment.end)]
         vectors.append(span.groupby("track")[PROBABILITIES].mean().to_numpy())
-        names.append(frozenset(span[CHARACTER].dropna().astype(str)) if has_characters else frozenset())
+        named = span[span[CHARACTER].notna()] if has_characters else None
+        names.append(frozenset(named[CHARACTER].astype(str)) if has_characters else frozenset())
+        sharp_names.append(
+            frozenset(named.loc[named["sharp"], CHARACTER].astype(str)) if has_characters else frozenset()
+        )
     table = segments.reset_index(drop=True).copy()
     table["probabilities"] = vectors
     table["characters"] = names
+    table["sharp_characters"] = sharp_names
     return table
 
 
@@ -86,11 +105,11 @@ def scene_scores(need: SceneNeeds, candidates: pd.DataFrame, relaxed=()) -> pd.D
     if need.scene.seconds and "seconds" not in relaxed:
         keep &= candidates["seconds"].to_numpy() >= need.scene.seconds
     if need.faces and "faces" not in relaxed:
-        keep &= (candidates["faces_min"].to_numpy() == need.faces) & (
-            candidates["faces_max"].to_numpy() == need.faces
-        )
+        keep &= candidates["faces_min"].to_numpy() >= need.faces
+        if not need.faces_at_least:
+            keep &= candidates["faces_max"].to_numpy() == need.faces
+    wanted = {name.lower() for name in need.characters}
     if need.characters and "characters" not in relaxed:
-        wanted = {name.lower() for name in need.characters}
         keep &= [wanted <= {n.lower() for n in names} for names in candidates["characters"]]
     excluded = [EMOTIONS.index(e) for e in need.excluded]
     if excluded and "excluded" not in relaxed:
@@ -101,10 +120,27 @@ def scene_scores(need: SceneNeeds, candidates: pd.DataFrame, relaxed=()) -> pd.D
     chosen["fit"] = [
         float((p @ need.distribution).mean()) if len(p) else 0.0 for p in chosen["probabilities"]
     ]
+    # the named characters known from sharp faces rank first: a wrong person on screen
+    # spoils a scene more than a weaker emotion fit does
+    sure = [bool(wanted) and wanted <= {n.lower() for n in names} for names in chosen["sharp_characters"]]
     chosen["score"] = (
-        chosen["fit"] + CONFIDENCE_WEIGHT * chosen["mean_confidence"] + SECONDS_WEIGHT * chosen["seconds"]
+        chosen["fit"]
+        + SHARP_CHARACTERS_WEIGHT * np.asarray(sure, dtype=float)
+        + CONFIDENCE_WEIGHT * chosen["mean_confidence"]
+        + SECONDS_WEIGHT * chosen["seconds"]
     )
     return chosen.sort_values("score", ascending=False, kind="stable")
+
+
+def relaxations(need: SceneNeeds):
+    """Groups of (constraints dropped, characters still wanted), nearest first: RELAX_ORDER's
+    other constraints one after another, then the characters one name at a time (a scene
+    naming two people gets one of them on screen before it gets neither). Within a group
+    the best-scoring match wins."""
+    for level in range(1, len(RELAX_ORDER)):
+        yield [(RELAX_ORDER[:level], need.characters)]
+    for size in range(len(need.characters) - 1, -1, -1):
+        yield [(RELAX_ORDER, list(kept)) for kept in combinations(need.characters, size)]
 
 
 def choice_of(option) -> dict:
@@ -179,16 +215,23 @@ def choose(
     for row, need in enumerate(needs):
         wanted = EMOTIONS[int(np.argmax(need.distribution))]
         status, dropped, pick = (CHOSEN if row in by_hand else PICKED), (), picks.get(row)
+        kept = need.characters
         if pick is None:
             status = NO_FOOTAGE
-            for level in range(1, len(RELAX_ORDER) + 1):
-                table = scene_scores(need, candidates, RELAX_ORDER[:level])
-                table = table[~table["shot_key"].isin(used)]
-                if not table.empty:
-                    pick, dropped = table.iloc[0], RELAX_ORDER[:level]
+            for group in relaxations(need):
+                found = []
+                for dropped, kept in group:
+                    # relaxed "characters" means only ``kept`` of them are still wanted
+                    constraints = dropped if len(kept) == len(need.characters) else dropped[:-1]
+                    table = scene_scores(replace(need, characters=kept), candidates, constraints)
+                    table = table[~table["shot_key"].isin(used)]
+                    if not table.empty:
+                        found.append((table["score"].iloc[0], -len(found), table.iloc[0], dropped, kept))
+                if found:
+                    _, _, pick, dropped, kept = max(found, key=lambda f: f[:2])
                     used.add(pick["shot_key"])
                     break
-        cut.append(_cut_row(need, pick, status, dropped, wanted))
+        cut.append(_cut_row(need, pick, status, dropped, wanted, kept))
         for rank, option in enumerate(ranked[row].head(top).itertuples(index=False), start=1):
             options.append(
                 {
@@ -223,11 +266,11 @@ def choose(
     return pd.DataFrame(cut, columns=CUT_COLUMNS), pd.DataFrame(options)
 
 
-def _cut_row(need: SceneNeeds, pick, status: str, dropped, wanted: str) -> dict:
+def _cut_row(need: SceneNeeds, pick, status: str, dropped, wanted: str, kept) -> dict:
     scene = need.scene
     asked = [f"wants {wanted} ({need.emotion_source})"]
     if need.faces:
-        asked.append(f"{need.faces} face(s) ({need.faces_source})")
+        asked.append(f"{'>= ' if need.faces_at_least else ''}{need.faces} face(s) ({need.faces_source})")
     if scene.seconds:
         asked.append(f">= {scene.seconds:g} s")
     if need.characters:
@@ -251,6 +294,8 @@ def _cut_row(need: SceneNeeds, pick, status: str, dropped, wanted: str) -> dict:
     why = "; ".join(asked) + f"; fit {pick['fit']:.3f}: {pick['emotion']} on {int(pick['faces_max'])} face(s)"
     if dropped:
         why += f"; no footage meets every constraint: nearest match with {', '.join(dropped)} relaxed"
+        if kept:
+            why += f" (still with {', '.join(kept)})"
     if status == CHOSEN:
         why += "; chosen by hand on the storyboard"
     return {

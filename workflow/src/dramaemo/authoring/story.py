@@ -55,6 +55,8 @@ EMOTION_WORDS = {
 NEGATIONS = {"not", "no", "never", "without", "nobody", "isn't", "aren't", "wasn't", "don't", "doesn't"}
 NEGATION_REACH = 3  # an emotion word up to this many words after a negation is excluded
 
+NAMED_FACES = "characters named"  # faces_source of a floor from the names a scene gives
+
 # Face counts from words: the first phrase found wins (longer phrases listed first).
 FACE_PHRASES = [
     (r"\b(?:alone|by (?:herself|himself|themselves)|on (?:her|his) own|a lone)\b", 1),
@@ -85,8 +87,11 @@ class SceneNeeds:
     emotion_source: str  # one of EMOTION_SOURCES
     excluded: list[str]
     faces: int | None
-    faces_source: str  # "field", the phrase found, or ""
+    faces_source: str  # "field", the phrase found, "characters named", or ""
     characters: list[str]
+    # faces is a floor, not a count: a scene that names two people does not exclude a
+    # third face (a passer-by, the crowd behind them); a count the user gave or wrote is exact
+    faces_at_least: bool = False
 
 
 def read_story(path) -> list[Scene]:
@@ -270,8 +275,19 @@ def scene_needs(
         else:
             faces, faces_source = face_count(scene.text)
             if faces is None and len(characters) > 1:
-                faces, faces_source = len(characters), "characters named"
-        parsed.append(SceneNeeds(scene, distribution, source, excluded, faces, faces_source, characters))
+                faces, faces_source = len(characters), NAMED_FACES
+        parsed.append(
+            SceneNeeds(
+                scene,
+                distribution,
+                source,
+                excluded,
+                faces,
+                faces_source,
+                characters,
+                faces_at_least=faces_source == NAMED_FACES,
+            )
+        )
     if model_rows:
         if text_model is None:
             raise UserError(

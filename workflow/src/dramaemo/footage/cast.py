@@ -48,6 +48,12 @@ TRACK_COLUMNS = ["episode", "track", "chosen", "described", "refused", "side", *
 REPRESENTATIVE_FACES = 6  # faces shown per character on the cast page
 
 
+def face_side(rows: pd.DataFrame):
+    """Each face's smaller box side (pixels): a track's largest one says whether its
+    descriptor is sharp (faces.identity.SHARP_FACE_SIDE)."""
+    return np.minimum(rows["w"], rows["h"])
+
+
 def chosen_faces(index: pd.DataFrame, faces_per_track: int) -> pd.DataFrame:
     """The ``faces_per_track`` largest faces of each track of one episode's index rows
     (ties: the earlier second), the faces whose descriptors stand for the track."""
@@ -127,7 +133,7 @@ def describe_tracks(index: pd.DataFrame, frames_dir, model_dir, *, faces_per_tra
                 len(members),
                 int(usable.sum()),
                 "; ".join(refused),
-                int(np.minimum(members["w"], members["h"]).max()),
+                int(face_side(members).max()),
                 *(own[usable].mean(axis=0) if usable.any() else np.full(DESCRIPTOR_SIZE, np.nan)),
             ]
         )
