@@ -152,7 +152,14 @@ def footage(shots: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             side = (spec.get("sides") or [150] * 9)[track_in_shot]
             for s in range(second, second + length):
                 rows.append(
-                    {"episode": "ep", "second": s, "track": track, "character": character, "w": side, "h": side}
+                    {
+                        "episode": "ep",
+                        "second": s,
+                        "track": track,
+                        "character": character,
+                        "w": side,
+                        "h": side,
+                    }
                     | dict(zip(PROBABILITIES, one_hot(emotion)))
                 )
             segments.append(

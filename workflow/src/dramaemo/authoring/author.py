@@ -78,7 +78,9 @@ def read_footage(index_dir, names) -> tuple[pd.DataFrame, pd.DataFrame]:
     who = named_tracks(index_dir, names)
     if who is not None:
         index[CHARACTER] = [who.get(key) for key in zip(index["episode"], index["track"])]
-    keep = ["episode", "second", "track", "w", "h", *PROBABILITIES] + ([CHARACTER] if CHARACTER in index else [])
+    keep = ["episode", "second", "track", "w", "h", *PROBABILITIES] + (
+        [CHARACTER] if CHARACTER in index else []
+    )
     return segments, index[keep]
 
 
