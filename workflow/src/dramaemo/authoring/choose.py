@@ -86,11 +86,13 @@ def segment_faces(segments: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
             continue
         span = rows[(rows["second"] >= segment.start) & (rows["second"] < segment.end)]
         vectors.append(span.groupby("track")[PROBABILITIES].mean().to_numpy())
-        named = span[span[CHARACTER].notna()] if has_characters else None
-        names.append(frozenset(named[CHARACTER].astype(str)) if has_characters else frozenset())
-        sharp_names.append(
-            frozenset(named.loc[named["sharp"], CHARACTER].astype(str)) if has_characters else frozenset()
-        )
+        if has_characters:
+            named = span[span[CHARACTER].notna()]
+            names.append(frozenset(named[CHARACTER].astype(str)))
+            sharp_names.append(frozenset(named.loc[named["sharp"], CHARACTER].astype(str)))
+        else:
+            names.append(frozenset())
+            sharp_names.append(frozenset())
     table = segments.reset_index(drop=True).copy()
     table["probabilities"] = vectors
     table["characters"] = names
@@ -133,14 +135,17 @@ def scene_scores(need: SceneNeeds, candidates: pd.DataFrame, relaxed=()) -> pd.D
 
 
 def relaxations(need: SceneNeeds):
-    """Groups of (constraints dropped, characters still wanted), nearest first: RELAX_ORDER's
-    other constraints one after another, then the characters one name at a time (a scene
-    naming two people gets one of them on screen before it gets neither). Within a group
-    the best-scoring match wins."""
+    """Groups of (constraints dropped, the scene's needs with them dropped), nearest first:
+    RELAX_ORDER's other constraints one after another, then the characters one name at a
+    time (a scene naming two people gets one of them on screen before it gets neither).
+    Within a group the best-scoring match wins."""
     for level in range(1, len(RELAX_ORDER)):
-        yield [(RELAX_ORDER[:level], need.characters)]
+        yield [(RELAX_ORDER[:level], need)]
     for size in range(len(need.characters) - 1, -1, -1):
-        yield [(RELAX_ORDER, list(kept)) for kept in combinations(need.characters, size)]
+        yield [
+            (RELAX_ORDER, replace(need, characters=list(kept)))
+            for kept in combinations(need.characters, size)
+        ]
 
 
 def choice_of(option) -> dict:
@@ -220,15 +225,14 @@ def choose(
             status = NO_FOOTAGE
             for group in relaxations(need):
                 found = []
-                for dropped, kept in group:
-                    # relaxed "characters" means only ``kept`` of them are still wanted
-                    constraints = dropped if len(kept) == len(need.characters) else dropped[:-1]
-                    table = scene_scores(replace(need, characters=kept), candidates, constraints)
+                for dropped, relaxed in group:
+                    # the characters still wanted (relaxed.characters) stay a constraint
+                    table = scene_scores(relaxed, candidates, tuple(c for c in dropped if c != "characters"))
                     table = table[~table["shot_key"].isin(used)]
                     if not table.empty:
-                        found.append((table["score"].iloc[0], -len(found), table.iloc[0], dropped, kept))
-                if found:
-                    _, _, pick, dropped, kept = max(found, key=lambda f: f[:2])
+                        found.append((table["score"].iloc[0], table.iloc[0], dropped, relaxed.characters))
+                if found:  # max keeps the first of equal scores
+                    _, pick, dropped, kept = max(found, key=lambda f: f[0])
                     used.add(pick["shot_key"])
                     break
         cut.append(_cut_row(need, pick, status, dropped, wanted, kept))

@@ -89,9 +89,13 @@ class SceneNeeds:
     faces: int | None
     faces_source: str  # "field", the phrase found, "characters named", or ""
     characters: list[str]
-    # faces is a floor, not a count: a scene that names two people does not exclude a
-    # third face (a passer-by, the crowd behind them); a count the user gave or wrote is exact
-    faces_at_least: bool = False
+
+    @property
+    def faces_at_least(self) -> bool:
+        """Whether ``faces`` is a floor, not a count: a scene that names two people does not
+        exclude a third face (a passer-by, the crowd behind them); a count the user gave or
+        wrote is exact."""
+        return self.faces_source == NAMED_FACES
 
 
 def read_story(path) -> list[Scene]:
@@ -276,18 +280,7 @@ def scene_needs(
             faces, faces_source = face_count(scene.text)
             if faces is None and len(characters) > 1:
                 faces, faces_source = len(characters), NAMED_FACES
-        parsed.append(
-            SceneNeeds(
-                scene,
-                distribution,
-                source,
-                excluded,
-                faces,
-                faces_source,
-                characters,
-                faces_at_least=faces_source == NAMED_FACES,
-            )
-        )
+        parsed.append(SceneNeeds(scene, distribution, source, excluded, faces, faces_source, characters))
     if model_rows:
         if text_model is None:
             raise UserError(
