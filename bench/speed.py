@@ -6,7 +6,7 @@
     python bench/speed.py dryrun [--episodes 100]     # `snakemake -n` on 100 episodes
     python bench/speed.py scaling                     # front half on 1, 2, 4 episodes
     python bench/speed.py text                        # text inputs vs unique descriptions
-    python bench/speed.py memory                      # peak RSS per rule (benchmark files)
+    python bench/speed.py memory [--against B]        # peak RSS per rule (benchmark files), beside B's
 
 Needs ../shared/data beside the repository (the looped clip and bench-drama). Results are
 printed as Markdown and also written to results/bench/<name>.md (git-ignored). The long
@@ -548,22 +548,22 @@ def bench_text(args) -> None:
     )
 
 
-def bench_memory(args) -> None:
+def peak_rss(benchmarks: Path) -> pd.DataFrame:
+    """Per rule of one run's Snakemake benchmark files: jobs, peak RSS (MB), mean and max wall s."""
     rows = []
-    root = Path(args.benchmarks)
-    for path in sorted(root.rglob("*.tsv")):  # benchmarks/<rule>/<wildcards...>.tsv
+    for path in sorted(benchmarks.rglob("*.tsv")):  # benchmarks/<rule>/<wildcards...>.tsv
         table = pd.read_csv(path, sep="\t")
         rows.append(
             {
-                "rule": path.relative_to(root).parts[0],
+                "rule": path.relative_to(benchmarks).parts[0],
                 "job": str(path),
                 "max_rss MB": table["max_rss"].max(),
                 "s": table["s"].max(),
             }
         )
     if not rows:
-        sys.exit(f"{args.benchmarks}: no benchmark files; run the workflow first")
-    table = (
+        sys.exit(f"{benchmarks}: no benchmark files; run the workflow first")
+    return (
         pd.DataFrame(rows)
         .groupby("rule")
         .agg(
@@ -572,6 +572,19 @@ def bench_memory(args) -> None:
         .round(1)
         .reset_index()
     )
+
+
+def bench_memory(args) -> None:
+    """Peak RSS per rule of one run; with --against, beside a second run's (e.g. a 1-hour
+    and a 2-hour episode, each in a work folder of its own) and their ratio."""
+    table = peak_rss(Path(args.benchmarks))
+    if args.against:
+        other = peak_rss(Path(args.against))
+        table = table.merge(other, on="rule", how="outer", suffixes=("", " (against)"))
+        table["rss ratio"] = (table["peak_rss_mb (against)"] / table["peak_rss_mb"]).round(3)
+        table["s ratio"] = (table["max_s (against)"] / table["max_s"]).round(2)
+        worst = table.loc[table["rss ratio"].idxmax()]
+        print(f"largest RSS ratio: {worst['rule']} {worst['rss ratio']:.3f}")
     publish("memory", table.to_markdown(index=False))
 
 
@@ -640,6 +653,7 @@ def main() -> None:
     text_inputs.set_defaults(func=bench_text)
     memory = commands.add_parser("memory")
     memory.add_argument("--benchmarks", default=str(REPO / "benchmarks"))
+    memory.add_argument("--against", help="a second run's benchmarks folder, e.g. the 2-hour episode's")
     memory.set_defaults(func=bench_memory)
     parser.add_argument("--work", default=str(WORK), help="folder for the long episodes and temporary frames")
     args = parser.parse_args()

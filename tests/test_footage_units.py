@@ -346,6 +346,60 @@ def test_new_text_gets_the_token_ids_training_gave(tmp_path):
     assert ids[1].tolist() == ids[2].tolist() == [text.PAD_ID] * 4
 
 
+def test_faces_predicted_a_chunk_at_a_time_as_in_one_call(tmp_path, monkeypatch):
+    """predict_in_chunks (index_episode's inference, memory flat with episode length) gives
+    exactly the probabilities of one call over every face, with the text of a real
+    Multimodal GloVe model sliced beside its chunk, and never holds more than a chunk."""
+    from dramaemo.models import builders as models
+
+    glove = tmp_path / "glove.3d.txt"
+    glove.write_text("the 0.1 0.2 0.3\nhe 1 0 0\nis 0 1 0\nangry 0 0 1\nhappy 1 1 0\n")
+    descriptions = ["He is angry", "the happy one", "", "he is", "angry angry", "is he happy"] * 4
+    dataset = tmp_path / "dataset.csv"
+    pd.DataFrame({"item_id": [f"i{n}" for n in range(6)], "description": descriptions[:6]}).to_csv(
+        dataset, index=False
+    )
+    text.prepare_glove(dataset, str(glove), 6, tmp_path / "g.npz", tmp_path / "oov.json")
+    with np.load(tmp_path / "g.npz") as data:
+        matrix = data["embedding_matrix"]
+    model = models.build_multimodal_model(
+        models.build_image_encoder(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4),
+        models.build_glove_text_encoder(
+            embedding_matrix=matrix,
+            max_tokens=6,
+            filter_sizes=(2, 3),
+            num_filters=4,
+            dropout=0.5,
+            feature_units=8,
+            trainable_embedding=False,
+        ),
+        name="glove",
+    )
+    crops = np.random.default_rng(1).integers(0, 255, (len(descriptions), 32, 32), dtype=np.uint8)
+    encoder = predict.load_text_encoder("glove", tmp_path / "g.npz")
+    inputs = predict.model_inputs_for("glove", crops, descriptions, model=model, text_encoder=encoder)
+    whole = predict.predict(model, inputs, batch_size=4)
+    monkeypatch.setattr(predict, "CHUNK_BATCHES", 2)  # chunks of 8 faces: 3 of them
+    asked = []
+
+    def faces_of(start, stop):
+        asked.append((start, stop))
+        return crops[start:stop]
+
+    chunked = predict.predict_in_chunks(
+        "glove", len(crops), faces_of, descriptions, model=model, batch_size=4, text_encoder=encoder
+    )
+    assert asked == [(0, 8), (8, 16), (16, 24)]
+    assert np.array_equal(chunked, whole)
+    # an image-only model takes no descriptions
+    image_only = models.build_baseline_model(image_size=32, filters=(4,), kernel_sizes=(3,), top_filters=4)
+    faces = predict.model_inputs_for("baseline", crops, None, model=image_only)
+    assert np.array_equal(
+        predict.predict_in_chunks("baseline", len(crops), faces_of, model=image_only, batch_size=4),
+        predict.predict(image_only, faces, batch_size=4),
+    )
+
+
 def test_elmo_and_unknown_models_are_refused():
     with pytest.raises(UserError, match="elmo"):
         predict.uses_text("elmo")

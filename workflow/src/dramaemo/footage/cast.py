@@ -220,6 +220,7 @@ def build_cast(
         sharp=table["side"].to_numpy() >= SHARP_FACE_SIDE,
         fixed=fixed,
         excluded=excluded,
+        sides=table["side"].to_numpy(),
     )
     if edits:
         record["edits"] = {"characters": len(fixed), "split": len(excluded), "tracks no longer indexed": gone}

@@ -11,7 +11,8 @@ face side, faces.identity.SHARP_FACE_SIDE): small faces are upsampled and their
 descriptors crowd together. ``cluster_tracks`` then:
 
 1. cuts an average-linkage tree of the track descriptors at that distance (the
-   ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person;
+   ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person (of the
+   ``LINKAGE_TRACKS`` tracks with the largest faces, where there are more);
 2. keeps the groups of at least ``MIN_SEED_TRACKS`` tracks as seeds (a one-off face has no
    character) and merges two seeds whose centres are closer than ``MERGE_FRACTION`` of
    that distance, unless a track of one was on screen with a track of the other;
@@ -41,6 +42,11 @@ CUSTOMARY_THRESHOLD = 0.6  # dlib's own tolerance, used only without pairs to re
 MIN_SEED_TRACKS = 3
 MERGE_FRACTION = 0.8
 RADIUS_PERCENTILE = 99.0
+# Tracks the average-linkage tree of step 1 is built from, at most: its condensed distance
+# matrix takes n(n - 1)/2 doubles, twice (scipy copies it), so 5,000 tracks take 200 MB and
+# a season of a stage show's 5,400 tracks an hour (bench/speed.py's hour) would take 60 GB.
+# Beyond it the tracks with the largest faces form the seeds; every track is still assigned.
+LINKAGE_TRACKS = 5000
 
 
 def cannot_link(tracks: pd.DataFrame) -> set[tuple[int, int]]:
@@ -60,7 +66,7 @@ def cannot_link(tracks: pd.DataFrame) -> set[tuple[int, int]]:
 
 
 def cluster_tracks(
-    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None, fixed=None, excluded=()
+    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None, fixed=None, excluded=(), sides=None
 ) -> tuple[np.ndarray, dict]:
     """(character per row of ``descriptors``, 0.. or UNKNOWN; the record of how). Rows
     with NaN (faces that could not be described) are UNKNOWN. ``sharp``: per row, whether
@@ -72,7 +78,9 @@ def cluster_tracks(
     ``fixed``: label -> rows of characters kept from an earlier cast (the user's, with
     their names): they keep their numbers and members, new groups close to one join it,
     other tracks are assigned to them as to any seed, and new characters are numbered
-    after them. ``excluded``: rows split off by the user, left UNKNOWN."""
+    after them. ``excluded``: rows split off by the user, left UNKNOWN. ``sides``: per row,
+    the side of its largest face (None: all alike), which tracks seed the characters where
+    more than LINKAGE_TRACKS could."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import cdist
 
@@ -103,11 +111,17 @@ def cluster_tracks(
     free = np.array([i for i in range(len(vectors)) if i not in pinned and i not in excluded], dtype=int)
     # seeds: the kept characters, then new groups of the other tracks
     seeds: dict[tuple[str, int], set[int]] = {("kept", label): set(rows) for label, rows in fixed.items()}
-    if len(free) >= 2:
-        groups = fcluster(linkage(vectors[free], "average"), threshold, "distance")
+    seeding = free
+    if len(free) > LINKAGE_TRACKS:
+        largest = np.zeros(len(descriptors)) if sides is None else np.asarray(sides, dtype=float)
+        # the largest faces first, ties in row order; kept in row order
+        seeding = np.sort(free[np.argsort(-largest[usable[free]], kind="stable")[:LINKAGE_TRACKS]])
+        record["seeded_from"] = f"the {LINKAGE_TRACKS} of {len(free)} tracks with the largest faces"
+    if len(seeding) >= 2:
+        groups = fcluster(linkage(vectors[seeding], "average"), threshold, "distance")
         sizes = pd.Series(groups).value_counts()
         for group in sizes[sizes >= MIN_SEED_TRACKS].index:
-            seeds[("new", int(group))] = set(free[groups == group].tolist())
+            seeds[("new", int(group))] = set(seeding[groups == group].tolist())
     apart_of: dict[int, set[int]] = {}
     for a, b in pairs:
         apart_of.setdefault(a, set()).add(b)

@@ -53,10 +53,13 @@ class Stages:
                 self.started = time.perf_counter()
 
             def __exit__(self, *exc):
-                stages.seconds[name] = stages.seconds.get(name, 0.0) + time.perf_counter() - self.started
-                log.info("stage %s: %.2f s", name, stages.seconds[name])
+                stages.add(name, time.perf_counter() - self.started)
 
         return Timer()
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        log.debug("stage %s: %.2f s", name, self.seconds[name])
 
 
 def read_crops(paths) -> np.ndarray:
@@ -156,39 +159,43 @@ def index_episode(
             subtitle_raw.get(second, "") if source == "subtitle" else ""
             for second, source in zip(rows["second"], rows["text_source"])
         ]
-    with stages("crops"):
-        faces = read_crops(rows.loc[has_face, "crop_path"].tolist())
-    with stages("predict"):
-        raw = np.full((len(rows), len(EMOTIONS)), np.nan, dtype=np.float32)
-        used = np.full(len(rows), "", dtype=object)
+    crop_paths = rows.loc[has_face, "crop_path"].to_numpy()
+
+    def predicted(name, model, face_rows, encoder=None):
+        """The model's probabilities of the faces ``face_rows`` (of has_face's), read a
+        chunk at a time (inference.predict_in_chunks: memory flat with episode length)."""
+        paths = crop_paths[face_rows]
+
+        def faces_of(start, stop):
+            with stages("crops"):
+                return read_crops(paths[start:stop].tolist())
+
+        texts = rows.loc[has_face, "text"].to_numpy()[face_rows].tolist() if encoder else None
+        started, reading = time.perf_counter(), stages.seconds.get("crops", 0.0)
+        found = inference.predict_in_chunks(
+            name, len(paths), faces_of, texts, model=model, batch_size=batch_size, text_encoder=encoder
+        )
+        stages.add("predict", time.perf_counter() - started - (stages.seconds.get("crops", 0.0) - reading))
+        return found
+
+    raw = np.full((len(rows), len(EMOTIONS)), np.nan, dtype=np.float32)
+    used = np.full(len(rows), "", dtype=object)
+    with stages("load"):
         main = load_model(model_path)
         text_encoder = inference.load_text_encoder(model_name, text_source)
-        to_main = has_face.copy()
-        if inference.uses_text(model_name) and fallback_path:
-            to_fallback = has_face & (rows["text_source"].to_numpy() == "none")
-            to_main &= ~to_fallback
-            if inference.uses_text(fallback_name):
-                raise UserError(
-                    f"index fallback model {fallback_name} needs text too; use an image-only model"
-                )
-            if to_fallback.any():
+    to_main = has_face.copy()
+    if inference.uses_text(model_name) and fallback_path:
+        to_fallback = has_face & (rows["text_source"].to_numpy() == "none")
+        to_main &= ~to_fallback
+        if inference.uses_text(fallback_name):
+            raise UserError(f"index fallback model {fallback_name} needs text too; use an image-only model")
+        if to_fallback.any():
+            with stages("load"):
                 fallback = load_model(fallback_path)
-                face_rows = to_fallback[has_face]
-                inputs = inference.model_inputs_for(
-                    fallback_name, faces[face_rows], [""] * int(face_rows.sum()), model=fallback
-                )
-                raw[to_fallback] = inference.predict(fallback, inputs, batch_size)
-                used[to_fallback] = fallback_name
-        face_rows = to_main[has_face]
-        inputs = inference.model_inputs_for(
-            model_name,
-            faces[face_rows],
-            rows.loc[to_main, "text"].tolist(),
-            model=main,
-            text_encoder=text_encoder,
-        )
-        raw[to_main] = inference.predict(main, inputs, batch_size)
-        used[to_main] = model_name
+            raw[to_fallback] = predicted(fallback_name, fallback, to_fallback[has_face])
+            used[to_fallback] = fallback_name
+    raw[to_main] = predicted(model_name, main, to_main[has_face], text_encoder)
+    used[to_main] = model_name
     with stages("smooth"):
         smoothed = raw.copy()
         for _, positions in rows[has_face].groupby("track").indices.items():
@@ -222,6 +229,7 @@ def index_episode(
         "subtitles_context_seconds": context_seconds if subtitles else None,
         "stage_seconds": {k: round(v, 3) for k, v in stages.seconds.items()},
     }
+    log.info("%s: seconds per stage %s", episode, summary["stage_seconds"])
     log.info(
         "%s: %d rows: %d faces in %d tracks, %d seconds without a face (kept as rows); text sources %s",
         episode,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from tqdm import tqdm
 
 from dramaemo import EMOTIONS
 from dramaemo.core import registry
@@ -54,6 +55,40 @@ def load_text_encoder(model_name: str, source):
     return registry.resolve(encoder.new_text)(source)
 
 
+# Faces preprocessed and predicted at once by predict_in_chunks: a whole number of batches
+# (every batch holds the faces one call over all of them would), few enough that an
+# episode's memory does not grow with its length (a 64-px crop is 16 KB as float32, a
+# 300-px one 360 KB: config/paper.yaml's crops of an hour of footage would take 2.8 GB).
+CHUNK_BATCHES = 16
+
+
+def _checked_shapes(model_name: str, model) -> tuple[registry.ModelSpec, dict[str, tuple]]:
+    """(what ``model_name`` takes, the loaded model's named input shapes)."""
+    spec = _spec(model_name)
+    shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
+    if spec.face != ("face" in shapes):
+        raise _mismatch(model_name, shapes)
+    return spec, shapes
+
+
+def _mismatch(model_name: str, shapes) -> UserError:
+    return UserError(
+        f"model file takes inputs {sorted(shapes)}, not those of model {model_name}; "
+        "set index.model to the model's name"
+    )
+
+
+def text_inputs_for(model_name: str, descriptions, *, model, text_encoder=None) -> dict[str, np.ndarray]:
+    """The text input arrays of ``model`` for N descriptions, encoded by ``text_encoder``
+    (load_text_encoder); {} for an image-only model."""
+    spec, shapes = _checked_shapes(model_name, model)
+    if not spec.text:
+        return {}
+    if text_encoder is None:
+        raise UserError(f"model {model_name} reads text: give its text encoder (load_text_encoder)")
+    return text_encoder(list(descriptions), shapes)
+
+
 def model_inputs_for(
     model_name: str, faces: np.ndarray, descriptions, *, model, text_encoder=None
 ) -> dict[str, np.ndarray]:
@@ -62,22 +97,40 @@ def model_inputs_for(
     encoded by ``text_encoder`` (load_text_encoder)."""
     from dramaemo.models.preprocess import preprocess_faces
 
-    spec = _spec(model_name)
-    shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
-    mismatch = UserError(
-        f"model file takes inputs {sorted(shapes)}, not those of model {model_name}; "
-        "set index.model to the model's name"
-    )
-    if spec.face != ("face" in shapes):
-        raise mismatch
+    spec, shapes = _checked_shapes(model_name, model)
     inputs = {"face": preprocess_faces(faces, shapes["face"][0])} if spec.face else {}
-    if spec.text:
-        if text_encoder is None:
-            raise UserError(f"model {model_name} reads text: give its text encoder (load_text_encoder)")
-        inputs.update(text_encoder(list(descriptions), shapes))
+    inputs.update(text_inputs_for(model_name, descriptions, model=model, text_encoder=text_encoder))
     if set(inputs) != set(shapes):
-        raise mismatch
+        raise _mismatch(model_name, shapes)
     return inputs
+
+
+def predict_in_chunks(
+    model_name: str, count: int, faces_of, descriptions=None, *, model, batch_size: int, text_encoder=None
+) -> np.ndarray:
+    """(count, 7) class probabilities of ``count`` faces and their descriptions (a text
+    model's), as ``predict`` over ``model_inputs_for`` of them all gives them, holding few
+    faces at a time: the text encoded once (each unique description once), the crops read
+    by ``faces_of(start, stop)`` (uint8 crops of faces start..stop-1) CHUNK_BATCHES batches
+    at a time."""
+    from dramaemo.models.preprocess import preprocess_faces
+
+    spec, shapes = _checked_shapes(model_name, model)
+    text = text_inputs_for(model_name, descriptions or [], model=model, text_encoder=text_encoder)
+    if set(text) | ({"face"} if spec.face else set()) != set(shapes):
+        raise _mismatch(model_name, shapes)
+    step = CHUNK_BATCHES * batch_size
+    probabilities = np.zeros((count, len(EMOTIONS)), dtype=np.float32)
+    chunks = tqdm(
+        range(0, count, step), desc=model_name, unit=" chunks", mininterval=5, disable=count <= step
+    )
+    for start in chunks:
+        stop = min(count, start + step)
+        inputs = {name: values[start:stop] for name, values in text.items()}
+        if spec.face:
+            inputs["face"] = preprocess_faces(faces_of(start, stop), shapes["face"][0])
+        probabilities[start:stop] = predict(model, inputs, batch_size)
+    return probabilities
 
 
 def predict(model, inputs: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
