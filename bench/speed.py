@@ -7,6 +7,7 @@
     python bench/speed.py scaling                     # front half on 1, 2, 4 episodes
     python bench/speed.py text                        # text inputs vs unique descriptions
     python bench/speed.py memory [--against B]        # peak RSS per rule (benchmark files), beside B's
+    python bench/speed.py peaks --workdir W1 W2 ...   # exact peak RSS of the jobs that could grow with length
 
 Needs ../shared/data beside the repository (the looped clip and bench-drama). Results are
 printed as Markdown and also written to results/bench/<name>.md (git-ignored). The long
@@ -588,6 +589,121 @@ def bench_memory(args) -> None:
     publish("memory", table.to_markdown(index=False))
 
 
+PEAK_OF_CHILD = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def bench_peaks(args) -> None:
+    """Exact peak RSS (the kernel's, getrusage of the child: not Snakemake's sampled one) of
+    the index jobs whose memory could grow with an episode's length, rerun on the outputs
+    of `snakemake index` in each --workdir (one episode each, e.g. a 1-hour and a 2-hour
+    one), writing into --out; the index rows beside the run's own, compared."""
+    import json
+
+    import numpy as np
+
+    from dramaemo.core import paths
+    from dramaemo.footage import PROBABILITIES, RAW_PROBABILITIES
+
+    rows = []
+    for workdir in (Path(w).resolve() for w in args.workdir):
+        episodes = [
+            p.stem
+            for p in (workdir / "results" / "index").glob("*.parquet")
+            if p.stem not in ("cast", "segments")
+        ]
+        if len(episodes) != 1:
+            sys.exit(f"{workdir}: expected one indexed episode, found {episodes}")
+        episode = episodes[0]
+        out = Path(args.out).resolve() / workdir.name
+        out.mkdir(parents=True, exist_ok=True)
+        at = {
+            key: str(workdir / template.format(episode=episode))
+            for key, template in (
+                ("info", paths.FRAMES_INFO),
+                ("manifest", paths.MANIFEST),
+                ("shots", paths.SHOTS),
+                ("index", paths.INDEX),
+                ("identity", paths.TRACK_DESCRIPTORS),
+                ("cast", paths.CAST),
+            )
+        }
+        video = json.loads(Path(at["info"]).read_text()).get("path", "")
+        commands = {
+            "index_episode": [
+                "index-episode",
+                "--episode",
+                episode,
+                "--video",
+                video,
+                "--info",
+                at["info"],
+                "--manifest",
+                at["manifest"],
+                "--shots",
+                at["shots"],
+                "--model",
+                args.model,
+                "--model-path",
+                args.model_path,
+                "--text-source",
+                args.text_source,
+                "--output",
+                str(out / "index.parquet"),
+                "--summary",
+                str(out / "index.json"),
+            ],
+            "cast": [
+                "cast",
+                "--index",
+                at["index"],
+                "--tracks",
+                at["identity"],
+                "--output",
+                str(out / "cast.parquet"),
+                "--record",
+                str(out / "cast.json"),
+            ],
+            "index_timeline": [
+                "index-timeline",
+                "--index",
+                at["index"],
+                "--cast",
+                at["cast"],
+                "--output",
+                str(out / "timeline.png"),
+            ],
+        }
+        for rule, command in commands.items():
+            started = time.perf_counter()
+            # a wrapper process per job: its children's largest RSS is that job's own
+            done = subprocess.run(
+                [sys.executable, "-c", PEAK_OF_CHILD, sys.executable, "-m", "dramaemo", *command],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=workdir,  # the manifests' crop paths are the work folder's
+            )
+            rows.append(
+                {
+                    "workdir": workdir.name,
+                    "rule": rule,
+                    "peak RSS MB": round(int(done.stdout.split()[-1]) / 1024, 1),
+                    "wall s": round(time.perf_counter() - started, 1),
+                }
+            )
+        old, new = pd.read_parquet(at["index"]), pd.read_parquet(out / "index.parquet")
+        numbers = [*PROBABILITIES, *RAW_PROBABILITIES, "confidence"]
+        same = all(old[c].equals(new[c]) for c in old.columns if c not in numbers)
+        difference = float(np.nanmax(np.abs(old[numbers].to_numpy(float) - new[numbers].to_numpy(float))))
+        print(
+            f"{workdir.name}: index rows {len(new)}, other columns equal: {same}, max probability difference {difference:g}"
+        )
+    publish("peaks", pd.DataFrame(rows).to_markdown(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -655,6 +771,13 @@ def main() -> None:
     memory.add_argument("--benchmarks", default=str(REPO / "benchmarks"))
     memory.add_argument("--against", help="a second run's benchmarks folder, e.g. the 2-hour episode's")
     memory.set_defaults(func=bench_memory)
+    peaks = commands.add_parser("peaks")
+    peaks.add_argument("--workdir", nargs="+", required=True, help="work folders, one indexed episode each")
+    peaks.add_argument("--out", required=True, help="where the rerun jobs write (outside the repository)")
+    peaks.add_argument("--model", default="minilm")
+    peaks.add_argument("--model-path", required=True)
+    peaks.add_argument("--text-source", required=True)
+    peaks.set_defaults(func=bench_peaks)
     parser.add_argument("--work", default=str(WORK), help="folder for the long episodes and temporary frames")
     args = parser.parse_args()
     Path(args.work).mkdir(parents=True, exist_ok=True)

@@ -174,29 +174,26 @@ def test_one_off_faces_and_undescribed_ones_stay_unknown_and_the_threshold_is_re
     assert "pairs of sharp tracks" in record["threshold_from"] and record["characters"] == 3
 
 
-def test_beyond_the_linkage_bound_the_largest_faces_seed_and_every_track_is_assigned(monkeypatch):
-    """A season of tracks: the average-linkage tree (memory quadratic in the tracks) is
-    built from the LINKAGE_TRACKS tracks with the largest faces; the others, never in the
-    tree, still join their person's character."""
+def test_beyond_the_linkage_bound_trees_of_the_largest_faces_then_of_the_rest(monkeypatch):
+    """A season of tracks: each average-linkage tree (memory quadratic in its tracks) holds
+    at most LINKAGE_TRACKS tracks, the largest faces first, then the tracks no group so far
+    explains (a person seen only in small faces); every track still joins its person."""
     from dramaemo.footage import characters
 
     rng = np.random.default_rng(2)
     axes = np.eye(identity.DESCRIPTOR_SIZE)
-    centres = np.stack([0.4 * axes[0], -0.4 * axes[0], 1.3 * axes[1]])
-    people = np.tile(np.arange(3), 20)
+    centres = np.stack([0.4 * axes[0], -0.4 * axes[0], 1.3 * axes[1], -1.3 * axes[1]])
+    people = np.r_[np.tile(np.arange(3), 20), np.full(6, 3)]  # person 3: small faces only
+    sides = np.r_[np.where(np.arange(60) < 30, 80, 150), np.full(6, 80)]
     vectors = centres[people] + rng.normal(scale=0.02, size=(len(people), identity.DESCRIPTOR_SIZE))
-    sides = np.where(np.arange(len(people)) < 30, 80, 150)  # the later 30 tracks have the larger faces
-    pairs = {(i, i + 1) for i in range(0, len(people), 3)} | {
-        (i + 1, i + 2) for i in range(0, len(people), 3)
-    }
+    pairs = {(i, i + 1) for i in range(0, 60, 3)} | {(i + 1, i + 2) for i in range(0, 60, 3)}
     whole, _ = cluster_tracks(vectors, pairs, sides=sides)
     monkeypatch.setattr(characters, "LINKAGE_TRACKS", 30)
     labels, record = cluster_tracks(vectors, pairs, sides=sides)
-    assert record["seeded_from"] == "the 30 of 60 tracks with the largest faces"
-    assert [len(set(labels[people == p])) for p in range(3)] == [1, 1, 1] and len(set(labels)) == 3
+    assert record["seed_rounds"] == "2 trees of at most 30 tracks (of 66)"
+    assert [len(set(labels[people == p])) for p in range(4)] == [1, 1, 1, 1] and len(set(labels)) == 4
     assert UNKNOWN not in labels
-    # the same characters as the whole tree gives (numbered by the seeds' first tracks)
-    assert pd.crosstab(whole, labels).gt(0).sum(axis=1).eq(1).all()
+    assert pd.crosstab(whole, labels).gt(0).sum(axis=1).eq(1).all()  # the whole tree's characters
 
 
 def test_kept_characters_keep_their_numbers_and_take_a_new_episodes_tracks():

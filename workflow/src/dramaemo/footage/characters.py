@@ -11,8 +11,9 @@ face side, faces.identity.SHARP_FACE_SIDE): small faces are upsampled and their
 descriptors crowd together. ``cluster_tracks`` then:
 
 1. cuts an average-linkage tree of the track descriptors at that distance (the
-   ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person (of the
-   ``LINKAGE_TRACKS`` tracks with the largest faces, where there are more);
+   ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person (where there
+   are more than ``LINKAGE_TRACKS`` tracks: a tree of those with the largest faces, then of
+   the tracks farther than that distance from every group so far, and so on);
 2. keeps the groups of at least ``MIN_SEED_TRACKS`` tracks as seeds (a one-off face has no
    character) and merges two seeds whose centres are closer than ``MERGE_FRACTION`` of
    that distance, unless a track of one was on screen with a track of the other;
@@ -45,7 +46,7 @@ RADIUS_PERCENTILE = 99.0
 # Tracks the average-linkage tree of step 1 is built from, at most: its condensed distance
 # matrix takes n(n - 1)/2 doubles, twice (scipy copies it), so 5,000 tracks take 200 MB and
 # a season of a stage show's 5,400 tracks an hour (bench/speed.py's hour) would take 60 GB.
-# Beyond it the tracks with the largest faces form the seeds; every track is still assigned.
+# Beyond it, trees of the largest faces first, then of the tracks no group so far explains.
 LINKAGE_TRACKS = 5000
 
 
@@ -111,17 +112,24 @@ def cluster_tracks(
     free = np.array([i for i in range(len(vectors)) if i not in pinned and i not in excluded], dtype=int)
     # seeds: the kept characters, then new groups of the other tracks
     seeds: dict[tuple[str, int], set[int]] = {("kept", label): set(rows) for label, rows in fixed.items()}
-    seeding = free
-    if len(free) > LINKAGE_TRACKS:
-        largest = np.zeros(len(descriptors)) if sides is None else np.asarray(sides, dtype=float)
-        # the largest faces first, ties in row order; kept in row order
-        seeding = np.sort(free[np.argsort(-largest[usable[free]], kind="stable")[:LINKAGE_TRACKS]])
-        record["seeded_from"] = f"the {LINKAGE_TRACKS} of {len(free)} tracks with the largest faces"
-    if len(seeding) >= 2:
+    # groups of the free tracks, at most LINKAGE_TRACKS in one tree: the largest faces first,
+    # then, round after round, the tracks farther than the distance from every group so far
+    waiting, largest = free, np.zeros(len(descriptors)) if sides is None else np.asarray(sides, dtype=float)
+    rounds = 0
+    while len(waiting) >= 2:
+        seeding = np.sort(waiting[np.argsort(-largest[usable[waiting]], kind="stable")[:LINKAGE_TRACKS]])
         groups = fcluster(linkage(vectors[seeding], "average"), threshold, "distance")
         sizes = pd.Series(groups).value_counts()
         for group in sizes[sizes >= MIN_SEED_TRACKS].index:
-            seeds[("new", int(group))] = set(seeding[groups == group].tolist())
+            seeds[("new", len(seeds))] = set(seeding[groups == group].tolist())
+        rounds += 1
+        waiting = np.setdiff1d(waiting, seeding)
+        found = [sorted(rows) for key, rows in seeds.items() if key[0] == "new"]
+        if len(waiting) and found:
+            centres = np.stack([vectors[rows].mean(axis=0) for rows in found])
+            waiting = waiting[cdist(vectors[waiting], centres).min(axis=1) > threshold]
+    if rounds > 1:
+        record["seed_rounds"] = f"{rounds} trees of at most {LINKAGE_TRACKS} tracks (of {len(free)})"
     apart_of: dict[int, set[int]] = {}
     for a, b in pairs:
         apart_of.setdefault(a, set()).add(b)

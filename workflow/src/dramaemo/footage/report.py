@@ -57,6 +57,9 @@ def character_lanes(faces: pd.DataFrame, who: dict[int, str]) -> tuple[dict[int,
     return lane, labels
 
 
+TIMELINE_COLUMNS = ["episode", "second", "track", "pred"]  # what plot_timeline reads of the index
+
+
 def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output, who: dict | None = None) -> None:
     """The episode's timeline; ``who`` (track -> character name or id, from the cast):
     one row per character instead of per track."""
@@ -78,17 +81,24 @@ def plot_timeline(index: pd.DataFrame, shots: pd.DataFrame | None, output, who: 
     seconds = int(index["second"].max()) + 1 if len(index) else 1
     height = min(12.0, 2.8 + 0.3 * lanes)
     figure, axis = plt.subplots(figsize=(12, height))
-    # one collection per emotion and one for the cuts, not an artist per face and per cut:
-    # the plot's memory and time then hardly grow with the episode's length
-    for emotion, group in faces.groupby("pred"):
-        left = group["second"].to_numpy(dtype=float)
-        middle = np.array([lane[t] for t in group["track"]], dtype=float)
-        corners = [
-            (left, middle - 0.4),
-            (left + 1, middle - 0.4),
-            (left + 1, middle + 0.4),
-            (left, middle + 0.4),
-        ]
+    # one collection per emotion and one for the cuts, each box a run of seconds of one
+    # track and emotion: not an artist per face and per cut, so the plot's memory and time
+    # hardly grow with the episode's length
+    runs = faces.sort_values(["track", "second"])
+    second, track, emotion = (runs[c].to_numpy() for c in ("second", "track", "pred"))
+    starts = np.r_[True, (np.diff(second) != 1) | (track[1:] != track[:-1]) | (emotion[1:] != emotion[:-1])]
+    begin = np.flatnonzero(starts)
+    spans = pd.DataFrame(
+        {
+            "left": second[begin].astype(float),
+            "width": np.diff(np.r_[begin, len(second)]).astype(float),
+            "middle": [lane[t] for t in track[begin]],
+            "pred": emotion[begin],
+        }
+    )
+    for emotion, group in spans.groupby("pred"):
+        left, right, middle = group["left"], group["left"] + group["width"], group["middle"].astype(float)
+        corners = [(left, middle - 0.4), (right, middle - 0.4), (right, middle + 0.4), (left, middle + 0.4)]
         boxes = np.stack([np.column_stack(corner) for corner in corners], axis=1)
         axis.add_collection(PolyCollection(boxes, facecolors=EMOTION_COLOURS[emotion], linewidths=0))
     if shots is not None:
@@ -199,7 +209,7 @@ def _run_timeline(args) -> None:
     from dramaemo.footage.search import named_tracks
 
     _, shots = read_index_metadata(args.index)
-    index = read_index(args.index)
+    index = read_index(args.index, columns=TIMELINE_COLUMNS)
     who = None
     if args.cast:
         episode = index["episode"].iloc[0] if len(index) else ""

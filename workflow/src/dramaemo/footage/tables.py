@@ -30,9 +30,10 @@ def write_index(rows: pd.DataFrame, path, video: str, shots: pd.DataFrame) -> No
     pq.write_table(table.replace_schema_metadata(metadata), path, compression="zstd")
 
 
-def read_index(path) -> pd.DataFrame:
+def read_index(path, columns=None) -> pd.DataFrame:
+    """One episode's index rows (``columns``: only those, for a job that reads a few)."""
     try:
-        return pd.read_parquet(path)
+        return pd.read_parquet(path, columns=columns)
     except FileNotFoundError:
         raise UserError(f"{path}: no such index; run rule index_episode for it") from None
 
