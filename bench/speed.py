@@ -31,6 +31,7 @@ import cv2
 import pandas as pd
 import yaml
 
+from dramaemo.core.config import rule_resources
 from dramaemo.core.options import BLAZEFACE, detector_settings
 from dramaemo.dataset import annotations as ann
 from dramaemo.dataset.demo import build_demo
@@ -107,7 +108,7 @@ def raw_decode(path: Path) -> None:
 
 def bench_extraction(args) -> None:
     rows = []
-    threads = DEFAULTS["resources"]["extract_frames"]["threads"]
+    threads = rule_resources(DEFAULTS["resources"], "extract_frames")["threads"]
     for name, size in HEIGHTS.items():
         episode = make_long_episode(CLIP, Path(args.work) / f"loop_{name}.mp4", size, args.minutes)
         with tempfile.TemporaryDirectory(dir=args.work) as tmp:
@@ -264,7 +265,7 @@ def bench_faces(args) -> None:
         ]
         for number, (name, label, run_settings) in enumerate(runs):
             scale, threads = (label.split("@") + [None])[:2]
-            threads = int(threads or DEFAULTS["resources"]["detect_faces"]["threads"])
+            threads = int(threads or rule_resources(DEFAULTS["resources"], "detect_faces")["threads"])
             if scale:
                 run_settings = {**run_settings, "detection_scale": scale}
             workdir = tmp / f"run{number}"
@@ -352,7 +353,10 @@ def bench_hour(args) -> None:
     the default config and the default rules' threads, one stage after the other."""
     ten = make_long_episode(CLIP, Path(args.work) / "loop_720p.mp4", HEIGHTS["720p"], 10)
     episode = loop_episode(ten, Path(args.work) / "hour_720p.mp4", 6)
-    threads = {rule: DEFAULTS["resources"][rule]["threads"] for rule in ("extract_frames", "detect_faces")}
+    threads = {
+        rule: rule_resources(DEFAULTS["resources"], rule)["threads"]
+        for rule in ("extract_frames", "detect_faces")
+    }
     settings = default_detector_settings(args.work)
     rows = []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
