@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
+# make test: two pytest workers, each test file in one of them (its module fixtures built
+# once); PYTEST_ARGS= runs the suite in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo test lint setup setup-test
 
