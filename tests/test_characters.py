@@ -16,7 +16,7 @@ from dramaemo.faces import identity, identity_network
 from dramaemo.footage import SEGMENT_COLUMNS, UNKNOWN_CHARACTER
 from dramaemo.footage import search as search_module
 from dramaemo.footage.cast import read_names
-from dramaemo.footage.characters import CUSTOMARY_THRESHOLD, UNKNOWN, cannot_link, cluster_tracks
+from dramaemo.footage.characters import CUSTOMARY_THRESHOLD, UNKNOWN, cannot_link, cluster_tracks, continuing
 from dramaemo.footage.search import character_query
 from dramaemo.footage.segments import with_characters
 
@@ -194,6 +194,39 @@ def test_beyond_the_linkage_bound_trees_of_the_largest_faces_then_of_the_rest(mo
     assert [len(set(labels[people == p])) for p in range(4)] == [1, 1, 1, 1] and len(set(labels)) == 4
     assert UNKNOWN not in labels
     assert pd.crosstab(whole, labels).gt(0).sum(axis=1).eq(1).all()  # the whole tree's characters
+
+
+def test_a_face_cut_in_three_by_false_cuts_is_one_moment_and_seeds_no_character():
+    """A one-off face that a shot detector cut into three tracks (the same place in the
+    next second, one descriptor) is seen once: no character of its own, unlike a person
+    seen at three moments. Tracks continue only at the same place in the next second."""
+    ends = pd.DataFrame(
+        [
+            ("ep1", 0, 2, [10, 10, 50, 50], [12, 10, 50, 50]),
+            ("ep1", 3, 3, [14, 11, 50, 50], [14, 11, 50, 50]),  # continues row 0
+            ("ep1", 3, 4, [200, 10, 50, 50], [200, 10, 50, 50]),  # elsewhere on screen
+            ("ep1", 4, 5, [14, 11, 50, 50], [14, 11, 50, 50]),  # continues row 1, not row 2
+            ("ep1", 7, 8, [14, 11, 50, 50], [14, 11, 50, 50]),  # a second later: a gap
+            ("ep2", 4, 4, [14, 11, 50, 50], [14, 11, 50, 50]),  # another episode
+        ],
+        columns=["episode", "first_second", "last_second", "first_box", "last_box"],
+    )
+    assert continuing(ends) == {(0, 1), (1, 3)}
+
+    rng = np.random.default_rng(3)
+    axes = np.eye(identity.DESCRIPTOR_SIZE)
+    centres = np.stack([0.4 * axes[0], -0.4 * axes[0], 1.3 * axes[1]])
+    people = np.r_[np.repeat([0, 1], 12), 2, 2, 2]  # person 2: three tracks of one moment
+    vectors = centres[people] + rng.normal(scale=0.02, size=(len(people), identity.DESCRIPTOR_SIZE))
+    pairs = {(i, 12 + i) for i in range(12)}
+    labels, record = cluster_tracks(vectors, pairs)
+    assert record["characters"] == 3 and len(set(labels[people == 2])) == 1 and UNKNOWN not in labels
+    # the cuts continue person 2's face (and pass person 0 on to person 1, whose
+    # descriptor lies farther than the separating distance: not one moment)
+    labels, record = cluster_tracks(vectors, pairs, continues={(24, 25), (25, 26), (0, 12)})
+    assert record["characters"] == 2 and record["moments"] == len(people) - 2
+    assert set(labels[people == 2]) == {UNKNOWN}
+    assert len(set(labels[people == 0])) == 1 and set(labels[people == 0]).isdisjoint(labels[people == 1])
 
 
 def test_kept_characters_keep_their_numbers_and_take_a_new_episodes_tracks():

@@ -36,7 +36,7 @@ from dramaemo.faces.detection import frame_files
 from dramaemo.faces.identity import SHARP_FACE_SIDE, IdentityModel
 from dramaemo.faces.identity_network import DESCRIPTOR_SIZE
 from dramaemo.footage import CAST_COLUMNS, NO_FACE, UNKNOWN_CHARACTER
-from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks
+from dramaemo.footage.characters import UNKNOWN, cannot_link, cluster_tracks, continuing
 from dramaemo.footage.tables import read_index, write_table
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,18 @@ def build_cast(
     described = pd.concat(tracks, ignore_index=True) if tracks else pd.DataFrame(columns=TRACK_COLUMNS)
     faces = pd.concat(indexes, ignore_index=True)
     faces = faces[faces["track"] != NO_FACE]
-    seconds = faces.groupby(["episode", "track"])["second"].agg(list).rename("seconds").reset_index()
+    by_track = faces.sort_values("second", kind="stable").groupby(["episode", "track"])
+    seconds = by_track["second"].agg(list).rename("seconds").reset_index()
+    ends = pd.DataFrame(
+        {
+            "first_second": by_track["second"].first(),
+            "last_second": by_track["second"].last(),
+            "first_box": pd.Series(list(by_track[BOX].first().to_numpy()), index=by_track.size().index),
+            "last_box": pd.Series(list(by_track[BOX].last().to_numpy()), index=by_track.size().index),
+        }
+    ).reset_index()
     table = described.merge(seconds, on=["episode", "track"], how="left", validate="one_to_one")
+    table = table.merge(ends, on=["episode", "track"], how="left", validate="one_to_one")
     missing = table["seconds"].isna()
     if missing.any():
         first = table[missing].iloc[0]
@@ -221,6 +231,7 @@ def build_cast(
         fixed=fixed,
         excluded=excluded,
         sides=table["side"].to_numpy(),
+        continues=continuing(table),
     )
     if edits:
         record["edits"] = {"characters": len(fixed), "split": len(excluded), "tracks no longer indexed": gone}

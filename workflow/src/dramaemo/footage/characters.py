@@ -14,8 +14,10 @@ descriptors crowd together. ``cluster_tracks`` then:
    ``SEPARATION_PERCENTILE`` of those pairs): small groups, each of one person (where there
    are more than ``LINKAGE_TRACKS`` tracks: a tree of those with the largest faces, then of
    the tracks farther than that distance from every group so far, and so on);
-2. keeps the groups of at least ``MIN_SEED_TRACKS`` tracks as seeds (a one-off face has no
-   character) and merges two seeds whose centres are closer than ``MERGE_FRACTION`` of
+2. keeps the groups with tracks of at least ``MIN_SEED_TRACKS`` moments as seeds (a one-off
+   face has no character; a moment is a run of tracks that continue one another across a
+   cut, ``continuing``: the same place in the next second and closer than that distance,
+   since a face a shot detector cut in three is still seen once) and merges two seeds whose centres are closer than ``MERGE_FRACTION`` of
    that distance, unless a track of one was on screen with a track of the other;
 3. gives every track the nearest seed's character when it lies within the seeds' own
    spread (the ``RADIUS_PERCENTILE`` of their members' leave-one-out distances to their
@@ -40,7 +42,10 @@ UNKNOWN = -1  # a track without a character: too far from every one, or not desc
 SEPARATION_PERCENTILE = 1.0
 MIN_SEPARATION_PAIRS = 10
 CUSTOMARY_THRESHOLD = 0.6  # dlib's own tolerance, used only without pairs to read one from
-MIN_SEED_TRACKS = 3
+MIN_SEED_TRACKS = 3  # moments (runs of continuing tracks), not tracks
+# A track continues another across a cut when its first box overlaps the other's last box
+# of the second before at least this much (a person who stayed where they were).
+CONTINUE_IOU = 0.5
 MERGE_FRACTION = 0.8
 RADIUS_PERCENTILE = 99.0
 # Tracks the average-linkage tree of step 1 is built from, at most: its condensed distance
@@ -66,8 +71,35 @@ def cannot_link(tracks: pd.DataFrame) -> set[tuple[int, int]]:
     return pairs
 
 
+def continuing(tracks: pd.DataFrame) -> set[tuple[int, int]]:
+    """Pairs (i, j) of rows of ``tracks`` (``episode``; ``first_second``, ``last_second``;
+    ``first_box``, ``last_box`` as x y w h) where track j starts the second after track i
+    ends, its first box overlapping i's last by CONTINUE_IOU or more: one face beyond a cut
+    (a shot detector's false cut, or a person who stayed in place)."""
+    from dramaemo.footage.tracks import iou_matrix
+
+    pairs = set()
+    starting = tracks.reset_index(drop=True).groupby(["episode", "first_second"]).groups
+    for row, (episode, last, box) in enumerate(
+        zip(tracks["episode"], tracks["last_second"], tracks["last_box"])
+    ):
+        following = starting.get((episode, last + 1))
+        if following is None:
+            continue
+        following = np.asarray(following)
+        overlap = iou_matrix(np.asarray([box]), np.stack(tracks["first_box"].to_numpy()[following]))[0]
+        pairs |= {(row, int(other)) for other in following[overlap >= CONTINUE_IOU]}
+    return pairs
+
+
 def cluster_tracks(
-    descriptors: np.ndarray, pairs: set[tuple[int, int]], sharp=None, fixed=None, excluded=(), sides=None
+    descriptors: np.ndarray,
+    pairs: set[tuple[int, int]],
+    sharp=None,
+    fixed=None,
+    excluded=(),
+    sides=None,
+    continues=frozenset(),
 ) -> tuple[np.ndarray, dict]:
     """(character per row of ``descriptors``, 0.. or UNKNOWN; the record of how). Rows
     with NaN (faces that could not be described) are UNKNOWN. ``sharp``: per row, whether
@@ -81,7 +113,9 @@ def cluster_tracks(
     other tracks are assigned to them as to any seed, and new characters are numbered
     after them. ``excluded``: rows split off by the user, left UNKNOWN. ``sides``: per row,
     the side of its largest face (None: all alike), which tracks seed the characters where
-    more than LINKAGE_TRACKS could."""
+    more than LINKAGE_TRACKS could. ``continues``: pairs of rows of which the second may
+    continue the first across a cut (``continuing``): linked into one moment where their
+    descriptors lie closer than the separating distance; a seed needs MIN_SEED_TRACKS moments."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import cdist
 
@@ -105,6 +139,12 @@ def cluster_tracks(
     else:
         threshold = CUSTOMARY_THRESHOLD
         source = f"dlib's customary {CUSTOMARY_THRESHOLD} (only {len(pairs)} pairs on screen together)"
+    moment = moments(
+        vectors,
+        [(position[a], position[b]) for a, b in continues if a in position and b in position],
+        threshold,
+    )
+    record["moments"] = int(moment.max()) + 1
     fixed = {label: {position[r] for r in rows if r in position} for label, rows in (fixed or {}).items()}
     fixed = {label: rows for label, rows in fixed.items() if rows}
     excluded = {position[r] for r in excluded if r in position}
@@ -119,7 +159,7 @@ def cluster_tracks(
     while len(waiting) >= 2:
         seeding = np.sort(waiting[np.argsort(-largest[usable[waiting]], kind="stable")[:LINKAGE_TRACKS]])
         groups = fcluster(linkage(vectors[seeding], "average"), threshold, "distance")
-        sizes = pd.Series(groups).value_counts()
+        sizes = pd.Series(moment[seeding]).groupby(groups).nunique()
         for group in sizes[sizes >= MIN_SEED_TRACKS].index:
             seeds[("new", len(seeds))] = set(seeding[groups == group].tolist())
         rounds += 1
@@ -195,3 +235,15 @@ def cluster_tracks(
         "radius": round(radius, 4),
         "unknown": int((labels == UNKNOWN).sum()),
     }
+
+
+def moments(vectors: np.ndarray, continues, threshold: float) -> np.ndarray:
+    """The moment (0..) of each row of ``vectors``: the connected runs of the ``continues``
+    pairs whose descriptors lie closer than ``threshold``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    links = [(a, b) for a, b in continues if np.linalg.norm(vectors[a] - vectors[b]) < threshold]
+    rows, cols = (np.array([link[i] for link in links], dtype=int) for i in (0, 1))
+    graph = coo_matrix((np.ones(len(links)), (rows, cols)), shape=(len(vectors), len(vectors)))
+    return connected_components(graph, directed=False)[1]
