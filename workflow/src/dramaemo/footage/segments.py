@@ -28,6 +28,9 @@ from dramaemo.footage.tables import read_index, read_index_metadata, write_table
 
 log = logging.getLogger(__name__)
 
+# The index columns episode_segments reads (the job reads no others: text, raw scores).
+INDEX_COLUMNS = ["episode", "second", "track", "shot", "faces_on_screen", *PROBABILITIES]
+
 
 def smooth(probabilities: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over ``window`` rows (1: unchanged)."""
@@ -93,7 +96,10 @@ def episode_segments(
     on_screen[position] = faces["faces_on_screen"].to_numpy()
     shot_of = dict(zip(ids, faces["shot"].to_numpy()[first_row]))
     bounds = shots.set_index("shot") if shots is not None else None
-    rows = []
+    # one list per column, not a dict per segment: a 2-hour episode has ~15,000 segments
+    built = {
+        name: [] for name in SEGMENT_COLUMNS if name not in ("episode", "video", "character", "characters")
+    }
     for emotion, column in zip(EMOTIONS, PROBABILITIES):
         series = np.zeros(length)
         series[position] = faces[column].to_numpy()
@@ -105,25 +111,23 @@ def episode_segments(
             values = series[start:stop][seen]
             shot = int(shot_of[ids[number]])
             begin = int(first[number] + start - offset[number])
-            rows.append(
-                {
-                    "episode": faces["episode"].iloc[0],
-                    "track": int(ids[number]),
-                    "shot": shot,
-                    "emotion": emotion,
-                    "start": begin,
-                    "end": begin + stop - start,
-                    "seconds": stop - start,
-                    "mean_confidence": float(values.mean()),
-                    "min_confidence": float(values.min()),
-                    "faces_min": int(on_screen[start:stop][seen].min()),
-                    "faces_max": int(on_screen[start:stop][seen].max()),
-                    "shot_start": float(bounds.loc[shot, "start"]) if bounds is not None else np.nan,
-                    "shot_end": float(bounds.loc[shot, "end"]) if bounds is not None else np.nan,
-                    "video": video,
-                }
-            )
-    table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+            for name, value in (
+                ("track", int(ids[number])),
+                ("shot", shot),
+                ("emotion", emotion),
+                ("start", begin),
+                ("end", begin + stop - start),
+                ("seconds", stop - start),
+                ("mean_confidence", float(values.mean())),
+                ("min_confidence", float(values.min())),
+                ("faces_min", int(on_screen[start:stop][seen].min())),
+                ("faces_max", int(on_screen[start:stop][seen].max())),
+                ("shot_start", float(bounds.loc[shot, "start"]) if bounds is not None else np.nan),
+                ("shot_end", float(bounds.loc[shot, "end"]) if bounds is not None else np.nan),
+            ):
+                built[name].append(value)
+    table = pd.DataFrame(built).assign(episode=faces["episode"].iloc[0], video=video)
+    table = table.reindex(columns=SEGMENT_COLUMNS)  # character, characters: with_characters
     table = with_characters(table, faces, track_characters)
     return table.sort_values(["track", "start", "emotion"], kind="stable").reset_index(drop=True)
 
@@ -155,7 +159,7 @@ def _run(args) -> None:
 
         cast = read_cast(args.cast)
     for path in args.index:
-        index = read_index(path)
+        index = read_index(path, columns=INDEX_COLUMNS)
         video, shots = read_index_metadata(path)
         episode = index["episode"].iloc[0] if len(index) else None
         own = cast[cast["episode"] == episode] if cast is not None else None
