@@ -670,6 +670,15 @@ def bench_peaks(args) -> None:
                 "--record",
                 str(out / "cast.json"),
             ],
+            "index_segments": [
+                "segments",
+                "--index",
+                at["index"],
+                "--cast",
+                at["cast"],
+                "--output",
+                str(out / "segments.parquet"),
+            ],
             "index_timeline": [
                 "index-timeline",
                 "--index",
@@ -681,6 +690,8 @@ def bench_peaks(args) -> None:
             ],
         }
         for rule, command in commands.items():
+            if args.rules and rule not in args.rules:
+                continue
             started = time.perf_counter()
             # a wrapper process per job: its children's largest RSS is that job's own
             done = subprocess.run(
@@ -698,6 +709,8 @@ def bench_peaks(args) -> None:
                     "wall s": round(time.perf_counter() - started, 1),
                 }
             )
+        if args.rules and "index_episode" not in args.rules:
+            continue
         old, new = pd.read_parquet(at["index"]), pd.read_parquet(out / "index.parquet")
         numbers = [*PROBABILITIES, *RAW_PROBABILITIES, "confidence"]
         same = all(old[c].equals(new[c]) for c in old.columns if c not in numbers)
@@ -781,6 +794,9 @@ def main() -> None:
     peaks.add_argument("--model", default="minilm")
     peaks.add_argument("--model-path", required=True)
     peaks.add_argument("--text-source", required=True)
+    peaks.add_argument(
+        "--rules", nargs="+", choices=["index_episode", "cast", "index_segments", "index_timeline"]
+    )
     peaks.set_defaults(func=bench_peaks)
     parser.add_argument("--work", default=str(WORK), help="folder for the long episodes and temporary frames")
     args = parser.parse_args()

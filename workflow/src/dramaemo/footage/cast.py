@@ -193,6 +193,9 @@ def build_cast(
     the cast page's ``edits`` (read_edits; None: none): its characters keep their ids and
     members, its split tracks stay unknown."""
     described = pd.concat(tracks, ignore_index=True) if tracks else pd.DataFrame(columns=TRACK_COLUMNS)
+    # the descriptors once, as an array; the table that is merged and sorted holds their row
+    vectors = described[DESCRIPTOR_COLUMNS].to_numpy(dtype=float)
+    described = described.drop(columns=DESCRIPTOR_COLUMNS).assign(row=np.arange(len(described)))
     faces = pd.concat(indexes, ignore_index=True)
     faces = faces[faces["track"] != NO_FACE]
     by_track = faces.sort_values("second", kind="stable").groupby(["episode", "track"])
@@ -215,7 +218,8 @@ def build_cast(
             "rerun rule describe_tracks for it"
         )
     table = table.sort_values(["episode", "track"], kind="stable").reset_index(drop=True)
-    descriptors = table[DESCRIPTOR_COLUMNS].to_numpy(dtype=float)
+    descriptors = vectors[table["row"].to_numpy()]
+    del vectors
     row_of = {key: row for row, key in enumerate(zip(table["episode"], table["track"]))}
     fixed, excluded, gone = {}, set(), 0
     if edits:
