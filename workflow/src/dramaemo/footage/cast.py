@@ -46,7 +46,7 @@ DESCRIPTOR_COLUMNS = [f"d{i:03d}" for i in range(DESCRIPTOR_SIZE)]
 # side: the smallest side of the track's largest face (pixels)
 TRACK_COLUMNS = ["episode", "track", "chosen", "described", "refused", "side", *DESCRIPTOR_COLUMNS]
 REPRESENTATIVE_FACES = 6  # faces shown per character on the cast page
-INDEX_COLUMNS = ["episode", "second", "track", *BOX]  # what rule cast reads of each index
+CAST_INDEX_COLUMNS = ["episode", "second", "track", *BOX]  # what rule cast reads of each index
 
 
 def face_side(rows: pd.DataFrame):
@@ -324,7 +324,7 @@ def _run_describe(args) -> None:
 def _run_cast(args) -> None:
     if len(args.index) != len(args.tracks):
         raise UserError(f"{len(args.index)} index files but {len(args.tracks)} track files; give one each")
-    indexes = [read_index(path, columns=INDEX_COLUMNS) for path in args.index]
+    indexes = [read_index(path, columns=CAST_INDEX_COLUMNS) for path in args.index]
     tracks = []
     for path in args.tracks:
         try:

@@ -29,7 +29,7 @@ from dramaemo.footage.tables import read_index, read_index_metadata, write_table
 log = logging.getLogger(__name__)
 
 # The index columns episode_segments reads (the job reads no others: text, raw scores).
-INDEX_COLUMNS = ["episode", "second", "track", "shot", "faces_on_screen", *PROBABILITIES]
+SEGMENT_INDEX_COLUMNS = ["episode", "second", "track", "shot", "faces_on_screen", *PROBABILITIES]
 
 
 def smooth(probabilities: np.ndarray, window: int) -> np.ndarray:
@@ -159,7 +159,7 @@ def _run(args) -> None:
 
         cast = read_cast(args.cast)
     for path in args.index:
-        index = read_index(path, columns=INDEX_COLUMNS)
+        index = read_index(path, columns=SEGMENT_INDEX_COLUMNS)
         video, shots = read_index_metadata(path)
         episode = index["episode"].iloc[0] if len(index) else None
         own = cast[cast["episode"] == episode] if cast is not None else None
